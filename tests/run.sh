@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
+# SPDX-License-Identifier: Apache-2.0
+#
+# Run every test suite of the kit: the Rust workspace (unit tests and the helper's CLI and
+# engine tests), the shell tests of the mise tasks (tasks/scripts/test-*.sh, real mise and
+# kubectl with recording fakes of k3d/skaffold/helm), and the Python checks of the chart and
+# config files (tests/python, offline Helm library and schemas). `mise run test` calls this.
+#
+# Engine-backed tests use the engines named by K8S_DEV_TEST_DOCKER_HOST,
+# K8S_DEV_TEST_PODMAN_HOST and K8S_DEV_TEST_REGISTRY and skip, saying why, when one is unset.
+# With K8S_DEV_TEST_NO_SKIP=1 (set by .ci/run) every such skip is a failure.
+# `tests/support/engines.sh up` starts private engines and prints those variables.
+#
+# Environment:
+#   K8S_DEV_TEST_DOCKER_HOST  dockerd socket for engine tests (unix:///...)
+#   K8S_DEV_TEST_PODMAN_HOST  Podman API socket for engine tests (unix:///...)
+#   K8S_DEV_TEST_REGISTRY     plain-HTTP registry host:port for publish/sync tests
+#   K8S_DEV_TEST_NO_SKIP      1: a skipped engine test fails the run
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SUITES=(rust shell python)
+
+usage() {
+  cat <<USAGE
+Usage: $(basename "$0") [suite...]
+
+Suites: ${SUITES[*]} (default: all). Prints a summary; exits 1 when any suite fails.
+
+Environment:
+  K8S_DEV_TEST_DOCKER_HOST  dockerd socket for engine tests (unix:///...)
+  K8S_DEV_TEST_PODMAN_HOST  Podman API socket for engine tests (unix:///...)
+  K8S_DEV_TEST_REGISTRY     plain-HTTP registry host:port for publish/sync tests
+  K8S_DEV_TEST_NO_SKIP      1: a skipped engine test fails the run
+USAGE
+}
+
+suite_rust() {
+  cargo test --workspace --locked
+}
+
+suite_shell() {
+  local test failed=0
+  for test in "${ROOT}"/tasks/scripts/test-*.sh; do
+    [[ -e "${test}" ]] || continue
+    echo "--- ${test#"${ROOT}/"}" >&2
+    bash "${test}" || failed=1
+  done
+  return "${failed}"
+}
+
+suite_python() {
+  local bin
+  bin="$("${ROOT}/tests/support/python-env.sh")"
+  PATH="${bin}:${PATH}" python -m unittest discover -s "${ROOT}/tests/python" -p 'test_*.py' -v
+}
+
+main() {
+  local suites=() suite start status failed=0 summary=()
+  while (($#)); do
+    case "$1" in
+      -h | --help) usage; return 0 ;;
+      rust | shell | python) suites+=("$1") ;;
+      *) usage >&2; exit 2 ;;
+    esac
+    shift
+  done
+  ((${#suites[@]})) || suites=("${SUITES[@]}")
+  cd "${ROOT}"
+  for suite in "${suites[@]}"; do
+    echo "=== ${suite}" >&2
+    start=${SECONDS}
+    if "suite_${suite}"; then status=PASS; else status=FAIL; failed=1; fi
+    summary+=("${status} ${suite} ($((SECONDS - start))s)")
+  done
+  echo "=== summary" >&2
+  printf '%s\n' "${summary[@]}" >&2
+  return "${failed}"
+}
+
+main "$@"
