@@ -11,7 +11,7 @@ pub const TIMEOUT: u8 = 3;
 /// `image publish --dockerfile` met an instruction that needs a container engine.
 pub const NEEDS_ENGINE: u8 = 4;
 
-/// An error that exits with a specific code. Wrap it in `anyhow::Error` like any other error;
+/// An error that exits with a specific code. Build one with [`Coded::error`];
 /// `main` finds it anywhere in the chain.
 #[derive(Debug)]
 pub struct Coded {
@@ -20,7 +20,8 @@ pub struct Coded {
 }
 
 impl Coded {
-    pub fn new(code: u8, message: impl Into<String>) -> anyhow::Error {
+    /// A coded error, ready to return: `return Err(Coded::error(TIMEOUT, msg))`.
+    pub fn error(code: u8, message: impl Into<String>) -> anyhow::Error {
         anyhow::Error::new(Coded {
             code,
             message: message.into(),
@@ -50,7 +51,7 @@ mod tests {
 
     #[test]
     fn code_of_finds_coded_error_under_context() {
-        let err = Err::<(), _>(Coded::new(TIMEOUT, "timed out"))
+        let err = Err::<(), _>(Coded::error(TIMEOUT, "timed out"))
             .context("waiting for registry")
             .unwrap_err();
         assert_eq!(code_of(&err), TIMEOUT);
