@@ -6,11 +6,13 @@
 //! injected probes, so they are unit-tested without engines; `cli` is the IO edge.
 
 pub mod cli;
+pub mod cluster;
 pub mod doctor;
 pub mod engine;
 pub mod env;
 pub mod exit;
 pub mod image;
 pub mod kubeconfig;
+pub mod ports;
 pub mod runtime;
 pub mod wait;

@@ -4,10 +4,12 @@
 //! Command-line parsing and dispatch. One module per subcommand; each owns its `clap::Args`
 //! and a `run`. Results go to stdout, progress and errors to stderr.
 
+mod cluster;
 mod doctor;
 mod engine;
 mod image;
 mod kubeconfig;
+mod ports;
 mod wait;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +33,10 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     #[command(subcommand)]
     Image(image::ImageCommand),
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
+    #[command(subcommand)]
+    Ports(ports::PortsCommand),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -40,5 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Wait(args) => args.run(),
         Command::Doctor(args) => args.run(),
         Command::Image(cmd) => cmd.run(),
+        Command::Cluster(cmd) => cmd.run(),
+        Command::Ports(cmd) => cmd.run(),
     }
 }
