@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
+# SPDX-License-Identifier: Apache-2.0
+#
+# Finds k8s-dev-helper for the task scripts. Source it; do not run it. bash 3.2 compatible.
+#
+# API:
+#   require_helper     set and export K8S_DEV_HELPER: $K8S_DEV_HELPER, else k8s-dev-helper on
+#                      PATH, else a build of this kit's workspace (rebuilt only when stale)
+#   ce_helper ARGS...  run it
+#
+# Environment:
+#   K8S_DEV_HELPER     path of k8s-dev-helper
+#   CARGO_TARGET_DIR   where the workspace build goes (default: <kit>/target)
+
+if [[ -n "${_K8S_DEV_HELPER_LOADED:-}" ]]; then
+  return 0
+fi
+_K8S_DEV_HELPER_LOADED=1
+
+_HELPER_KIT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+_helper_die() {
+  echo "error: $*" >&2
+  exit 1
+}
+
+# Newest-wins check: rebuild the workspace helper only when a source is newer than the binary,
+# so tasks pay cargo's start-up cost only after the helper changed.
+_helper_stale() {
+  local bin="$1"
+  [[ -x "${bin}" ]] || return 0
+  [[ -n "$(find "${_HELPER_KIT_DIR}/helper" "${_HELPER_KIT_DIR}/Cargo.lock" -newer "${bin}" \
+    \( -name '*.rs' -o -name '*.toml' -o -name 'Cargo.lock' \) -print -quit 2>/dev/null)" ]]
+}
+
+require_helper() {
+  if [[ -n "${K8S_DEV_HELPER:-}" ]]; then
+    [[ -x "${K8S_DEV_HELPER}" ]] || _helper_die "K8S_DEV_HELPER=${K8S_DEV_HELPER} is not an executable file"
+    export K8S_DEV_HELPER
+    return 0
+  fi
+  if command -v k8s-dev-helper >/dev/null 2>&1; then
+    K8S_DEV_HELPER="$(command -v k8s-dev-helper)"
+    export K8S_DEV_HELPER
+    return 0
+  fi
+  [[ -f "${_HELPER_KIT_DIR}/helper/Cargo.toml" ]] \
+    || _helper_die "k8s-dev-helper not found. Run: cargo install --path <k8s-dev>/helper"
+  command -v cargo >/dev/null 2>&1 \
+    || _helper_die "k8s-dev-helper is not installed and cargo is missing to build it. Install Rust (https://rustup.rs) or k8s-dev-helper"
+  local bin="${CARGO_TARGET_DIR:-${_HELPER_KIT_DIR}/target}/debug/k8s-dev-helper"
+  if _helper_stale "${bin}"; then
+    echo "[container-engine] building k8s-dev-helper from ${_HELPER_KIT_DIR} (install it to skip this: cargo install --path ${_HELPER_KIT_DIR}/helper)" >&2
+    cargo build --quiet --manifest-path "${_HELPER_KIT_DIR}/Cargo.toml" -p k8s-dev-helper >&2 \
+      || _helper_die "building k8s-dev-helper failed (see above)"
+  fi
+  K8S_DEV_HELPER="${bin}"
+  export K8S_DEV_HELPER
+}
+
+ce_helper() {
+  "${K8S_DEV_HELPER}" "$@"
+}
