@@ -37,9 +37,31 @@ export K8S_DEV_TIMEOUT="${K8S_DEV_TIMEOUT:-180s}"
 K8S_DEV_CONTEXT="${K8S_DEV_CONTEXT:-}"
 K8S_DEV_SWITCH_CONTEXT="${K8S_DEV_SWITCH_CONTEXT:-1}"
 K8S_DEV_K3D_CONFIG="${K8S_DEV_K3D_CONFIG:-${KIT_DIR}/deploy/k3d/cluster.yaml}"
+# The workload: defaults drive the stand-in in example/; see README for OpenShell's values.
+K8S_DEV_NAMESPACE="${K8S_DEV_NAMESPACE:-openshell}"
+K8S_DEV_SANDBOX_NAMESPACE="${K8S_DEV_SANDBOX_NAMESPACE:-openshell}"
+K8S_DEV_RELEASE="${K8S_DEV_RELEASE:-openshell}"
+K8S_DEV_CHART="${K8S_DEV_CHART:-deploy/helm/openshell}"
+K8S_DEV_VALUES="${K8S_DEV_VALUES:-deploy/helm/openshell/values.dev.yaml}"
+K8S_DEV_ROLLOUT="${K8S_DEV_ROLLOUT:-deployment/openshell}"
+K8S_DEV_CRDS="${K8S_DEV_CRDS:-}"
+K8S_DEV_SKAFFOLD_FILE="${K8S_DEV_SKAFFOLD_FILE:-skaffold.yaml}"
+K8S_DEV_GATEWAY_PACKAGE="${K8S_DEV_GATEWAY_PACKAGE:-example-gateway}"
+K8S_DEV_GATEWAY_BIN="${K8S_DEV_GATEWAY_BIN:-example-gateway}"
+K8S_DEV_GATEWAY_IMAGE="${K8S_DEV_GATEWAY_IMAGE:-openshell-gateway}"
+K8S_DEV_GATEWAY_DOCKERFILE="${K8S_DEV_GATEWAY_DOCKERFILE:-deploy/docker/Dockerfile.gateway}"
+K8S_DEV_GATEWAY_PORT="${K8S_DEV_GATEWAY_PORT:-8080}"
+K8S_DEV_SUPERVISOR_PACKAGE="${K8S_DEV_SUPERVISOR_PACKAGE:-example-supervisor}"
+K8S_DEV_SUPERVISOR_BIN="${K8S_DEV_SUPERVISOR_BIN:-example-supervisor}"
+K8S_DEV_SUPERVISOR_IMAGE="${K8S_DEV_SUPERVISOR_IMAGE:-openshell-supervisor}"
+K8S_DEV_SUPERVISOR_DOCKERFILE="${K8S_DEV_SUPERVISOR_DOCKERFILE:-deploy/docker/Dockerfile.supervisor}"
+K8S_DEV_RUST_TARGET="${K8S_DEV_RUST_TARGET:-}"
+K8S_DEV_IMAGE_BUILDER="${K8S_DEV_IMAGE_BUILDER:-helper}"
 
 K3D_CONTEXT="k3d-${K8S_DEV_CLUSTER}"
 CLUSTER_KUBECONFIG="${HOME}/.kube/k3d-${K8S_DEV_CLUSTER}.yaml"
+# Images of the last sync (their content tags), read by bootstrap; under cargo's target dir.
+STATE_DIR="${CARGO_TARGET_DIR:-${PWD}/target}/k8s-dev"
 
 usage() {
   cat <<USAGE
@@ -52,6 +74,14 @@ Verbs:
                      its images unless --registry
   status [--json]    cluster, nodes, registry, kubeconfig and engine
   doctor [--json]    check tools, engine, ports, kubeconfig permissions and disk
+  sync               build gateway and supervisor on the host and publish both images to the
+                     registry as :dev and a content tag (nothing is pushed when unchanged)
+  bootstrap          namespace, CRDs (K8S_DEV_CRDS), helm upgrade --install with the dev
+                     values and the synced images, wait for the rollout (idempotent)
+  gateway [ARGS...]  run the gateway on the host against the cluster (cargo run)
+  watch [ARGS...]    skaffold dev against the cluster and registry; Ctrl-C cleans up
+  image COMPONENT    skaffold custom builder: build gateway|supervisor, publish \$IMAGE,
+                     push when \$PUSH_IMAGE=true
 
 Environment (defaults in parentheses):
   K8S_DEV_CLUSTER          cluster name (openshell-dev)
@@ -70,6 +100,24 @@ Environment (defaults in parentheses):
   K8S_DEV_TIMEOUT          limit of each readiness wait (180s)
   K8S_DEV_K3D_CONFIG       k3d config (<kit>/deploy/k3d/cluster.yaml)
   K8S_DEV_ENGINE           docker|podman: restrict engine detection (detect)
+  K8S_DEV_NAMESPACE        Helm release namespace (openshell)
+  K8S_DEV_SANDBOX_NAMESPACE  sandbox pod namespace (openshell)
+  K8S_DEV_RELEASE          Helm release (openshell)
+  K8S_DEV_CHART            chart directory (deploy/helm/openshell)
+  K8S_DEV_VALUES           dev values file (deploy/helm/openshell/values.dev.yaml)
+  K8S_DEV_ROLLOUT          workload bootstrap waits for (deployment/openshell)
+  K8S_DEV_CRDS             CRD file or directory applied before the chart (none)
+  K8S_DEV_SKAFFOLD_FILE    Skaffold config (skaffold.yaml)
+  K8S_DEV_GATEWAY_PACKAGE / _BIN / _IMAGE / _DOCKERFILE
+                           gateway cargo package, binary, image name, Dockerfile
+                           (example-gateway, example-gateway, openshell-gateway,
+                           deploy/docker/Dockerfile.gateway)
+  K8S_DEV_SUPERVISOR_PACKAGE / _BIN / _IMAGE / _DOCKERFILE
+                           the same for the supervisor (example-supervisor, example-supervisor,
+                           openshell-supervisor, deploy/docker/Dockerfile.supervisor)
+  K8S_DEV_GATEWAY_PORT     host port of the out-of-cluster gateway (8080)
+  K8S_DEV_RUST_TARGET      Linux target triple of image binaries (the host's, on Linux)
+  K8S_DEV_IMAGE_BUILDER    helper (daemonless publish) or engine (docker/podman build + push)
   KUBECONFIG               the default kubeconfig the cluster is merged into (~/.kube/config)
 USAGE
 }
@@ -282,6 +330,230 @@ cmd_doctor() {
   ce_helper doctor "$@"
 }
 
+# --- workload ---------------------------------------------------------------------------------
+
+# kubectl/helm/skaffold flags for the target cluster: the kit's cluster file, or in remote mode
+# the user's kubeconfig with K8S_DEV_CONTEXT.
+KUBE_CONTEXT=""
+KUBE_FILE=""
+KUBE_FLAGS=()
+select_cluster() {
+  if is_remote; then
+    KUBE_CONTEXT="${K8S_DEV_CONTEXT}"
+    KUBE_FILE=""
+    KUBE_FLAGS=(--context "${KUBE_CONTEXT}")
+  else
+    [[ -f "${CLUSTER_KUBECONFIG}" ]] \
+      || die "no kubeconfig for cluster ${K8S_DEV_CLUSTER} at ${CLUSTER_KUBECONFIG}. Run: mise run k8s:dev:up"
+    KUBE_CONTEXT="${K3D_CONTEXT}"
+    KUBE_FILE="${CLUSTER_KUBECONFIG}"
+    KUBE_FLAGS=(--kubeconfig "${KUBE_FILE}" --context "${KUBE_CONTEXT}")
+  fi
+}
+kctl() { kubectl "${KUBE_FLAGS[@]}" "$@"; }
+
+now_ms() {
+  local t
+  t="$(date +%s%N 2>/dev/null)"
+  if [[ "${t}" == *N ]]; then # BSD date has no %N
+    perl -MTime::HiRes=time -e 'printf "%d\n", time * 1000'
+  else
+    echo $((t / 1000000))
+  fi
+}
+phase_done() { # name, start ms
+  local ms=$(($(now_ms) - $2))
+  log "$(printf '%-22s %d.%03ds' "$1" $((ms / 1000)) $((ms % 1000)))"
+}
+
+# Component settings into C_PACKAGE, C_BIN, C_IMAGE, C_DOCKERFILE (bash 3.2: no assoc arrays).
+component() {
+  case "$1" in
+    gateway)
+      C_PACKAGE="${K8S_DEV_GATEWAY_PACKAGE}" C_BIN="${K8S_DEV_GATEWAY_BIN}"
+      C_IMAGE="${K8S_DEV_GATEWAY_IMAGE}" C_DOCKERFILE="${K8S_DEV_GATEWAY_DOCKERFILE}"
+      ;;
+    supervisor)
+      C_PACKAGE="${K8S_DEV_SUPERVISOR_PACKAGE}" C_BIN="${K8S_DEV_SUPERVISOR_BIN}"
+      C_IMAGE="${K8S_DEV_SUPERVISOR_IMAGE}" C_DOCKERFILE="${K8S_DEV_SUPERVISOR_DOCKERFILE}"
+      ;;
+    *) die "unknown component '$1'; expected gateway or supervisor" ;;
+  esac
+}
+
+rust_target() {
+  if [[ -n "${K8S_DEV_RUST_TARGET}" ]]; then
+    echo "${K8S_DEV_RUST_TARGET}"
+    return
+  fi
+  [[ "$(uname -s)" == Linux ]] \
+    || die "images need Linux binaries: set K8S_DEV_RUST_TARGET (e.g. aarch64-unknown-linux-musl) and K8S_DEV_CARGO_BUILD=\"cargo zigbuild\""
+  rustc -vV | sed -n 's/^host: //p'
+}
+
+# Host build of image binaries. Static, so the images need no libc: crt-static for glibc
+# targets (musl is static anyway). The flags go through CARGO_TARGET_<TRIPLE>_RUSTFLAGS so they
+# reach only the target's artifacts, not build scripts or proc-macros.
+build_binaries() { # package...
+  require_tool cargo
+  local target var args=() pkg
+  target="$(rust_target)"
+  var="CARGO_TARGET_$(echo "${target}" | tr 'a-z.-' 'A-Z__')_RUSTFLAGS"
+  for pkg in "$@"; do args+=(-p "${pkg}"); done
+  if [[ "${target}" == *-linux-gnu* ]]; then
+    export "${var}=${!var:-} -C target-feature=+crt-static"
+  fi
+  # shellcheck disable=SC2086 # K8S_DEV_CARGO_BUILD is a command with its arguments
+  ${K8S_DEV_CARGO_BUILD:-cargo build} --target "${target}" "${args[@]}" >&2
+  BIN_DIR="${CARGO_TARGET_DIR:-${PWD}/target}/${target}/debug"
+}
+
+sha256_of() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum "$1"; else shasum -a 256 "$1"; fi | cut -d' ' -f1
+}
+
+# Publish one component's image with the given tags; the helper first, the engine when the
+# helper says the Dockerfile needs one (exit 4) or K8S_DEV_IMAGE_BUILDER=engine.
+publish() { # component, tag...
+  component "$1"
+  shift
+  local context="${STATE_DIR}/context/${C_IMAGE}" rc=0 tag
+  mkdir -p "${context}"
+  # A hard link costs nothing; cargo replaces the binary on rebuild, so re-link every time.
+  ln -f "${BIN_DIR}/${C_BIN}" "${context}/${C_BIN}" 2>/dev/null || cp -p "${BIN_DIR}/${C_BIN}" "${context}/${C_BIN}"
+  [[ -f "${C_DOCKERFILE}" ]] || die "Dockerfile ${C_DOCKERFILE} not found; set the component's K8S_DEV_*_DOCKERFILE"
+  if [[ "${K8S_DEV_IMAGE_BUILDER}" == helper ]]; then
+    local tag_args=()
+    for tag in "$@"; do tag_args+=(--tag "${tag}"); done
+    ce_helper image publish --dockerfile "${C_DOCKERFILE}" --context "${context}" "${tag_args[@]}" >&2 || rc=$?
+    if ((rc == 0)); then return 0; fi
+    ((rc == 4)) || die "publishing ${C_IMAGE} failed (see above)"
+    log "falling back to the container engine for ${C_DOCKERFILE}"
+  elif [[ "${K8S_DEV_IMAGE_BUILDER}" != engine ]]; then
+    die "K8S_DEV_IMAGE_BUILDER=${K8S_DEV_IMAGE_BUILDER} is not helper or engine"
+  fi
+  require_engine
+  local build_tags=()
+  for tag in "$@"; do build_tags+=(-t "${tag}"); done
+  ce build -q -f "${C_DOCKERFILE}" "${build_tags[@]}" "${context}" >&2
+  if [[ "${PUSH:-true}" == true ]]; then
+    for tag in "$@"; do ce push -q "${tag}" >&2; done
+  fi
+}
+
+cmd_sync() {
+  need_helper
+  local t0 t tag gw_tag sup_tag
+  t0="$(now_ms)"
+  t="${t0}"
+  build_binaries "${K8S_DEV_GATEWAY_PACKAGE}" "${K8S_DEV_SUPERVISOR_PACKAGE}"
+  phase_done "cargo build" "${t}"
+  mkdir -p "${STATE_DIR}"
+  for c in gateway supervisor; do
+    component "${c}"
+    t="$(now_ms)"
+    tag="dev-$(sha256_of "${BIN_DIR}/${C_BIN}" | cut -c1-12)"
+    publish "${c}" "${K8S_DEV_REGISTRY}/${C_IMAGE}:dev" "${K8S_DEV_REGISTRY}/${C_IMAGE}:${tag}"
+    phase_done "${c} image" "${t}"
+    if [[ "${c}" == gateway ]]; then gw_tag="${tag}"; else sup_tag="${tag}"; fi
+  done
+  printf 'K8S_DEV_GATEWAY_TAG=%s\nK8S_DEV_SUPERVISOR_TAG=%s\n' "${gw_tag}" "${sup_tag}" >"${STATE_DIR}/images.env"
+  phase_done "sync" "${t0}"
+  echo "Gateway: ${K8S_DEV_REGISTRY}/${K8S_DEV_GATEWAY_IMAGE}:${gw_tag} (and :dev)"
+  echo "Supervisor: ${K8S_DEV_REGISTRY}/${K8S_DEV_SUPERVISOR_IMAGE}:${sup_tag} (and :dev)"
+}
+
+# Skaffold's custom builder: IMAGE is the exact tag to produce; PUSH_IMAGE=true means push it,
+# otherwise it must end up in the local engine, where Skaffold inspects it.
+cmd_image() {
+  local name="${1:-}"
+  [[ -n "${name}" ]] || { usage >&2; exit 2; }
+  [[ -n "${IMAGE:-}" ]] || die "IMAGE is not set; this verb is Skaffold's custom builder (see skaffold.yaml)"
+  need_helper
+  component "${name}"
+  build_binaries "${C_PACKAGE}"
+  if [[ "${PUSH_IMAGE:-false}" == true ]]; then
+    publish "${name}" "${IMAGE}"
+  else
+    K8S_DEV_IMAGE_BUILDER=engine PUSH=false publish "${name}" "${IMAGE}"
+  fi
+}
+
+cmd_bootstrap() {
+  need_helper
+  require_tool kubectl
+  require_tool helm
+  select_cluster
+  ce_helper wait apiserver "${KUBE_FLAGS[@]}" --timeout "${K8S_DEV_TIMEOUT}"
+  local ns
+  for ns in "${K8S_DEV_NAMESPACE}" "${K8S_DEV_SANDBOX_NAMESPACE}"; do
+    kctl create namespace "${ns}" --dry-run=client -o yaml | kctl apply -f - >/dev/null
+  done
+  if [[ -n "${K8S_DEV_CRDS}" ]]; then
+    local crd
+    log "applying CRDs from ${K8S_DEV_CRDS}"
+    for crd in $(kctl apply -f "${K8S_DEV_CRDS}" -o name | sed -n 's|^customresourcedefinition.apiextensions.k8s.io/||p'); do
+      ce_helper wait crd "${crd}" "${KUBE_FLAGS[@]}" --timeout "${K8S_DEV_TIMEOUT}"
+    done
+  fi
+  if [[ "${K8S_DEV_SKIP_SYNC:-0}" != 1 ]]; then
+    cmd_sync >/dev/null
+  fi
+  local K8S_DEV_GATEWAY_TAG=dev K8S_DEV_SUPERVISOR_TAG=dev
+  if [[ -f "${STATE_DIR}/images.env" ]]; then
+    # shellcheck disable=SC1091 # written by sync
+    source "${STATE_DIR}/images.env"
+  fi
+  local helm_flags=(--kube-context "${KUBE_CONTEXT}")
+  [[ -z "${KUBE_FILE}" ]] || helm_flags+=(--kubeconfig "${KUBE_FILE}")
+  log "helm upgrade --install ${K8S_DEV_RELEASE} (${K8S_DEV_CHART}, ${K8S_DEV_VALUES})"
+  helm upgrade --install "${K8S_DEV_RELEASE}" "${K8S_DEV_CHART}" "${helm_flags[@]}" \
+    --namespace "${K8S_DEV_NAMESPACE}" --create-namespace \
+    --values "${K8S_DEV_VALUES}" \
+    --set "image.repository=${K8S_DEV_REGISTRY_PULL}/${K8S_DEV_GATEWAY_IMAGE}" \
+    --set "image.tag=${K8S_DEV_GATEWAY_TAG}" \
+    --set "supervisor.image.repository=${K8S_DEV_REGISTRY_PULL}/${K8S_DEV_SUPERVISOR_IMAGE}" \
+    --set "supervisor.image.tag=${K8S_DEV_SUPERVISOR_TAG}" >&2
+  ce_helper wait rollout "${K8S_DEV_ROLLOUT}" -n "${K8S_DEV_NAMESPACE}" "${KUBE_FLAGS[@]}" --timeout "${K8S_DEV_TIMEOUT}"
+  echo "Release: ${K8S_DEV_RELEASE} in ${K8S_DEV_NAMESPACE} (${K8S_DEV_ROLLOUT} rolled out)"
+}
+
+cmd_gateway() {
+  need_helper
+  select_cluster
+  if ! ce_helper ports check "${K8S_DEV_GATEWAY_PORT}=K8S_DEV_GATEWAY_PORT" 2>/dev/null; then
+    if [[ "${K8S_DEV_GATEWAY_PORT}" == "${K8S_DEV_LB_PORT}" ]] && ! is_remote; then
+      die "port ${K8S_DEV_GATEWAY_PORT} is the cluster load balancer, where the in-cluster gateway answers; run this one on another port: K8S_DEV_GATEWAY_PORT=8090 mise run k8s:dev:gateway"
+    fi
+    ce_helper ports check "${K8S_DEV_GATEWAY_PORT}=K8S_DEV_GATEWAY_PORT"
+  fi
+  local kubeconfig="${KUBE_FILE}"
+  if [[ -z "${kubeconfig}" ]]; then
+    # kube::Config::infer() follows the current context: hand it a one-context copy.
+    kubeconfig="${STATE_DIR}/remote-kubeconfig.yaml"
+    mkdir -p "${STATE_DIR}"
+    (umask 077 && kubectl config view --minify --flatten --context "${KUBE_CONTEXT}" >"${kubeconfig}")
+  fi
+  export KUBECONFIG="${kubeconfig}"
+  export OPENSHELL_DRIVERS=kubernetes
+  export OPENSHELL_SANDBOX_NAMESPACE="${K8S_DEV_SANDBOX_NAMESPACE}"
+  export OPENSHELL_SANDBOX_IMAGE="${K8S_DEV_REGISTRY_PULL}/${K8S_DEV_SUPERVISOR_IMAGE}:dev"
+  export OPENSHELL_GATEWAY_PORT="${K8S_DEV_GATEWAY_PORT}"
+  log "gateway on 127.0.0.1:${K8S_DEV_GATEWAY_PORT} against ${KUBE_CONTEXT} (sandboxes in ${K8S_DEV_SANDBOX_NAMESPACE})"
+  exec cargo run -p "${K8S_DEV_GATEWAY_PACKAGE}" --bin "${K8S_DEV_GATEWAY_BIN}" -- "$@"
+}
+
+cmd_watch() {
+  need_helper
+  require_tool skaffold
+  select_cluster
+  local flags=(--filename "${K8S_DEV_SKAFFOLD_FILE}" --default-repo "${K8S_DEV_REGISTRY}" --kube-context "${KUBE_CONTEXT}")
+  [[ -z "${KUBE_FILE}" ]] || flags+=(--kubeconfig "${KUBE_FILE}")
+  log "skaffold dev (Ctrl-C stops and removes what it deployed)"
+  # exec: Ctrl-C reaches skaffold directly, which then uninstalls its release.
+  exec skaffold dev "${flags[@]}" "$@"
+}
+
 main() {
   local verb="${1:-}"
   (($#)) && shift
@@ -290,6 +562,11 @@ main() {
     down) cmd_down "$@" ;;
     status) cmd_status "$@" ;;
     doctor) cmd_doctor "$@" ;;
+    sync) cmd_sync "$@" ;;
+    bootstrap) cmd_bootstrap "$@" ;;
+    gateway) cmd_gateway "$@" ;;
+    watch) cmd_watch "$@" ;;
+    image) cmd_image "$@" ;;
     -h | --help | help) usage ;;
     *) usage >&2; exit 2 ;;
   esac
