@@ -23,7 +23,7 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 const PING_REPLY_LIMIT: u64 = 64 * 1024;
 
 /// Asks engines over their Docker-compatible API: `GET /_ping` (does it answer, and with which
-/// headers), then, unless the ping said it is Podman, `GET /version` through bollard.
+/// headers), then, unless those headers already said who it is, `GET /version` through bollard.
 pub struct ApiProber {
     runtime: tokio::runtime::Runtime,
 }
@@ -52,17 +52,25 @@ impl Prober for ApiProber {
 }
 
 async fn probe(endpoint: &Endpoint) -> Result<Probe, String> {
-    let libpod_api_version = tokio::time::timeout(PROBE_TIMEOUT, ping(endpoint))
+    let reply = tokio::time::timeout(PROBE_TIMEOUT, ping(endpoint))
         .await
         .map_err(|_| format!("no answer to /_ping within {}s", PROBE_TIMEOUT.as_secs()))??;
-    // Podman answers /version slowly (about 0.4 s here: it runs conmon and the OCI runtime to
-    // report their versions), and its ping already says who it is: the Libpod API version is
-    // Podman's release version. Only an endpoint without that header is asked for /version.
-    if let Some(version) = libpod_api_version {
+    // The ping's headers usually say who answered, and /version is slow on both engines: Podman
+    // runs conmon and the OCI runtime to report their versions (about 0.4 s here), dockerd asks
+    // containerd (5-10 ms). The Libpod API version is Podman's release version; dockerd's
+    // `Server: Docker/<version> (<os>)` is the version /version reports.
+    if let Some(version) = reply.libpod_api_version {
         return Ok(Probe {
             version: version.clone(),
             components: Vec::new(),
             libpod_api_version: Some(version),
+        });
+    }
+    if let Some(version) = reply.docker_version {
+        return Ok(Probe {
+            version,
+            components: Vec::new(),
+            libpod_api_version: None,
         });
     }
     let version = client(endpoint, PROBE_TIMEOUT)?
@@ -84,8 +92,7 @@ async fn probe(endpoint: &Endpoint) -> Result<Probe, String> {
 /// `GET /_ping` by hand rather than through bollard: bollard returns only the body, and the
 /// response header `Libpod-Api-Version` is one of the two ways to tell Podman apart; the
 /// connect error also comes back as a plain `io::Error`, which says "stale socket" precisely.
-/// Returns that header's value.
-async fn ping(endpoint: &Endpoint) -> Result<Option<String>, String> {
+async fn ping(endpoint: &Endpoint) -> Result<PingReply, String> {
     match endpoint {
         Endpoint::Unix { path, .. } => {
             let stream = UnixStream::connect(path)
@@ -102,9 +109,7 @@ async fn ping(endpoint: &Endpoint) -> Result<Option<String>, String> {
     }
 }
 
-async fn ping_over<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
-) -> Result<Option<String>, String> {
+async fn ping_over<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) -> Result<PingReply, String> {
     // HTTP/1.0: the engine closes the connection after its reply, so reading to the end is
     // the whole response without a chunked or keep-alive reader.
     let request = b"GET /_ping HTTP/1.0\r\nHost: docker\r\nUser-Agent: k8s-dev-helper\r\n\r\n";
@@ -121,8 +126,17 @@ async fn ping_over<S: AsyncRead + AsyncWrite + Unpin>(
     parse_ping_reply(&reply)
 }
 
-/// The `Libpod-Api-Version` header of a successful `/_ping` reply, or why the reply is not one.
-pub(crate) fn parse_ping_reply(reply: &[u8]) -> Result<Option<String>, String> {
+/// What a successful `/_ping` reply's headers say about the engine.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct PingReply {
+    /// `Libpod-Api-Version`, sent only by Podman.
+    pub(crate) libpod_api_version: Option<String>,
+    /// `<version>` from dockerd's `Server: Docker/<version> (<os>)`.
+    pub(crate) docker_version: Option<String>,
+}
+
+/// Parse a `/_ping` reply, or say why it is not a Docker API's.
+pub(crate) fn parse_ping_reply(reply: &[u8]) -> Result<PingReply, String> {
     let text = String::from_utf8_lossy(reply);
     let head = text.split("\r\n\r\n").next().unwrap_or_default();
     let mut lines = head.split("\r\n");
@@ -136,12 +150,22 @@ pub(crate) fn parse_ping_reply(reply: &[u8]) -> Result<Option<String>, String> {
             "answered /_ping with HTTP {code}, not a Docker-compatible API"
         ));
     }
-    Ok(lines.find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        name.trim()
-            .eq_ignore_ascii_case("Libpod-Api-Version")
-            .then(|| value.trim().to_string())
-    }))
+    let mut reply = PingReply::default();
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let (name, value) = (name.trim(), value.trim());
+        if name.eq_ignore_ascii_case("Libpod-Api-Version") && !value.is_empty() {
+            reply.libpod_api_version = Some(value.to_string());
+        } else if name.eq_ignore_ascii_case("Server") {
+            reply.docker_version = value
+                .strip_prefix("Docker/")
+                .and_then(|rest| rest.split_whitespace().next())
+                .map(String::from);
+        }
+    }
+    Ok(reply)
 }
 
 fn connect_error(err: &io::Error, unix: bool) -> String {
@@ -247,20 +271,39 @@ mod tests {
     fn ping_reply_from_podman_has_the_libpod_header() {
         let reply = b"HTTP/1.0 200 OK\r\nApi-Version: 1.41\r\nLibpod-Api-Version: 4.3.1\r\n\
                       Server: Libpod/4.3.1 (linux)\r\n\r\nOK";
-        assert_eq!(parse_ping_reply(reply), Ok(Some("4.3.1".to_string())));
+        assert_eq!(
+            parse_ping_reply(reply),
+            Ok(PingReply {
+                libpod_api_version: Some("4.3.1".into()),
+                docker_version: None
+            })
+        );
     }
 
     #[test]
-    fn ping_reply_from_docker_has_none() {
+    fn ping_reply_from_dockerd_has_its_version_in_server() {
         let reply =
-            b"HTTP/1.0 200 OK\r\nApi-Version: 1.41\r\nServer: Docker/20.10.24 (linux)\r\n\r\nOK";
-        assert_eq!(parse_ping_reply(reply), Ok(None));
+            b"HTTP/1.0 200 OK\r\nApi-Version: 1.41\r\nServer: Docker/20.10.24+dfsg1 (linux)\r\n\r\nOK";
+        assert_eq!(
+            parse_ping_reply(reply),
+            Ok(PingReply {
+                libpod_api_version: None,
+                docker_version: Some("20.10.24+dfsg1".into())
+            })
+        );
+    }
+
+    #[test]
+    fn ping_reply_without_telling_headers_leaves_both_unknown() {
+        let reply = b"HTTP/1.1 200 OK\r\nlibpod-api-version: \r\nServer: nginx\r\n\r\nOK";
+        assert_eq!(parse_ping_reply(reply), Ok(PingReply::default()));
     }
 
     #[test]
     fn ping_reply_header_name_is_case_insensitive() {
         let reply = b"HTTP/1.1 200 OK\r\nlibpod-api-version:  5.0.0 \r\n\r\nOK";
-        assert_eq!(parse_ping_reply(reply), Ok(Some("5.0.0".to_string())));
+        let parsed = parse_ping_reply(reply).unwrap();
+        assert_eq!(parsed.libpod_api_version.as_deref(), Some("5.0.0"));
     }
 
     #[test]
@@ -297,6 +340,69 @@ mod tests {
             unversioned(request).uri().to_string(),
             "unix://2f746d70/version"
         );
+    }
+
+    /// Serve `/_ping` with no telling headers and `/version` with `version_json` on a unix
+    /// socket; returns the socket's endpoint and the request lines seen.
+    fn plain_api(
+        dir: &std::path::Path,
+        version_json: &'static str,
+    ) -> (Endpoint, std::sync::mpsc::Receiver<String>) {
+        use std::io::{BufRead, BufReader, Write};
+        let path = dir.join("api.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let (seen, requests) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let mut stream = stream.unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                reader.read_line(&mut request_line).unwrap();
+                let mut header = String::new();
+                while reader.read_line(&mut header).unwrap() > 2 {
+                    header.clear();
+                }
+                let body = if request_line.contains("/_ping") {
+                    "OK"
+                } else {
+                    version_json
+                };
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                // Recorded before replying, so the client cannot finish first.
+                let _ = seen.send(request_line.trim().to_string());
+                stream.write_all(reply.as_bytes()).unwrap();
+            }
+        });
+        let endpoint = Endpoint::Unix { path, exists: true };
+        (endpoint, requests)
+    }
+
+    #[test]
+    fn probe_asks_version_when_the_ping_does_not_say_who_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let (endpoint, requests) = plain_api(
+            dir.path(),
+            r#"{"Version":"5.4.0","ApiVersion":"1.41","Components":[{"Name":"Podman Engine","Version":"5.4.0"}]}"#,
+        );
+        let probe = ApiProber::new().probe(&endpoint).unwrap();
+        assert_eq!(
+            probe,
+            Probe {
+                version: "5.4.0".into(),
+                components: vec!["Podman Engine".into()],
+                libpod_api_version: None,
+            }
+        );
+        assert_eq!(
+            super::super::engine_of(&probe),
+            crate::engine::Engine::Podman
+        );
+        let seen: Vec<String> = requests.try_iter().collect();
+        assert_eq!(seen, ["GET /_ping HTTP/1.0", "GET /version HTTP/1.1"]);
     }
 
     #[test]
