@@ -6,8 +6,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{Check, EngineFacts, Report, Status, System, Tool};
-use crate::engine::{ResolveError, shell_quote};
+use super::{Check, Report, Status, System, Tool};
+use crate::engine::{ResolveError, Resolved, shell_quote};
 use crate::env::{Env, Os};
 
 /// A tool the loop runs, and how to ask it for its version.
@@ -115,10 +115,9 @@ fn check(name: &str, status: Status, detail: String, fix: Option<String>) -> Che
     }
 }
 
-fn engine_check(engine: &Result<EngineFacts, ResolveError>) -> Check {
+fn engine_check(engine: &Result<Resolved, ResolveError>) -> Check {
     match engine {
-        Ok(facts) => {
-            let r = &facts.resolved;
+        Ok(r) => {
             let detail = format!(
                 "{} {} at {} (from {})",
                 r.engine, r.version, r.host, r.source
@@ -311,7 +310,7 @@ fn kube_dir_check(env: &Env, sys: &dyn System) -> Check {
 
 /// Rootless k3s needs cgroup v2 with cpu, cpuset, io, memory and pids delegated to the user's
 /// systemd instance (k3d's Podman guide; k3d-io/k3d#1082 "failed to find cpu cgroup (v2)").
-fn cgroup_check(env: &Env, engine: &Result<EngineFacts, ResolveError>, sys: &dyn System) -> Check {
+fn cgroup_check(env: &Env, engine: &Result<Resolved, ResolveError>, sys: &dyn System) -> Check {
     const NAME: &str = "cgroup-delegation";
     if env.os != Os::Linux {
         return check(
@@ -321,11 +320,11 @@ fn cgroup_check(env: &Env, engine: &Result<EngineFacts, ResolveError>, sys: &dyn
             None,
         );
     }
-    let Ok(facts) = engine else {
+    let Ok(resolved) = engine else {
         return check(NAME, Status::Skip, "no engine to check".into(), None);
     };
-    let engine_name = facts.resolved.engine;
-    match &facts.rootless {
+    let engine_name = resolved.engine;
+    match sys.rootless(resolved) {
         Ok(false) => {
             return check(
                 NAME,
@@ -445,11 +444,12 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::engine::{Engine, Resolved};
+    use crate::engine::Engine;
 
     /// A host where everything is fine unless a test says otherwise.
     struct FakeSystem {
-        engine: Result<EngineFacts, ResolveError>,
+        engine: Result<Resolved, ResolveError>,
+        rootless: Result<bool, String>,
         tools: HashMap<&'static str, Tool>,
         busy_ports: Vec<u16>,
         bind_error: Option<io::ErrorKind>,
@@ -474,15 +474,13 @@ mod tests {
                 })
                 .collect();
             FakeSystem {
-                engine: Ok(EngineFacts {
-                    resolved: Resolved {
-                        engine: Engine::Podman,
-                        host: "unix:///run/user/1000/podman/podman.sock".into(),
-                        source: "run-user".into(),
-                        version: "5.4.0".into(),
-                    },
-                    rootless: Ok(false),
+                engine: Ok(Resolved {
+                    engine: Engine::Podman,
+                    host: "unix:///run/user/1000/podman/podman.sock".into(),
+                    source: "run-user".into(),
+                    version: "5.4.0".into(),
                 }),
+                rootless: Ok(false),
                 tools,
                 busy_ports: vec![],
                 bind_error: None,
@@ -504,17 +502,21 @@ mod tests {
             }
         }
 
-        fn rootless(mut self) -> FakeSystem {
-            if let Ok(facts) = &mut self.engine {
-                facts.rootless = Ok(true);
+        fn rootless(self) -> FakeSystem {
+            FakeSystem {
+                rootless: Ok(true),
+                ..self
             }
-            self
         }
     }
 
     impl System for FakeSystem {
-        fn engine(&self, _env: &Env) -> Result<EngineFacts, ResolveError> {
+        fn engine(&self, _env: &Env) -> Result<Resolved, ResolveError> {
             self.engine.clone()
+        }
+
+        fn rootless(&self, _engine: &Resolved) -> Result<bool, String> {
+            self.rootless.clone()
         }
 
         fn tool(&self, _env: &Env, name: &str, _args: &[&str]) -> Tool {
@@ -822,6 +824,20 @@ mod tests {
         let c = find(&report(&env(), &sys), "cgroup-delegation").clone();
         assert_eq!(c.status, Status::Fail);
         assert!(c.detail.contains("cgroup v1"), "{}", c.detail);
+    }
+
+    #[test]
+    fn rootless_unknown_is_a_warning() {
+        let sys = FakeSystem {
+            rootless: Err("GET /info: timed out".into()),
+            ..FakeSystem::healthy()
+        };
+        let c = find(&report(&env(), &sys), "cgroup-delegation").clone();
+        assert_eq!(c.status, Status::Warn);
+        assert_eq!(
+            c.detail,
+            "cannot tell whether podman runs rootless: GET /info: timed out"
+        );
     }
 
     #[test]

@@ -109,13 +109,6 @@ fn plural(n: usize, what: &str) -> String {
     }
 }
 
-/// The engine as `doctor` sees it: the resolver's answer and whether it runs rootless.
-#[derive(Debug, Clone)]
-pub struct EngineFacts {
-    pub resolved: Resolved,
-    pub rootless: Result<bool, String>,
-}
-
 /// A tool on `PATH`, with the first line of its version output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tool {
@@ -128,7 +121,9 @@ pub enum Tool {
 
 /// The host, as the checks see it. [`HostSystem`] asks the real one.
 pub trait System {
-    fn engine(&self, env: &Env) -> Result<EngineFacts, ResolveError>;
+    fn engine(&self, env: &Env) -> Result<Resolved, ResolveError>;
+    /// Whether the engine runs rootless; asked only where it matters (Linux).
+    fn rootless(&self, engine: &Resolved) -> Result<bool, String>;
     /// Find `name` on `env.path` and run it with `args` for its version.
     fn tool(&self, env: &Env, name: &str, args: &[&str]) -> Tool;
     /// Bind and release a TCP listener on `address:port`.

@@ -12,8 +12,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{EngineFacts, System, Tool};
-use crate::engine::{self, ResolveError};
+use super::{System, Tool};
+use crate::engine::{self, ResolveError, Resolved};
 use crate::env::Env;
 
 /// A version command that takes longer than this is treated as broken rather than waited on.
@@ -22,14 +22,17 @@ const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct HostSystem;
 
 impl System for HostSystem {
-    fn engine(&self, env: &Env) -> Result<EngineFacts, ResolveError> {
-        let resolved = engine::resolve(env).result?;
-        let rootless = engine::rootless(&resolved.endpoint());
-        Ok(EngineFacts { resolved, rootless })
+    fn engine(&self, env: &Env) -> Result<Resolved, ResolveError> {
+        engine::resolve(env).result
+    }
+
+    fn rootless(&self, engine: &Resolved) -> Result<bool, String> {
+        engine::rootless(&engine.endpoint())
     }
 
     fn tool(&self, env: &Env, name: &str, args: &[&str]) -> Tool {
-        let Ok(path) = which::which_in(name, env.path.as_ref(), "/") else {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+        let Ok(path) = which::which_in(name, env.path.as_ref(), cwd) else {
             return Tool::Missing;
         };
         let version = run_version(&path, args);

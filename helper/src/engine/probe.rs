@@ -242,7 +242,8 @@ pub fn podman_machine_socket(env: &Env) -> Option<String> {
     if !wanted {
         return None;
     }
-    let podman = which::which_in("podman", env.path.as_ref(), "/").ok()?;
+    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+    let podman = which::which_in("podman", env.path.as_ref(), cwd).ok()?;
     let out = Command::new(podman)
         .args([
             "machine",
