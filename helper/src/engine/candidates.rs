@@ -69,8 +69,6 @@ pub struct Candidate {
     pub source: String,
     /// The host as shown and exported (`unix:///…`, `tcp://…`, or the unusable value as given).
     pub host: String,
-    /// The engine the rule looks for; `None` for `DOCKER_HOST`, which may be either.
-    pub family: Option<Engine>,
     /// From `K8S_DEV_ENGINE`: accepted only when its API answers as this engine.
     pub require: Option<Engine>,
     pub endpoint: Result<Endpoint, Unusable>,
@@ -105,7 +103,6 @@ pub fn candidates(
         return Ok(vec![Candidate {
             source: DOCKER_HOST_SOURCE.to_string(),
             host: host.clone(),
-            family: None,
             require,
             endpoint: endpoint_of(host, fs),
         }]);
@@ -122,12 +119,7 @@ pub fn candidates(
         .collect())
 }
 
-fn socket(
-    source: impl Into<String>,
-    family: Engine,
-    path: PathBuf,
-    fs: &dyn FileProbe,
-) -> Candidate {
+fn socket(source: impl Into<String>, path: PathBuf, fs: &dyn FileProbe) -> Candidate {
     let endpoint = Endpoint::Unix {
         exists: fs.exists(&path),
         path,
@@ -135,7 +127,6 @@ fn socket(
     Candidate {
         source: source.into(),
         host: endpoint.host(),
-        family: Some(family),
         require: None,
         endpoint: Ok(endpoint),
     }
@@ -143,27 +134,21 @@ fn socket(
 
 fn docker_candidates(env: &Env, fs: &dyn FileProbe) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = docker_context(env, fs).into_iter().collect();
-    let docker = |source: &str, path: PathBuf| socket(source, Engine::Docker, path, fs);
-    out.push(docker(
-        "docker-socket",
-        PathBuf::from("/var/run/docker.sock"),
-    ));
+    out.push(socket("docker-socket", "/var/run/docker.sock".into(), fs));
     let Some(home) = &env.home else {
         return out;
     };
-    out.push(docker(
-        "docker-desktop",
-        home.join(".docker/run/docker.sock"),
-    ));
+    let docker = |source: &str, path: &str| socket(source, home.join(path), fs);
+    out.push(docker("docker-desktop", ".docker/run/docker.sock"));
     if let Some(profile) = env.colima_profile.as_deref().filter(|p| *p != "default") {
         out.push(docker(
             &format!("colima:{profile}"),
-            home.join(".colima").join(profile).join("docker.sock"),
+            &format!(".colima/{profile}/docker.sock"),
         ));
     }
-    out.push(docker("colima", home.join(".colima/default/docker.sock")));
-    out.push(docker("orbstack", home.join(".orbstack/run/docker.sock")));
-    out.push(docker("rancher-desktop", home.join(".rd/docker.sock")));
+    out.push(docker("colima", ".colima/default/docker.sock"));
+    out.push(docker("orbstack", ".orbstack/run/docker.sock"));
+    out.push(docker("rancher-desktop", ".rd/docker.sock"));
     out
 }
 
@@ -172,7 +157,7 @@ fn podman_candidates(
     fs: &dyn FileProbe,
     machine_socket: Option<String>,
 ) -> Vec<Candidate> {
-    let podman = |source: &str, path: PathBuf| socket(source, Engine::Podman, path, fs);
+    let podman = |source: &str, path: PathBuf| socket(source, path, fs);
     match env.os {
         Os::MacOs => {
             // `podman machine inspect` knows where the running machine forwards its API (it
@@ -259,7 +244,6 @@ fn docker_context(env: &Env, fs: &dyn FileProbe) -> Option<Candidate> {
         source,
         endpoint: endpoint_of(&host, fs),
         host,
-        family: Some(Engine::Docker),
         require: None,
     })
 }
@@ -268,7 +252,6 @@ fn unusable_context(source: &str, reason: String, fix: String) -> Candidate {
     Candidate {
         source: source.to_string(),
         host: "(none)".to_string(),
-        family: Some(Engine::Docker),
         require: None,
         endpoint: Err(Unusable { reason, fix }),
     }
@@ -473,7 +456,6 @@ mod tests {
         let first = &list[0];
         assert_eq!(first.source, "docker-context:colima");
         assert_eq!(first.host, "unix:///home/dev/.colima/default/docker.sock");
-        assert_eq!(first.family, Some(Engine::Docker));
         assert!(first.endpoint.is_ok());
     }
 
@@ -646,7 +628,6 @@ mod tests {
         let list = candidates(&linux_env(), &FakeFs::default(), None).unwrap();
         let rootful = by_source(&list, "podman-rootful");
         assert_eq!(rootful.host, "unix:///run/podman/podman.sock");
-        assert_eq!(rootful.family, Some(Engine::Podman));
     }
 
     #[test]
