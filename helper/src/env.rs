@@ -4,6 +4,7 @@
 //! The process environment as a plain value. [`Env::from_process`] is the only reader of
 //! `std::env` in the helper; everything else takes `&Env`, so tests build one by hand.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// Host operating system, as far as the helper's decisions care.
@@ -41,6 +42,15 @@ pub struct Env {
     pub xdg_runtime_dir: Option<PathBuf>,
     pub colima_profile: Option<String>,
     pub kubeconfig: Option<String>,
+    /// `PATH`, for finding tools (`which_in`) without another reader of the environment.
+    pub path: Option<OsString>,
+    /// `K8S_DEV_BIND_ADDRESS`: the host address every published port binds to.
+    pub bind_address: Option<String>,
+    /// `K8S_DEV_API_PORT`, `K8S_DEV_REGISTRY_PORT`, `K8S_DEV_LB_PORT`, unparsed: the checks that
+    /// use them report a bad value by name.
+    pub api_port: Option<String>,
+    pub registry_port: Option<String>,
+    pub lb_port: Option<String>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -61,6 +71,11 @@ impl Env {
             xdg_runtime_dir: var("XDG_RUNTIME_DIR").map(PathBuf::from),
             colima_profile: var("COLIMA_PROFILE"),
             kubeconfig: var("KUBECONFIG"),
+            path: std::env::var_os("PATH").filter(|v| !v.is_empty()),
+            bind_address: var("K8S_DEV_BIND_ADDRESS"),
+            api_port: var("K8S_DEV_API_PORT"),
+            registry_port: var("K8S_DEV_REGISTRY_PORT"),
+            lb_port: var("K8S_DEV_LB_PORT"),
         }
     }
 
@@ -77,6 +92,11 @@ impl Env {
             xdg_runtime_dir: None,
             colima_profile: None,
             kubeconfig: None,
+            path: None,
+            bind_address: None,
+            api_port: None,
+            registry_port: None,
+            lb_port: None,
         }
     }
 }

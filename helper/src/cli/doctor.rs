@@ -1,12 +1,52 @@
 // SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
 // SPDX-License-Identifier: Apache-2.0
 
-/// (not implemented yet)
+use std::io::Write;
+
+use crate::doctor::{HostSystem, Status, report};
+use crate::env::Env;
+
+/// Check this machine for the k8s-dev loop and say how to fix what is wrong.
+///
+/// Checks the container engine, k3d, kubectl, skaffold, helm and cargo, whether the API,
+/// registry and load-balancer ports are free on K8S_DEV_BIND_ADDRESS, the kubeconfig's
+/// permissions, cgroup v2 delegation for a rootless engine on Linux, and free disk space.
+/// Prints the report on stdout; exits 1 when any check fails (warnings do not).
 #[derive(Debug, clap::Args)]
-pub struct DoctorArgs {}
+#[command(after_long_help = AFTER_HELP)]
+pub struct DoctorArgs {
+    /// Print the report as one JSON object: {"ok": bool, "checks": [{"name", "status"
+    /// (ok|warn|fail|skip), "detail", "fix" (string or null)}]}
+    #[arg(long)]
+    json: bool,
+}
+
+const AFTER_HELP: &str = "\
+Environment:
+  K8S_DEV_BIND_ADDRESS   address the ports bind to (default 127.0.0.1)
+  K8S_DEV_API_PORT       Kubernetes API port (default 6550)
+  K8S_DEV_REGISTRY_PORT  registry port (default 5000)
+  K8S_DEV_LB_PORT        load-balancer port (default 8080)
+  KUBECONFIG             first entry is the kubeconfig checked (default ~/.kube/config)
+  and everything `k8s-dev-helper engine` reads (DOCKER_HOST, K8S_DEV_ENGINE, ...)
+
+Examples:
+  k8s-dev-helper doctor
+  k8s-dev-helper doctor --json | jq '.checks[] | select(.status == \"fail\")'";
 
 impl DoctorArgs {
     pub fn run(self) -> anyhow::Result<()> {
-        anyhow::bail!("not implemented yet")
+        let report = report(&Env::from_process(), &HostSystem);
+        let out = if self.json {
+            format!("{}\n", serde_json::to_string(&report)?)
+        } else {
+            report.render()
+        };
+        std::io::stdout().write_all(out.as_bytes())?;
+        match report.count(Status::Fail) {
+            0 => Ok(()),
+            1 => anyhow::bail!("1 check failed; see its fix above"),
+            n => anyhow::bail!("{n} checks failed; see their fixes above"),
+        }
     }
 }

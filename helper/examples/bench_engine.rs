@@ -1,0 +1,77 @@
+// SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
+// SPDX-License-Identifier: Apache-2.0
+
+//! Wall time of `k8s-dev-helper engine` (process start to exit) against the engine in
+//! `DOCKER_HOST`, over N runs: prints min, median and max. A measurement, not a test.
+//!
+//!     cargo build -p k8s-dev-helper --bins --examples [--release]
+//!     DOCKER_HOST=unix:///run/user/1000/podman/podman.sock \
+//!         target/debug/examples/bench_engine [runs (default 50)]
+//!
+//! It runs the `k8s-dev-helper` built next to it (same profile).
+
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+fn main() -> ExitCode {
+    let runs: usize = match std::env::args().nth(1).map(|a| a.parse()) {
+        None => 50,
+        Some(Ok(n)) if n > 0 => n,
+        Some(_) => {
+            eprintln!("usage: bench_engine [runs]");
+            return ExitCode::from(2);
+        }
+    };
+    let Ok(host) = std::env::var("DOCKER_HOST") else {
+        eprintln!("error: set DOCKER_HOST to the engine to measure against");
+        return ExitCode::from(2);
+    };
+    let bin = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("k8s-dev-helper")))
+        .filter(|bin| bin.exists());
+    let Some(bin) = bin else {
+        eprintln!(
+            "error: no k8s-dev-helper next to this example; cargo build -p k8s-dev-helper --bins"
+        );
+        return ExitCode::FAILURE;
+    };
+
+    let once = || -> Result<Duration, String> {
+        let start = Instant::now();
+        let out = Command::new(&bin)
+            .arg("engine")
+            .env("DOCKER_HOST", &host)
+            .output()
+            .map_err(|err| format!("running {}: {err}", bin.display()))?;
+        let elapsed = start.elapsed();
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+        }
+        Ok(elapsed)
+    };
+    // One unmeasured run so page cache and the engine's first-connection work are not counted.
+    if let Err(err) = once() {
+        eprintln!("{err}");
+        return ExitCode::FAILURE;
+    }
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        match once() {
+            Ok(elapsed) => times.push(elapsed),
+            Err(err) => {
+                eprintln!("{err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "k8s-dev-helper engine, DOCKER_HOST={host}, {runs} runs: min {:.1} ms, median {:.1} ms, max {:.1} ms",
+        ms(times[0]),
+        ms(times[runs / 2]),
+        ms(times[runs - 1])
+    );
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,877 @@
+// SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
+// SPDX-License-Identifier: Apache-2.0
+
+//! The checks, each a small function of the environment and the [`System`] probes.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::{Check, Report, Status, System, Tool};
+use crate::engine::{ResolveError, Resolved, shell_quote};
+use crate::env::{Env, Os};
+
+/// A tool the loop runs, and how to ask it for its version.
+pub struct ToolSpec {
+    pub name: &'static str,
+    pub version_args: &'static [&'static str],
+    /// Whether the loop cannot run without it (missing → `fail`, else `warn`).
+    pub required: bool,
+}
+
+/// k3d, kubectl, skaffold and helm are pinned in `mise.toml`; cargo builds the workload on the
+/// host but the cluster can come up without it.
+pub const TOOLS: &[ToolSpec] = &[
+    ToolSpec {
+        name: "k3d",
+        version_args: &["version"],
+        required: true,
+    },
+    ToolSpec {
+        name: "kubectl",
+        version_args: &["version", "--client"],
+        required: true,
+    },
+    ToolSpec {
+        name: "skaffold",
+        version_args: &["version"],
+        required: true,
+    },
+    ToolSpec {
+        name: "helm",
+        version_args: &["version", "--short"],
+        required: true,
+    },
+    ToolSpec {
+        name: "cargo",
+        version_args: &["--version"],
+        required: false,
+    },
+];
+
+const GIB: u64 = 1 << 30;
+/// A k3s node image, the registry and a few workload images take a few GiB.
+const DISK_WARN: u64 = 5 * GIB;
+const DISK_FAIL: u64 = GIB;
+
+/// The controllers a rootless engine needs delegated to run k3s (k3d's Podman guide).
+const DELEGATED: [&str; 5] = ["cpu", "cpuset", "io", "memory", "pids"];
+
+/// Run every check.
+pub fn report(env: &Env, sys: &dyn System) -> Report {
+    let engine = sys.engine(env);
+    let mut checks = vec![engine_check(&engine)];
+    checks.extend(
+        TOOLS
+            .iter()
+            .map(|spec| tool_check(spec, sys.tool(env, spec.name, spec.version_args))),
+    );
+    let address = env.bind_address.as_deref().unwrap_or("127.0.0.1");
+    let ports = [
+        (
+            "api-port",
+            "K8S_DEV_API_PORT",
+            &env.api_port,
+            6550,
+            "cluster's API server",
+        ),
+        (
+            "registry-port",
+            "K8S_DEV_REGISTRY_PORT",
+            &env.registry_port,
+            5000,
+            "registry",
+        ),
+        (
+            "lb-port",
+            "K8S_DEV_LB_PORT",
+            &env.lb_port,
+            8080,
+            "cluster's load balancer",
+        ),
+    ];
+    for (name, var, value, default, holder) in ports {
+        let port = Port {
+            name,
+            var,
+            value: value.as_deref(),
+            default,
+            holder,
+        };
+        checks.push(port_check(&port, address, sys));
+    }
+    checks.push(kubeconfig_check(env, sys));
+    checks.push(kube_dir_check(env, sys));
+    checks.push(cgroup_check(env, &engine, sys));
+    checks.push(disk_check(env, sys));
+    Report::new(checks)
+}
+
+fn check(name: &str, status: Status, detail: String, fix: Option<String>) -> Check {
+    Check {
+        name: name.to_string(),
+        status,
+        detail,
+        fix,
+    }
+}
+
+fn engine_check(engine: &Result<Resolved, ResolveError>) -> Check {
+    match engine {
+        Ok(r) => {
+            let detail = format!(
+                "{} {} at {} (from {})",
+                r.engine, r.version, r.host, r.source
+            );
+            check("engine", Status::Ok, detail, None)
+        }
+        Err(err) => check(
+            "engine",
+            Status::Fail,
+            err.problem.clone(),
+            Some(err.fix.clone()),
+        ),
+    }
+}
+
+fn tool_check(spec: &ToolSpec, tool: Tool) -> Check {
+    let short = if spec.required {
+        Status::Fail
+    } else {
+        Status::Warn
+    };
+    let install = if spec.required {
+        "mise install".to_string()
+    } else {
+        "install Rust with rustup (https://rustup.rs)".to_string()
+    };
+    match tool {
+        Tool::Missing => check(spec.name, short, "not found on PATH".into(), Some(install)),
+        Tool::Found {
+            path,
+            version: Ok(version),
+        } => check(
+            spec.name,
+            Status::Ok,
+            format!("{version} ({})", path.display()),
+            None,
+        ),
+        Tool::Found {
+            path,
+            version: Err(err),
+        } => check(
+            spec.name,
+            short,
+            format!(
+                "{} {} failed: {err}",
+                path.display(),
+                spec.version_args.join(" ")
+            ),
+            Some(install),
+        ),
+    }
+}
+
+struct Port<'a> {
+    name: &'a str,
+    var: &'a str,
+    value: Option<&'a str>,
+    default: u16,
+    /// What of the kit's own holds it once the loop runs.
+    holder: &'a str,
+}
+
+/// A port in use is only a warning: the kit's own cluster or registry holds it once up.
+fn port_check(port: &Port, address: &str, sys: &dyn System) -> Check {
+    let (name, var) = (port.name, port.var);
+    let number = match port.value {
+        None => port.default,
+        Some(value) => match value.parse::<u16>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                return check(
+                    name,
+                    Status::Fail,
+                    format!("{var}={value:?} is not a port number"),
+                    Some(format!(
+                        "set {var} to a port from 1 to 65535 (default {})",
+                        port.default
+                    )),
+                );
+            }
+        },
+    };
+    let at = format!("{address}:{number}");
+    match sys.bind(address, number) {
+        Ok(()) => check(name, Status::Ok, format!("{at} is free ({var})"), None),
+        Err(err) if err.kind() == io::ErrorKind::AddrInUse => check(
+            name,
+            Status::Warn,
+            format!(
+                "{at} is in use; fine if it is this kit's own {}",
+                port.holder
+            ),
+            Some(format!(
+                "if another program holds it, set {var} to a free port"
+            )),
+        ),
+        Err(err) if err.kind() == io::ErrorKind::PermissionDenied => check(
+            name,
+            Status::Fail,
+            format!("binding {at} is not permitted: {err}"),
+            Some(format!("set {var} to a port above 1023")),
+        ),
+        Err(err) => check(
+            name,
+            Status::Fail,
+            format!("cannot bind {at}: {err}"),
+            Some(
+                "set K8S_DEV_BIND_ADDRESS to an address of this machine (default 127.0.0.1)".into(),
+            ),
+        ),
+    }
+}
+
+/// The kubeconfig the loop writes: the first `KUBECONFIG` entry, else `~/.kube/config`.
+fn kubeconfig_path(env: &Env) -> Option<PathBuf> {
+    let first = env
+        .kubeconfig
+        .as_deref()
+        .and_then(|list| list.split(':').find(|entry| !entry.is_empty()));
+    match first {
+        Some(path) => Some(PathBuf::from(path)),
+        None => env.home.as_ref().map(|home| home.join(".kube/config")),
+    }
+}
+
+fn kubeconfig_check(env: &Env, sys: &dyn System) -> Check {
+    let Some(path) = kubeconfig_path(env) else {
+        return check(
+            "kubeconfig",
+            Status::Skip,
+            "no KUBECONFIG and no home directory".into(),
+            None,
+        );
+    };
+    match sys.mode(&path) {
+        None => check(
+            "kubeconfig",
+            Status::Skip,
+            format!("{} does not exist yet", path.display()),
+            None,
+        ),
+        // It holds client keys: anyone else who can read it is a cluster admin.
+        Some(mode) if mode & 0o077 != 0 => check(
+            "kubeconfig",
+            Status::Fail,
+            format!(
+                "{} is open to group or others (mode {:04o}) and holds cluster credentials",
+                path.display(),
+                mode & 0o7777
+            ),
+            Some(format!(
+                "chmod 600 {}",
+                shell_quote(&path.to_string_lossy())
+            )),
+        ),
+        Some(mode) => check(
+            "kubeconfig",
+            Status::Ok,
+            format!("{} (mode {:04o})", path.display(), mode & 0o7777),
+            None,
+        ),
+    }
+}
+
+fn kube_dir_check(env: &Env, sys: &dyn System) -> Check {
+    let Some(dir) = env.home.as_ref().map(|home| home.join(".kube")) else {
+        return check("kube-dir", Status::Skip, "no home directory".into(), None);
+    };
+    match sys.mode(&dir) {
+        None => check(
+            "kube-dir",
+            Status::Skip,
+            format!("{} does not exist", dir.display()),
+            None,
+        ),
+        Some(mode) if mode & 0o077 != 0 => check(
+            "kube-dir",
+            Status::Warn,
+            format!("{} is mode {:04o}, not 0700", dir.display(), mode & 0o7777),
+            Some(format!("chmod 700 {}", shell_quote(&dir.to_string_lossy()))),
+        ),
+        Some(mode) => check(
+            "kube-dir",
+            Status::Ok,
+            format!("{} (mode {:04o})", dir.display(), mode & 0o7777),
+            None,
+        ),
+    }
+}
+
+/// Rootless k3s needs cgroup v2 with cpu, cpuset, io, memory and pids delegated to the user's
+/// systemd instance (k3d's Podman guide; k3d-io/k3d#1082 "failed to find cpu cgroup (v2)").
+fn cgroup_check(env: &Env, engine: &Result<Resolved, ResolveError>, sys: &dyn System) -> Check {
+    const NAME: &str = "cgroup-delegation";
+    if env.os != Os::Linux {
+        return check(
+            NAME,
+            Status::Skip,
+            "the engine runs in a VM on this OS".into(),
+            None,
+        );
+    }
+    let Ok(resolved) = engine else {
+        return check(NAME, Status::Skip, "no engine to check".into(), None);
+    };
+    let engine_name = resolved.engine;
+    match sys.rootless(resolved) {
+        Ok(false) => {
+            return check(
+                NAME,
+                Status::Skip,
+                format!("{engine_name} runs rootful"),
+                None,
+            );
+        }
+        Err(err) => {
+            return check(
+                NAME,
+                Status::Warn,
+                format!("cannot tell whether {engine_name} runs rootless: {err}"),
+                None,
+            );
+        }
+        Ok(true) => {}
+    }
+    let fix = "create /etc/systemd/system/user@.service.d/delegate.conf containing `[Service]` \
+               and `Delegate=cpu cpuset io memory pids`, run `sudo systemctl daemon-reload`, \
+               then log out and in again"
+        .to_string();
+    if sys
+        .read(Path::new("/sys/fs/cgroup/cgroup.controllers"))
+        .is_none()
+    {
+        return check(
+            NAME,
+            Status::Fail,
+            format!(
+                "rootless {engine_name} on cgroup v1 (/sys/fs/cgroup/cgroup.controllers is \
+                 missing); rootless k3s needs cgroup v2"
+            ),
+            Some(
+                "boot with cgroup v2 (kernel argument systemd.unified_cgroup_hierarchy=1), then \
+                 delegate controllers: "
+                    .to_string()
+                    + &fix,
+            ),
+        );
+    }
+    let uid = env.uid;
+    let path = PathBuf::from(format!(
+        "/sys/fs/cgroup/user.slice/user-{uid}.slice/user@{uid}.service/cgroup.controllers"
+    ));
+    let have = sys.read(&path).unwrap_or_default();
+    let missing: Vec<&str> = DELEGATED
+        .into_iter()
+        .filter(|c| !have.split_whitespace().any(|h| h == *c))
+        .collect();
+    if missing.is_empty() {
+        check(
+            NAME,
+            Status::Ok,
+            format!(
+                "rootless {engine_name}; {} delegated to user@{uid}.service",
+                DELEGATED.join(" ")
+            ),
+            None,
+        )
+    } else {
+        check(
+            NAME,
+            Status::Fail,
+            format!(
+                "rootless {engine_name}, but {} does not list {}",
+                path.display(),
+                missing.join(" ")
+            ),
+            Some(fix),
+        )
+    }
+}
+
+fn disk_check(env: &Env, sys: &dyn System) -> Check {
+    let Some(home) = &env.home else {
+        return check("disk", Status::Skip, "no home directory".into(), None);
+    };
+    let free = match sys.free_bytes(home) {
+        Ok(free) => free,
+        Err(err) => {
+            return check(
+                "disk",
+                Status::Warn,
+                format!("cannot read free space on {}: {err}", home.display()),
+                None,
+            );
+        }
+    };
+    let detail = format!(
+        "{:.1} GiB free on {}",
+        free as f64 / GIB as f64,
+        home.display()
+    );
+    let fix = Some(
+        "free space: remove unused images and containers (`docker system prune` or `podman \
+         system prune`)"
+            .to_string(),
+    );
+    if free < DISK_FAIL {
+        check("disk", Status::Fail, format!("only {detail}"), fix)
+    } else if free < DISK_WARN {
+        check(
+            "disk",
+            Status::Warn,
+            format!("only {detail}; 5 GiB is comfortable"),
+            fix,
+        )
+    } else {
+        check("disk", Status::Ok, detail, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    use super::*;
+    use crate::engine::Engine;
+
+    /// A host where everything is fine unless a test says otherwise.
+    struct FakeSystem {
+        engine: Result<Resolved, ResolveError>,
+        rootless: Result<bool, String>,
+        tools: HashMap<&'static str, Tool>,
+        busy_ports: Vec<u16>,
+        bind_error: Option<io::ErrorKind>,
+        modes: HashMap<PathBuf, u32>,
+        files: HashMap<PathBuf, String>,
+        free: io::Result<u64>,
+    }
+
+    const USER_CONTROLLERS: &str =
+        "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/cgroup.controllers";
+
+    impl FakeSystem {
+        fn healthy() -> FakeSystem {
+            let tools = TOOLS
+                .iter()
+                .map(|t| {
+                    let tool = Tool::Found {
+                        path: PathBuf::from(format!("/bin/{}", t.name)),
+                        version: Ok(format!("{} v1.0.0", t.name)),
+                    };
+                    (t.name, tool)
+                })
+                .collect();
+            FakeSystem {
+                engine: Ok(Resolved {
+                    engine: Engine::Podman,
+                    host: "unix:///run/user/1000/podman/podman.sock".into(),
+                    source: "run-user".into(),
+                    version: "5.4.0".into(),
+                }),
+                rootless: Ok(false),
+                tools,
+                busy_ports: vec![],
+                bind_error: None,
+                modes: HashMap::from([
+                    (PathBuf::from("/home/dev/.kube"), 0o40700),
+                    (PathBuf::from("/home/dev/.kube/config"), 0o100600),
+                ]),
+                files: HashMap::from([
+                    (
+                        PathBuf::from("/sys/fs/cgroup/cgroup.controllers"),
+                        "cpuset cpu io memory hugetlb pids rdma misc\n".into(),
+                    ),
+                    (
+                        PathBuf::from(USER_CONTROLLERS),
+                        "cpuset cpu io memory pids\n".into(),
+                    ),
+                ]),
+                free: Ok(50 * GIB),
+            }
+        }
+
+        fn rootless(self) -> FakeSystem {
+            FakeSystem {
+                rootless: Ok(true),
+                ..self
+            }
+        }
+    }
+
+    impl System for FakeSystem {
+        fn engine(&self, _env: &Env) -> Result<Resolved, ResolveError> {
+            self.engine.clone()
+        }
+
+        fn rootless(&self, _engine: &Resolved) -> Result<bool, String> {
+            self.rootless.clone()
+        }
+
+        fn tool(&self, _env: &Env, name: &str, _args: &[&str]) -> Tool {
+            self.tools.get(name).cloned().unwrap_or(Tool::Missing)
+        }
+
+        fn bind(&self, _address: &str, port: u16) -> io::Result<()> {
+            if let Some(kind) = self.bind_error {
+                return Err(io::Error::from(kind));
+            }
+            if self.busy_ports.contains(&port) {
+                return Err(io::Error::from(io::ErrorKind::AddrInUse));
+            }
+            Ok(())
+        }
+
+        fn mode(&self, path: &Path) -> Option<u32> {
+            self.modes.get(path).copied()
+        }
+
+        fn read(&self, path: &Path) -> Option<String> {
+            self.files.get(path).cloned()
+        }
+
+        fn free_bytes(&self, _path: &Path) -> io::Result<u64> {
+            match &self.free {
+                Ok(n) => Ok(*n),
+                Err(err) => Err(io::Error::from(err.kind())),
+            }
+        }
+    }
+
+    fn env() -> Env {
+        Env {
+            home: Some(PathBuf::from("/home/dev")),
+            ..Env::empty(Os::Linux)
+        }
+    }
+
+    fn find<'a>(report: &'a Report, name: &str) -> &'a Check {
+        report
+            .checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no check {name}"))
+    }
+
+    #[test]
+    fn healthy_host_passes_every_check_in_order() {
+        let report = report(&env(), &FakeSystem::healthy());
+        assert!(report.ok);
+        let names: Vec<_> = report.checks.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "engine",
+                "k3d",
+                "kubectl",
+                "skaffold",
+                "helm",
+                "cargo",
+                "api-port",
+                "registry-port",
+                "lb-port",
+                "kubeconfig",
+                "kube-dir",
+                "cgroup-delegation",
+                "disk"
+            ]
+        );
+        let engine = find(&report, "engine");
+        assert_eq!(
+            engine.detail,
+            "podman 5.4.0 at unix:///run/user/1000/podman/podman.sock (from run-user)"
+        );
+        assert_eq!(find(&report, "k3d").detail, "k3d v1.0.0 (/bin/k3d)");
+        assert_eq!(find(&report, "cgroup-delegation").status, Status::Skip);
+    }
+
+    #[test]
+    fn no_engine_fails_with_the_resolvers_fix() {
+        let sys = FakeSystem {
+            engine: Err(ResolveError {
+                problem: "no container engine answered".into(),
+                fix: "start one".into(),
+            }),
+            ..FakeSystem::healthy()
+        };
+        let report = report(&env(), &sys);
+        assert!(!report.ok);
+        let engine = find(&report, "engine");
+        assert_eq!(engine.status, Status::Fail);
+        assert_eq!(engine.detail, "no container engine answered");
+        assert_eq!(engine.fix.as_deref(), Some("start one"));
+        assert_eq!(
+            find(&report, "cgroup-delegation").detail,
+            "no engine to check"
+        );
+    }
+
+    #[test]
+    fn missing_required_tool_fails_with_mise_install() {
+        let mut sys = FakeSystem::healthy();
+        sys.tools.remove("k3d");
+        let report = report(&env(), &sys);
+        assert!(!report.ok);
+        let k3d = find(&report, "k3d");
+        assert_eq!(
+            (k3d.status, k3d.detail.as_str()),
+            (Status::Fail, "not found on PATH")
+        );
+        assert_eq!(k3d.fix.as_deref(), Some("mise install"));
+    }
+
+    #[test]
+    fn missing_cargo_is_only_a_warning() {
+        let mut sys = FakeSystem::healthy();
+        sys.tools.remove("cargo");
+        let report = report(&env(), &sys);
+        assert!(report.ok);
+        assert_eq!(find(&report, "cargo").status, Status::Warn);
+    }
+
+    #[test]
+    fn tool_whose_version_command_fails_is_reported() {
+        let mut sys = FakeSystem::healthy();
+        sys.tools.insert(
+            "helm",
+            Tool::Found {
+                path: "/bin/helm".into(),
+                version: Err("exit status 1: boom".into()),
+            },
+        );
+        let helm = report(&env(), &sys).checks[4].clone();
+        assert_eq!(helm.status, Status::Fail);
+        assert_eq!(
+            helm.detail,
+            "/bin/helm version --short failed: exit status 1: boom"
+        );
+    }
+
+    #[test]
+    fn port_in_use_warns_and_names_the_variable() {
+        let sys = FakeSystem {
+            busy_ports: vec![5000],
+            ..FakeSystem::healthy()
+        };
+        let report = report(&env(), &sys);
+        assert!(report.ok);
+        let registry = find(&report, "registry-port");
+        assert_eq!(registry.status, Status::Warn);
+        assert_eq!(
+            registry.detail,
+            "127.0.0.1:5000 is in use; fine if it is this kit's own registry"
+        );
+        assert_eq!(
+            registry.fix.as_deref(),
+            Some("if another program holds it, set K8S_DEV_REGISTRY_PORT to a free port")
+        );
+        assert_eq!(
+            find(&report, "api-port").detail,
+            "127.0.0.1:6550 is free (K8S_DEV_API_PORT)"
+        );
+    }
+
+    #[test]
+    fn ports_and_bind_address_come_from_env() {
+        let env = Env {
+            bind_address: Some("0.0.0.0".into()),
+            api_port: Some("7443".into()),
+            lb_port: Some("9090".into()),
+            ..env()
+        };
+        let sys = FakeSystem {
+            busy_ports: vec![7443],
+            ..FakeSystem::healthy()
+        };
+        let report = report(&env, &sys);
+        assert_eq!(find(&report, "api-port").status, Status::Warn);
+        assert!(
+            find(&report, "api-port")
+                .detail
+                .starts_with("0.0.0.0:7443 is in use")
+        );
+        assert_eq!(
+            find(&report, "lb-port").detail,
+            "0.0.0.0:9090 is free (K8S_DEV_LB_PORT)"
+        );
+    }
+
+    #[test]
+    fn bad_port_value_fails_naming_the_variable() {
+        let env = Env {
+            lb_port: Some("80a".into()),
+            ..env()
+        };
+        let lb = find(&report(&env, &FakeSystem::healthy()), "lb-port").clone();
+        assert_eq!(lb.status, Status::Fail);
+        assert_eq!(lb.detail, r#"K8S_DEV_LB_PORT="80a" is not a port number"#);
+    }
+
+    #[test]
+    fn unbindable_address_fails_naming_bind_address() {
+        let sys = FakeSystem {
+            bind_error: Some(io::ErrorKind::AddrNotAvailable),
+            ..FakeSystem::healthy()
+        };
+        let api = find(&report(&env(), &sys), "api-port").clone();
+        assert_eq!(api.status, Status::Fail);
+        assert!(api.fix.unwrap().contains("K8S_DEV_BIND_ADDRESS"));
+    }
+
+    #[test]
+    fn group_readable_kubeconfig_fails_with_chmod() {
+        let mut sys = FakeSystem::healthy();
+        sys.modes.insert("/home/dev/.kube/config".into(), 0o100644);
+        let report = report(&env(), &sys);
+        assert!(!report.ok);
+        let kc = find(&report, "kubeconfig");
+        assert_eq!(kc.status, Status::Fail);
+        assert_eq!(
+            kc.detail,
+            "/home/dev/.kube/config is open to group or others (mode 0644) and holds cluster credentials"
+        );
+        assert_eq!(kc.fix.as_deref(), Some("chmod 600 /home/dev/.kube/config"));
+    }
+
+    #[test]
+    fn kubeconfig_target_is_first_kubeconfig_entry() {
+        let env = Env {
+            kubeconfig: Some(":/work/my repo/kubeconfig:/home/dev/.kube/config".into()),
+            ..env()
+        };
+        let mut sys = FakeSystem::healthy();
+        sys.modes
+            .insert("/work/my repo/kubeconfig".into(), 0o100640);
+        let kc = find(&report(&env, &sys), "kubeconfig").clone();
+        assert_eq!(
+            kc.fix.as_deref(),
+            Some("chmod 600 '/work/my repo/kubeconfig'")
+        );
+    }
+
+    #[test]
+    fn missing_kubeconfig_is_skipped() {
+        let mut sys = FakeSystem::healthy();
+        sys.modes.clear();
+        let report = report(&env(), &sys);
+        assert_eq!(find(&report, "kubeconfig").status, Status::Skip);
+        assert_eq!(find(&report, "kube-dir").status, Status::Skip);
+    }
+
+    #[test]
+    fn open_kube_dir_warns_with_chmod_700() {
+        let mut sys = FakeSystem::healthy();
+        sys.modes.insert("/home/dev/.kube".into(), 0o40755);
+        let report = report(&env(), &sys);
+        assert!(report.ok);
+        let dir = find(&report, "kube-dir");
+        assert_eq!(dir.status, Status::Warn);
+        assert_eq!(dir.detail, "/home/dev/.kube is mode 0755, not 0700");
+        assert_eq!(dir.fix.as_deref(), Some("chmod 700 /home/dev/.kube"));
+    }
+
+    #[test]
+    fn rootless_engine_with_delegation_passes() {
+        let c = find(
+            &report(&env(), &FakeSystem::healthy().rootless()),
+            "cgroup-delegation",
+        )
+        .clone();
+        assert_eq!(c.status, Status::Ok);
+        assert_eq!(
+            c.detail,
+            "rootless podman; cpu cpuset io memory pids delegated to user@1000.service"
+        );
+    }
+
+    #[test]
+    fn rootless_engine_without_delegation_fails_with_delegate_fix() {
+        let mut sys = FakeSystem::healthy().rootless();
+        sys.files
+            .insert(USER_CONTROLLERS.into(), "memory pids\n".into());
+        let report = report(&env(), &sys);
+        assert!(!report.ok);
+        let c = find(&report, "cgroup-delegation");
+        assert_eq!(c.status, Status::Fail);
+        assert!(
+            c.detail.ends_with("does not list cpu cpuset io"),
+            "{}",
+            c.detail
+        );
+        let fix = c.fix.as_deref().unwrap();
+        assert!(fix.contains("Delegate=cpu cpuset io memory pids"), "{fix}");
+        assert!(
+            fix.contains("/etc/systemd/system/user@.service.d/delegate.conf"),
+            "{fix}"
+        );
+    }
+
+    #[test]
+    fn rootless_engine_on_cgroup_v1_fails() {
+        let mut sys = FakeSystem::healthy().rootless();
+        sys.files.clear();
+        let c = find(&report(&env(), &sys), "cgroup-delegation").clone();
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.detail.contains("cgroup v1"), "{}", c.detail);
+    }
+
+    #[test]
+    fn rootless_unknown_is_a_warning() {
+        let sys = FakeSystem {
+            rootless: Err("GET /info: timed out".into()),
+            ..FakeSystem::healthy()
+        };
+        let c = find(&report(&env(), &sys), "cgroup-delegation").clone();
+        assert_eq!(c.status, Status::Warn);
+        assert_eq!(
+            c.detail,
+            "cannot tell whether podman runs rootless: GET /info: timed out"
+        );
+    }
+
+    #[test]
+    fn cgroup_check_skipped_off_linux() {
+        let env = Env {
+            os: Os::MacOs,
+            ..env()
+        };
+        let c = find(
+            &report(&env, &FakeSystem::healthy().rootless()),
+            "cgroup-delegation",
+        )
+        .clone();
+        assert_eq!(c.status, Status::Skip);
+    }
+
+    #[test]
+    fn low_disk_warns_then_fails() {
+        let sys = FakeSystem {
+            free: Ok(3 * GIB),
+            ..FakeSystem::healthy()
+        };
+        let report3 = report(&env(), &sys);
+        assert_eq!(find(&report3, "disk").status, Status::Warn);
+        assert_eq!(
+            find(&report3, "disk").detail,
+            "only 3.0 GiB free on /home/dev; 5 GiB is comfortable"
+        );
+        let sys = FakeSystem {
+            free: Ok(GIB / 2),
+            ..FakeSystem::healthy()
+        };
+        let report_half = report(&env(), &sys);
+        assert_eq!(find(&report_half, "disk").status, Status::Fail);
+        assert!(!report_half.ok);
+    }
+}
