@@ -50,18 +50,24 @@ impl KubeDriver {
 }
 
 /// Map an API error to the driver's kinds; `what` names the operation for the message.
-fn api_error(what: &str, name: &str, err: kube::Error) -> DriverError {
-    match err {
-        kube::Error::Api(status) if status.is_not_found() => DriverError::NotFound(name.into()),
-        kube::Error::Api(status) if status.is_already_exists() => {
+/// `sandbox` is the pod the call was about: only then is a 404 or 409 about the sandbox
+/// (a 404 from a list means something else, e.g. a server without the pods API).
+fn api_error(what: &str, sandbox: Option<&str>, err: kube::Error) -> DriverError {
+    match (err, sandbox) {
+        (kube::Error::Api(status), Some(name)) if status.is_not_found() => {
+            DriverError::NotFound(name.into())
+        }
+        (kube::Error::Api(status), Some(name)) if status.is_already_exists() => {
             DriverError::AlreadyExists(name.into())
         }
-        kube::Error::Api(status) if status.is_forbidden() => DriverError::Backend(format!(
+        (kube::Error::Api(status), _) if status.is_forbidden() => DriverError::Backend(format!(
             "{what}: {}; check the gateway's Role in the sandbox namespace",
             status.message
         )),
-        kube::Error::Api(status) if status.is_invalid() => DriverError::Invalid(status.message),
-        other => DriverError::Backend(format!("{what}: {other}")),
+        (kube::Error::Api(status), _) if status.is_invalid() => {
+            DriverError::Invalid(status.message)
+        }
+        (other, _) => DriverError::Backend(format!("{what}: {other}")),
     }
 }
 
@@ -74,7 +80,7 @@ impl Driver for KubeDriver {
             let params = ListParams::default().limit(1);
             match tokio::time::timeout(READY_TIMEOUT, self.pods.list(&params)).await {
                 Ok(Ok(_)) => Ok(()),
-                Ok(Err(err)) => Err(api_error(&what, "", err)),
+                Ok(Err(err)) => Err(api_error(&what, None, err)),
                 Err(_) => Err(DriverError::Backend(format!(
                     "{what}: no answer within {READY_TIMEOUT:?}"
                 ))),
@@ -92,7 +98,7 @@ impl Driver for KubeDriver {
                 .pods
                 .create(&PostParams::default(), &spec)
                 .await
-                .map_err(|err| api_error(&what, label, err))?;
+                .map_err(|err| api_error(&what, Some(label), err))?;
             Ok(pod::sandbox_from_pod(&created))
         })
     }
@@ -104,7 +110,7 @@ impl Driver for KubeDriver {
                 .pods
                 .list(&ListParams::default().labels(&pod::selector()))
                 .await
-                .map_err(|err| api_error(&what, "", err))?;
+                .map_err(|err| api_error(&what, None, err))?;
             Ok(pods.items.iter().map(pod::sandbox_from_pod).collect())
         })
     }
@@ -116,7 +122,7 @@ impl Driver for KubeDriver {
                 .pods
                 .get(&name)
                 .await
-                .map_err(|err| api_error(&what, &name, err))?;
+                .map_err(|err| api_error(&what, Some(&name), err))?;
             if !is_sandbox(&found) {
                 return Err(DriverError::NotFound(name));
             }
@@ -132,7 +138,7 @@ impl Driver for KubeDriver {
             self.pods
                 .delete(&name, &DeleteParams::default())
                 .await
-                .map_err(|err| api_error(&what, &name, err))?;
+                .map_err(|err| api_error(&what, Some(&name), err))?;
             Ok(())
         })
     }
@@ -164,21 +170,44 @@ mod tests {
     fn api_errors_map_to_driver_kinds() {
         let err = api_error(
             "reading pod x",
-            "x",
+            Some("x"),
             api(404, "NotFound", "pods \"x\" not found"),
         );
         assert_eq!(err, DriverError::NotFound("x".into()));
-        let err = api_error("creating pod x", "x", api(409, "AlreadyExists", "exists"));
+        let err = api_error(
+            "creating pod x",
+            Some("x"),
+            api(409, "AlreadyExists", "exists"),
+        );
         assert_eq!(err, DriverError::AlreadyExists("x".into()));
-        let err = api_error("creating pod x", "x", api(422, "Invalid", "spec: bad"));
+        let err = api_error(
+            "creating pod x",
+            Some("x"),
+            api(422, "Invalid", "spec: bad"),
+        );
         assert_eq!(err, DriverError::Invalid("spec: bad".into()));
+    }
+
+    #[test]
+    fn a_404_without_a_sandbox_is_a_backend_error() {
+        let err = api_error(
+            "listing pods",
+            None,
+            api(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            ),
+        );
+        assert!(matches!(err, DriverError::Backend(_)), "{err:?}");
+        assert!(err.to_string().starts_with("listing pods: "), "{err}");
     }
 
     #[test]
     fn forbidden_points_at_the_role() {
         let err = api_error(
             "creating pod x in namespace openshell",
-            "x",
+            Some("x"),
             api(403, "Forbidden", "pods is forbidden: User cannot create"),
         );
         assert_eq!(
