@@ -267,12 +267,20 @@ cmd_up() {
   require_tool kubectl
   require_engine
   acquire_lock
+  # Ports first, so a fresh machine with a busy port fails before any k3d call. Busy ports
+  # are fine when they are ours: then only the ports of what is not running must be free.
+  local all_ports=("${K8S_DEV_REGISTRY_PORT}=K8S_DEV_REGISTRY_PORT" "${K8S_DEV_API_PORT}=K8S_DEV_API_PORT" "${K8S_DEV_LB_PORT}=K8S_DEV_LB_PORT")
+  local ports_free=1
+  ce_helper ports check --no-bind "${all_ports[@]}"
+  ce_helper ports check "${all_ports[@]}" 2>/dev/null || ports_free=0
   read_state
-  local ports=()
-  [[ "${K8S_DEV_REGISTRY_STATE}" == running ]] || ports+=("${K8S_DEV_REGISTRY_PORT}=K8S_DEV_REGISTRY_PORT")
-  [[ "${K8S_DEV_CLUSTER_STATE}" == running ]] || ports+=("${K8S_DEV_API_PORT}=K8S_DEV_API_PORT" "${K8S_DEV_LB_PORT}=K8S_DEV_LB_PORT")
-  if ((${#ports[@]})); then
-    ce_helper ports check "${ports[@]}"
+  if ((!ports_free)); then
+    local ports=()
+    [[ "${K8S_DEV_REGISTRY_STATE}" == running ]] || ports+=("${all_ports[0]}")
+    [[ "${K8S_DEV_CLUSTER_STATE}" == running ]] || ports+=("${all_ports[1]}" "${all_ports[2]}")
+    if ((${#ports[@]})); then ce_helper ports check "${ports[@]}"; fi
+  fi
+  if [[ "${K8S_DEV_REGISTRY_STATE}" != running || "${K8S_DEV_CLUSTER_STATE}" != running ]]; then
     ce_ensure_network "${K8S_DEV_NETWORK}"
   fi
   ensure_registry "${K8S_DEV_REGISTRY_STATE}"

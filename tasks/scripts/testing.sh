@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
+# SPDX-License-Identifier: Apache-2.0
+#
+# Shared harness of the task tests (tasks/scripts/test-*.sh). Source it; do not run it.
+# Each test gets a sandbox: a temporary HOME, the recording fakes of k3d/helm/skaffold first on
+# PATH (tests/fakes), free ports for the API, load balancer and registry, and the fakes' state
+# directory. Real mise runs the real tasks; engine tests use K8S_DEV_TEST_DOCKER_HOST /
+# K8S_DEV_TEST_PODMAN_HOST and skip without them (fail under K8S_DEV_TEST_NO_SKIP=1).
+#
+# API: pass, fail, skip, assert_eq, assert_contains, assert_not_contains, assert_mode, finish,
+#      sandbox_setup, sandbox_cleanup, run_task TASK [ARGS], calls TOOL [PYTHON-EXPR], free_port,
+#      engine_host docker|podman
+
+if [[ -n "${_K8S_DEV_TESTING_LOADED:-}" ]]; then
+  return 0
+fi
+_K8S_DEV_TESTING_LOADED=1
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+FAILURES=0
+PASSES=0
+
+pass() { PASSES=$((PASSES + 1)); echo "PASS: $*"; }
+fail() { FAILURES=$((FAILURES + 1)); echo "FAIL: $*"; }
+# A skip is a failure when CI asked for every engine test to run.
+skip() {
+  if [[ "${K8S_DEV_TEST_NO_SKIP:-}" == 1 ]]; then
+    fail "$* (K8S_DEV_TEST_NO_SKIP=1 forbids skipping)"
+  else
+    echo "SKIP: $*"
+  fi
+}
+
+assert_eq() { # want, got, what
+  if [[ "$1" == "$2" ]]; then pass "$3"; else fail "$3: want [$1], got [$2]"; fi
+}
+assert_contains() { # haystack, needle, what
+  if [[ "$1" == *"$2"* ]]; then pass "$3"; else fail "$3: [$2] not in: $1"; fi
+}
+assert_not_contains() { # haystack, needle, what
+  if [[ "$1" != *"$2"* ]]; then pass "$3"; else fail "$3: [$2] unexpectedly in: $1"; fi
+}
+assert_mode() { # file, octal mode, what
+  local mode
+  mode="$(stat -c %a "$1" 2>/dev/null || stat -f %Lp "$1")"
+  assert_eq "$2" "${mode}" "$3"
+}
+
+finish() {
+  echo "${PASSES} passed, ${FAILURES} failed"
+  [[ "${FAILURES}" == 0 ]]
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+engine_host() { # docker|podman -> its socket, or empty
+  case "$1" in
+    docker) echo "${K8S_DEV_TEST_DOCKER_HOST:-}" ;;
+    podman) echo "${K8S_DEV_TEST_PODMAN_HOST:-}" ;;
+  esac
+}
+
+# The helper under test: built once from this workspace.
+build_helper() {
+  if [[ -z "${K8S_DEV_HELPER:-}" ]]; then
+    (cd "${ROOT}" && cargo build --quiet -p k8s-dev-helper) || return 1
+    K8S_DEV_HELPER="${CARGO_TARGET_DIR:-${ROOT}/target}/debug/k8s-dev-helper"
+  fi
+  export K8S_DEV_HELPER
+}
+
+# A fresh sandbox; every K8S_DEV_* setting a test does not set gets a private value so tests
+# never touch the developer's cluster, kubeconfig or ports.
+sandbox_setup() {
+  SANDBOX="$(mktemp -d "${TMPDIR:-/tmp}/k8s-dev-test.XXXXXX")"
+  export HOME="${SANDBOX}/home"
+  mkdir -p "${HOME}"
+  export K8S_DEV_FAKE_STATE="${SANDBOX}/fakes"
+  export TMPDIR="${SANDBOX}/tmp"
+  mkdir -p "${TMPDIR}"
+  local venv_bin
+  venv_bin="$("${ROOT}/tests/support/python-env.sh")"
+  export PATH="${ROOT}/tests/fakes:${venv_bin}:${PATH}"
+  export K8S_DEV_CLUSTER="t$$-${RANDOM}"
+  export K8S_DEV_NETWORK="k8s-dev-test-$$"
+  export K8S_DEV_REGISTRY_NAME="reg-$$"
+  export K8S_DEV_API_PORT K8S_DEV_LB_PORT K8S_DEV_REGISTRY_PORT
+  K8S_DEV_API_PORT="$(free_port)"
+  K8S_DEV_LB_PORT="$(free_port)"
+  K8S_DEV_REGISTRY_PORT="$(free_port)"
+  export K8S_DEV_REGISTRY="127.0.0.1:${K8S_DEV_REGISTRY_PORT}"
+  export K8S_DEV_TIMEOUT=30s
+  unset KUBECONFIG K8S_DEV_CONTEXT DOCKER_HOST DOCKER_CONTEXT K8S_DEV_ENGINE CONTAINER_ENGINE
+  # Real mise, offline: the pinned aqua tools cannot be downloaded here and the fakes stand in.
+  export MISE_OFFLINE=1 MISE_TASK_RUN_AUTO_INSTALL=false MISE_TRUSTED_CONFIG_PATHS="${ROOT}"
+  export MISE_CACHE_DIR="${SANDBOX}/mise-cache" MISE_STATE_DIR="${SANDBOX}/mise-state"
+  trap sandbox_cleanup EXIT
+}
+
+# Stop what the fakes started (registries, fake APIs) by their recorded PIDs, remove the test
+# network, then the sandbox.
+sandbox_cleanup() {
+  [[ -n "${SANDBOX:-}" && -d "${SANDBOX}" ]] || return 0
+  local f pid
+  for f in "${K8S_DEV_FAKE_STATE}"/registries/*.json "${K8S_DEV_FAKE_STATE}"/clusters/*.json; do
+    [[ -e "${f}" ]] || continue
+    pid="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("pid") or "")' "${f}")"
+    if [[ -n "${pid}" ]] && kill -0 "${pid}" 2>/dev/null; then kill "${pid}" 2>/dev/null || true; fi
+  done
+  for f in "${SANDBOX}"/*.pid; do
+    [[ -e "${f}" ]] || continue
+    pid="$(cat "${f}")"
+    if kill -0 "${pid}" 2>/dev/null; then kill "${pid}" 2>/dev/null || true; fi
+  done
+  if [[ -n "${DOCKER_HOST:-}" ]]; then docker network rm "${K8S_DEV_NETWORK}" >/dev/null 2>&1 || true; fi
+  rm -rf "${SANDBOX}"
+}
+
+# Run a mise task from the repository root; stdout, stderr and the exit code land in
+# OUT, ERR and RC.
+# shellcheck disable=SC2034 # OUT, ERR and RC are read by the sourcing test
+run_task() {
+  local out="${SANDBOX}/out" err="${SANDBOX}/err"
+  RC=0
+  (cd "${ROOT}" && mise run -q "$@") >"${out}" 2>"${err}" || RC=$?
+  OUT="$(cat "${out}")"
+  ERR="$(cat "${err}")"
+}
+
+# Calls a fake recorded, one JSON object per line; EXPR (Python, over `c`) filters them, e.g.
+# calls k3d 'c["argv"][:2] == ["cluster", "create"]'.
+calls() { # tool, [expr]
+  python3 - "${K8S_DEV_FAKE_STATE}/calls.jsonl" "$1" "${2:-True}" <<'PY'
+import json, sys
+path, tool, expr = sys.argv[1:]
+try:
+    lines = open(path).read().splitlines()
+except FileNotFoundError:
+    lines = []
+for line in lines:
+    c = json.loads(line)
+    if c["tool"] == tool and eval(expr, {}, {"c": c}):
+        print(" ".join(c["argv"]))
+PY
+}
