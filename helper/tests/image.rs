@@ -445,6 +445,11 @@ fn dockerfile_of_gateway_shape_publishes_without_an_engine() {
     assert_eq!(config["Cmd"], json!(["--port", "8080"]));
     assert_eq!(config["WorkingDir"], "/tmp");
     assert_eq!(
+        config["Env"],
+        json!(["PATH=/usr/local/bin:/bin", "GW_GREETING=gateway-up"]),
+        "$PATH expands to the base image's value"
+    );
+    assert_eq!(
         config["Labels"]["org.opencontainers.image.version"],
         "1.2.3"
     );

@@ -15,7 +15,8 @@ use crate::runtime;
 /// Build and push images without a container engine
 #[derive(Debug, clap::Subcommand)]
 pub enum ImageCommand {
-    Publish(PublishArgs),
+    // Boxed: the flags make this variant far larger than the other subcommands.
+    Publish(Box<PublishArgs>),
 }
 
 impl ImageCommand {
@@ -120,6 +121,9 @@ pub struct PublishArgs {
     /// Layer cache directory [default: $XDG_CACHE_HOME/k8s-dev, else ~/.cache/k8s-dev]
     #[arg(long, value_name = "DIR", env = "K8S_DEV_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
+    /// The XDG cache base, read from the environment only (the cache's default parent).
+    #[arg(long, env = "XDG_CACHE_HOME", hide = true)]
+    xdg_cache_home: Option<PathBuf>,
     /// Always tar and compress, even when no input changed
     #[arg(long)]
     no_cache: bool,
@@ -152,7 +156,13 @@ impl PublishArgs {
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let (base, files, mut changes, created_by) = match &self.dockerfile {
-            Some(path) => from_dockerfile(path, self.context.as_deref(), &self.build_args)?,
+            Some(path) => from_dockerfile(
+                path,
+                self.context.as_deref(),
+                &self.build_args,
+                &platform,
+                &self.insecure,
+            )?,
             None => {
                 let files = self
                     .files
@@ -173,9 +183,13 @@ impl PublishArgs {
         let cache_dir = if self.no_cache {
             None
         } else {
-            self.cache_dir
-                .clone()
-                .or_else(|| dirs::cache_dir().map(|d| d.join("k8s-dev")))
+            self.cache_dir.clone().or_else(|| {
+                self.xdg_cache_home
+                    .clone()
+                    .filter(|d| d.is_absolute())
+                    .or_else(|| dirs::home_dir().map(|h| h.join(".cache")))
+                    .map(|d| d.join("k8s-dev"))
+            })
         };
         Ok(Request {
             base,
@@ -255,6 +269,8 @@ fn from_dockerfile(
     path: &Path,
     context: Option<&Path>,
     build_args: &[String],
+    platform: &Platform,
+    insecure: &[String],
 ) -> anyhow::Result<(String, Vec<LayerFile>, ConfigChanges, String)> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         anyhow::anyhow!(
@@ -266,7 +282,13 @@ fn from_dockerfile(
         .iter()
         .map(|kv| key_value("--build-arg", kv))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let plan = dockerfile::plan(&text, &path.display().to_string(), &args)?;
+    let label = path.display().to_string();
+    let mut plan = dockerfile::plan(&text, &label, &args)?;
+    if plan.substitutes && plan.base != "scratch" {
+        // `$VAR` may name the base image's ENV (`ENV PATH=/app:$PATH`): read it and plan again.
+        let base_env = runtime::block_on(publish::base_env(&plan.base, platform, insecure))?;
+        plan = dockerfile::plan_with_base_env(&text, &label, &args, &base_env)?;
+    }
     let context = match context {
         Some(c) => c.to_path_buf(),
         None => path
@@ -274,7 +296,7 @@ fn from_dockerfile(
             .filter(|p| !p.as_os_str().is_empty())
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
     };
-    let files = dockerfile::layer_files(&plan, &context)?;
+    let files = dockerfile::layer_files(&plan, &context, &label)?;
     let created_by = plan
         .copies
         .iter()

@@ -46,6 +46,9 @@ pub struct Plan {
     pub base: String,
     pub copies: Vec<CopySpec>,
     pub changes: ConfigChanges,
+    /// The final stage substitutes variables, which may come from the base image's `ENV`:
+    /// plan again with [`plan_with_base_env`] once the base config is known.
+    pub substitutes: bool,
 }
 
 /// Split a Dockerfile into instructions.
@@ -387,6 +390,16 @@ fn needs_engine(file: &str, line: usize, what: &str) -> anyhow::Error {
 /// Work out what the final stage of `text` needs. `label` names the file in messages;
 /// `build_args` override `ARG` defaults.
 pub fn plan(text: &str, label: &str, build_args: &[(String, String)]) -> anyhow::Result<Plan> {
+    plan_with_base_env(text, label, build_args, &[])
+}
+
+/// [`plan`], with the base image's `ENV` visible to substitution as `docker build` has it.
+pub fn plan_with_base_env(
+    text: &str,
+    label: &str,
+    build_args: &[(String, String)],
+    base_env: &[(String, String)],
+) -> anyhow::Result<Plan> {
     let instructions = parse(text).with_context(|| format!("parsing {label}"))?;
     let at = |line: usize| move |e: anyhow::Error| anyhow!("{label}:{line}: {e:#}");
     let overrides: HashMap<&str, &str> = build_args
@@ -466,7 +479,7 @@ pub fn plan(text: &str, label: &str, build_args: &[(String, String)]) -> anyhow:
         ));
     }
 
-    let mut vars = Vars::new();
+    let mut vars: Vars = base_env.iter().cloned().collect();
     let mut changes = ConfigChanges::default();
     let mut copies = Vec::new();
     let mut workdir = String::from("/");
@@ -513,10 +526,14 @@ pub fn plan(text: &str, label: &str, build_args: &[(String, String)]) -> anyhow:
             other => return Err(needs_engine(label, line, other)),
         }
     }
+    let substitutes = instructions[final_from + 1..].iter().any(|i| {
+        !matches!(i.keyword.as_str(), "ENTRYPOINT" | "CMD" | "ARG") && i.args.contains('$')
+    });
     Ok(Plan {
         base,
         copies,
         changes,
+        substitutes,
     })
 }
 
@@ -621,8 +638,10 @@ fn resolve(base: &str, dir: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-/// Turn the plan's COPYs into layer files, sources taken from `context`.
-pub fn layer_files(plan: &Plan, context: &Path) -> anyhow::Result<Vec<LayerFile>> {
+/// Turn the plan's COPYs into layer files, sources taken from `context`. A directory source in
+/// a context with a `.dockerignore` needs an engine: the ignore rules are not implemented here.
+pub fn layer_files(plan: &Plan, context: &Path, label: &str) -> anyhow::Result<Vec<LayerFile>> {
+    let ignore_file = context.join(".dockerignore").exists();
     let mut out = Vec::new();
     for copy in &plan.copies {
         for src in &copy.sources {
@@ -635,6 +654,13 @@ pub fn layer_files(plan: &Plan, context: &Path) -> anyhow::Result<Vec<LayerFile>
                     copy.line
                 )
             })?;
+            if meta.is_dir() && ignore_file {
+                return Err(needs_engine(
+                    label,
+                    copy.line,
+                    &format!("COPY of directory {src} with a .dockerignore in the context"),
+                ));
+            }
             // A directory copies its contents into dest; a file goes to dest, or into it
             // when dest ends with '/'.
             let dest = if meta.is_dir() {
@@ -812,6 +838,22 @@ CMD ["--port", "8080"]
     }
 
     #[test]
+    fn base_env_is_visible_to_substitution() {
+        let text = "FROM a\nENV PATH=/app:$PATH\n";
+        let without = plan(text, "D", &[]).unwrap();
+        assert!(without.substitutes);
+        assert_eq!(without.changes.env[0].1, "/app:");
+        let base_env = vec![("PATH".to_string(), "/bin".to_string())];
+        let with = plan_with_base_env(text, "D", &[], &base_env).unwrap();
+        assert_eq!(with.changes.env[0].1, "/app:/bin");
+        assert!(
+            !plan(GATEWAY.replace("${VERSION:-dev}", "x").as_str(), "D", &[])
+                .unwrap()
+                .substitutes
+        );
+    }
+
+    #[test]
     fn build_args_override_defaults() {
         let args = vec![
             ("BASE".to_string(), "reg.lan/base:1".to_string()),
@@ -894,16 +936,31 @@ CMD ["--port", "8080"]
         std::fs::write(dir.join("gw"), b"x").unwrap();
         std::fs::write(dir.join("rootfs/bin/sh"), b"x").unwrap();
         let text = "FROM scratch\nCOPY gw /usr/bin/\nCOPY rootfs /\nCOPY gw /opt/gw2\n";
-        let got = layer_files(&plan(text, "D", &[]).unwrap(), &dir).unwrap();
+        let got = layer_files(&plan(text, "D", &[]).unwrap(), &dir, "D").unwrap();
         let dests: Vec<&str> = got.iter().map(|f| f.dest.as_str()).collect();
         assert_eq!(dests, vec!["/usr/bin/gw", "/", "/opt/gw2"]);
         assert_eq!(got[1].source, dir.join("rootfs"));
-        let err =
-            layer_files(&plan("FROM a\nCOPY ../x /x\n", "D", &[]).unwrap(), &dir).unwrap_err();
+        let err = layer_files(
+            &plan("FROM a\nCOPY ../x /x\n", "D", &[]).unwrap(),
+            &dir,
+            "D",
+        )
+        .unwrap_err();
         assert!(format!("{err:#}").contains("outside the build context"));
-        let err =
-            layer_files(&plan("FROM a\nCOPY nope /x\n", "D", &[]).unwrap(), &dir).unwrap_err();
+        let err = layer_files(
+            &plan("FROM a\nCOPY nope /x\n", "D", &[]).unwrap(),
+            &dir,
+            "D",
+        )
+        .unwrap_err();
         assert!(format!("{err:#}").contains("check --context"), "{err:#}");
+        std::fs::write(dir.join(".dockerignore"), "target\n").unwrap();
+        let err = layer_files(&plan(text, "D", &[]).unwrap(), &dir, "D").unwrap_err();
+        assert_eq!(exit::code_of(&err), exit::NEEDS_ENGINE);
+        assert!(
+            err.to_string()
+                .starts_with("D:3: COPY of directory rootfs with a .dockerignore")
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -260,6 +260,26 @@ pub async fn publish(req: &Request) -> anyhow::Result<Report> {
     Ok(report)
 }
 
+/// The base image's `ENV` as pairs (none for `scratch`), for Dockerfile substitution.
+pub async fn base_env(
+    base: &str,
+    platform: &Platform,
+    insecure: &[String],
+) -> anyhow::Result<Vec<(String, String)>> {
+    let client = Client::new(insecure.to_vec())?;
+    let resolved = resolve_base(&client, base, platform).await?;
+    Ok(resolved.config["config"]["Env"]
+        .as_array()
+        .map(|env| {
+            env.iter()
+                .filter_map(Value::as_str)
+                .filter_map(|e| e.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
 /// Build the layer, or take it from the cache when no input changed.
 fn prepare_layer(
     files: &[LayerFile],
