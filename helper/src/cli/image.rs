@@ -179,6 +179,15 @@ impl PublishArgs {
                 )
             }
         };
+        // Absolute sources keep the layer cache's keys independent of the working directory.
+        let files = files
+            .into_iter()
+            .map(|mut f| {
+                f.source = std::path::absolute(&f.source)
+                    .with_context(|| format!("resolving {}", f.source.display()))?;
+                Ok(f)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         self.apply_overrides(&mut changes)?;
         let cache_dir = if self.no_cache {
             None

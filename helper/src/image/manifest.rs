@@ -220,11 +220,8 @@ pub fn edit_config(
     // nothing about this image.
     root.remove("container");
     root.remove("container_config");
-    let run = root
-        .entry("config")
-        .or_insert_with(|| json!({}))
-        .as_object_mut()
-        .context("base image config field `config` is not an object")?;
+    // `config` may be missing or null in minimal images; it becomes an object either way.
+    let run = object_field(root, "config");
     if let Some(entrypoint) = &changes.entrypoint {
         run.insert("Entrypoint".into(), json!(entrypoint));
         // As `docker build` does: a new ENTRYPOINT drops the CMD inherited from the base.
@@ -419,6 +416,21 @@ mod tests {
         assert_eq!(got["history"][1]["created_by"], "COPY gw");
         assert_eq!(got["created"], "1970-01-01T00:00:00Z");
         assert!(got.get("container_config").is_none());
+    }
+
+    #[test]
+    fn edit_config_fills_a_null_runtime_config_and_scratch() {
+        let base = json!({"architecture": "arm64", "os": "linux", "config": null,
+                          "rootfs": {"type": "layers", "diff_ids": []}});
+        let changes = ConfigChanges {
+            cmd: Some(vec!["x".into()]),
+            ..Default::default()
+        };
+        let got = edit_config(&base, &changes, &[], "1970-01-01T00:00:00Z").unwrap();
+        assert_eq!(got["config"], json!({"Cmd": ["x"]}));
+        let scratch = scratch_config(&Platform::parse("linux/arm64/v8").unwrap());
+        assert_eq!(scratch["variant"], "v8");
+        assert_eq!(scratch["rootfs"]["diff_ids"], json!([]));
     }
 
     #[test]
