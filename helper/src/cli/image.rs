@@ -292,11 +292,11 @@ fn from_dockerfile(
         .map(|kv| key_value("--build-arg", kv))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let label = path.display().to_string();
-    let mut plan = dockerfile::plan(&text, &label, &args)?;
+    let mut plan = dockerfile::plan_for(&text, &label, &args, platform, &[])?;
     if plan.substitutes && plan.base != "scratch" {
         // `$VAR` may name the base image's ENV (`ENV PATH=/app:$PATH`): read it and plan again.
         let base_env = runtime::block_on(publish::base_env(&plan.base, platform, insecure))?;
-        plan = dockerfile::plan_with_base_env(&text, &label, &args, &base_env)?;
+        plan = dockerfile::plan_for(&text, &label, &args, platform, &base_env)?;
     }
     let context = match context {
         Some(c) => c.to_path_buf(),

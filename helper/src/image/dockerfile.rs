@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{Context, anyhow, bail};
 
 use super::layer::LayerFile;
-use super::manifest::{ConfigChanges, normalize_port};
+use super::manifest::{ConfigChanges, Platform, normalize_port};
 use crate::exit::{self, Coded};
 
 /// One logical instruction: keyword upper-cased, the rest as written (continuations joined).
@@ -47,7 +47,7 @@ pub struct Plan {
     pub copies: Vec<CopySpec>,
     pub changes: ConfigChanges,
     /// The final stage substitutes variables, which may come from the base image's `ENV`:
-    /// plan again with [`plan_with_base_env`] once the base config is known.
+    /// plan again with [`plan_for`] once the base config is known.
     pub substitutes: bool,
 }
 
@@ -387,17 +387,36 @@ fn needs_engine(file: &str, line: usize, what: &str) -> anyhow::Error {
     )
 }
 
-/// Work out what the final stage of `text` needs. `label` names the file in messages;
-/// `build_args` override `ARG` defaults.
+/// Work out what the final stage of `text` needs, for the host platform. `label` names the
+/// file in messages; `build_args` override `ARG` defaults.
 pub fn plan(text: &str, label: &str, build_args: &[(String, String)]) -> anyhow::Result<Plan> {
-    plan_with_base_env(text, label, build_args, &[])
+    plan_for(text, label, build_args, &Platform::host(), &[])
 }
 
-/// [`plan`], with the base image's `ENV` visible to substitution as `docker build` has it.
-pub fn plan_with_base_env(
+/// BuildKit's automatic platform ARGs (`TARGETARCH`, `BUILDPLATFORM`, …): visible to `FROM`,
+/// and inside a stage once declared with a bare `ARG`.
+fn platform_args(target: &Platform) -> Vars {
+    let host = Platform::host();
+    let mut vars = Vars::new();
+    for (prefix, p) in [("TARGET", target), ("BUILD", &host)] {
+        vars.insert(format!("{prefix}PLATFORM"), p.to_string());
+        vars.insert(format!("{prefix}OS"), p.os.clone());
+        vars.insert(format!("{prefix}ARCH"), p.architecture.clone());
+        vars.insert(
+            format!("{prefix}VARIANT"),
+            p.variant.clone().unwrap_or_default(),
+        );
+    }
+    vars
+}
+
+/// [`plan`] for a target `platform`, with the base image's `ENV` visible to substitution as
+/// `docker build` has it.
+pub fn plan_for(
     text: &str,
     label: &str,
     build_args: &[(String, String)],
+    platform: &Platform,
     base_env: &[(String, String)],
 ) -> anyhow::Result<Plan> {
     let instructions = parse(text).with_context(|| format!("parsing {label}"))?;
@@ -418,7 +437,7 @@ pub fn plan_with_base_env(
         Ok((name, value))
     };
 
-    let mut globals = Vars::new();
+    let mut globals = platform_args(platform);
     let mut stages: Vec<String> = Vec::new();
     let final_from = instructions
         .iter()
@@ -429,6 +448,8 @@ pub fn plan_with_base_env(
             "ARG" if stages.is_empty() => {
                 for decl in words(&inst.args, &Vars::new()).map_err(at(inst.line))? {
                     let (name, value) = arg_value(&decl, &globals).map_err(at(inst.line))?;
+                    // A bare `ARG TARGETARCH` keeps the automatic value.
+                    let value = value.or_else(|| globals.get(&name).cloned());
                     globals.insert(name, value.unwrap_or_default());
                 }
             }
@@ -844,13 +865,27 @@ CMD ["--port", "8080"]
         assert!(without.substitutes);
         assert_eq!(without.changes.env[0].1, "/app:");
         let base_env = vec![("PATH".to_string(), "/bin".to_string())];
-        let with = plan_with_base_env(text, "D", &[], &base_env).unwrap();
+        let with = plan_for(text, "D", &[], &Platform::host(), &base_env).unwrap();
         assert_eq!(with.changes.env[0].1, "/app:/bin");
         assert!(
             !plan(GATEWAY.replace("${VERSION:-dev}", "x").as_str(), "D", &[])
                 .unwrap()
                 .substitutes
         );
+    }
+
+    #[test]
+    fn targetarch_is_set_from_the_platform() {
+        // The shape of OpenShell's Dockerfile.supervisor.
+        let text = "FROM scratch AS supervisor\nARG TARGETARCH\n\
+                    COPY --chmod=0550 .build/${TARGETARCH}/sandbox /openshell-sandbox\n\
+                    ENTRYPOINT [\"/openshell-sandbox\"]\n";
+        let arm = Platform::parse("linux/arm64").unwrap();
+        let got = plan_for(text, "D", &[], &arm, &[]).unwrap();
+        assert_eq!(got.copies[0].sources, vec![".build/arm64/sandbox"]);
+        assert_eq!(got.copies[0].mode, Some(0o550));
+        let got = plan_for("ARG TARGETOS\nFROM base-$TARGETOS\n", "D", &[], &arm, &[]).unwrap();
+        assert_eq!(got.base, "base-linux");
     }
 
     #[test]

@@ -178,6 +178,8 @@ impl Client {
         crate::runtime::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
+            // Per read, not per request: a big upload may take long, a silent registry may not.
+            .read_timeout(Duration::from_secs(120))
             .user_agent(concat!("k8s-dev-helper/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("building the HTTP client")?;
