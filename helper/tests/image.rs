@@ -42,6 +42,7 @@ struct Report {
     upload_ms: u64,
     manifest_ms: u64,
     total_ms: u64,
+    prefix: Option<Value>,
 }
 
 struct Env {
@@ -155,8 +156,8 @@ fn base_image(env: &Env) -> &'static str {
     })
 }
 
-/// Size of the base's layers, from the registry.
-fn base_layer_bytes(reference: &str) -> u64 {
+/// Size of an image's layers, from the registry.
+fn registry_layer_bytes(reference: &str) -> u64 {
     let manifest = registry_get_manifest(reference);
     manifest["layers"]
         .as_array()
@@ -331,7 +332,7 @@ fn gzip_on_docker_base_runs_in_docker_with_the_config_asked_for() {
 fn base_layers_are_mounted_and_an_unchanged_publish_sends_nothing() {
     let Some(env) = engines() else { return };
     let base = base_image(&env);
-    let base_bytes = base_layer_bytes(base);
+    let base_bytes = registry_layer_bytes(base);
     let home = tempdir();
     let binary = home.path().join("gw");
     std::fs::write(&binary, vec![0x5a; 200_000]).unwrap();
@@ -432,7 +433,7 @@ fn dockerfile_of_gateway_shape_publishes_without_an_engine() {
         .args(["--build-arg", "VERSION=1.2.3"])
         .args(["--tag", &image]);
     let report = publish_json(&mut cmd);
-    assert_eq!(report.bytes_skipped, base_layer_bytes(base));
+    assert_eq!(report.bytes_skipped, registry_layer_bytes(base));
 
     let out = podman(&env, &["run", "--rm", "--network", "host", &image]);
     assert_eq!(out.status.code(), Some(0));
@@ -458,6 +459,63 @@ fn dockerfile_of_gateway_shape_publishes_without_an_engine() {
     let last = history.as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["created_by"], "COPY --chmod=755 bin /usr/local/bin/gw");
     let _ = podman(&env, &["rmi", "-f", &image]);
+}
+
+#[test]
+fn engine_prefix_is_built_once_and_the_tail_published_daemonless() {
+    let Some(env) = engines() else { return };
+    let base = base_image(&env);
+    let context = tempdir();
+    let bin = context.path().join("bin");
+    let image = format!("{}/{}:dev", env.registry, unique("prefix"));
+    let home = tempdir();
+    let publish = || {
+        let mut cmd = helper(home.path());
+        cmd.env("DOCKER_HOST", &env.docker)
+            .args(["image", "publish", "--engine-prefix"])
+            .arg("--dockerfile")
+            .arg(common::fixture("image-prefix/Dockerfile"))
+            .arg("--context")
+            .arg(context.path())
+            .args(["--build-arg", &format!("BASE={base}")])
+            .args(["--tag", &image]);
+        publish_json(&mut cmd)
+    };
+    std::fs::write(&bin, "#!/bin/sh\necho \"$(cat /built.txt) v1\"\n").unwrap();
+    let first = publish();
+    let prefix = first.prefix.clone().expect("--json reports the prefix");
+    assert_eq!(
+        prefix["built"], true,
+        "first run builds the prefix with the engine"
+    );
+    let prefix_image = prefix["image"].as_str().unwrap().to_string();
+    assert!(prefix_image.starts_with(&image.replace(":dev", ":prefix-")));
+    let out = podman(&env, &["run", "--rm", "--network", "host", &image]);
+    assert_eq!(stdout_of(&out).trim(), "prefix-built v1");
+
+    std::fs::write(&bin, "#!/bin/sh\necho \"$(cat /built.txt) v2\"\n").unwrap();
+    let second = publish();
+    let prefix = second.prefix.clone().unwrap();
+    assert_eq!(prefix["built"], false, "an unchanged prefix is not rebuilt");
+    assert_eq!(prefix["image"], prefix_image.as_str());
+    assert_ne!(second.digest, first.digest);
+    assert_eq!(second.bytes_skipped, registry_layer_bytes(&prefix_image));
+    // The same tag with new content: pull again.
+    let out = podman(
+        &env,
+        &[
+            "run",
+            "--rm",
+            "--pull",
+            "always",
+            "--network",
+            "host",
+            &image,
+        ],
+    );
+    assert_eq!(stdout_of(&out).trim(), "prefix-built v2");
+    let _ = podman(&env, &["rmi", "-f", &image]);
+    let _ = docker(&env, &["rmi", &prefix_image]);
 }
 
 #[test]

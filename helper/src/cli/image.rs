@@ -2,15 +2,20 @@
 // SPDX-License-Identifier: Apache-2.0
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 
+use crate::env::Env;
 use crate::image::dockerfile;
 use crate::image::layer::{Compression, LayerFile};
 use crate::image::manifest::{ConfigChanges, Platform, normalize_port};
+use crate::image::prefix::{self, PrefixReport};
 use crate::image::publish::{self, Report, Request};
 use crate::image::reference::Reference;
+use crate::image::registry::{Client, Repo};
 use crate::runtime;
+use crate::{engine, exit};
 
 /// Build and push images without a container engine
 #[derive(Debug, clap::Subcommand)]
@@ -25,6 +30,16 @@ impl ImageCommand {
             ImageCommand::Publish(args) => args.run(),
         }
     }
+}
+
+/// What the image is made of, from the flags or from a Dockerfile.
+struct Source {
+    base: String,
+    files: Vec<LayerFile>,
+    changes: ConfigChanges,
+    /// The history line of the new layer.
+    created_by: String,
+    prefix: Option<PrefixReport>,
 }
 
 const EXAMPLES: &str = "\
@@ -127,6 +142,11 @@ pub struct PublishArgs {
     /// Always tar and compress, even when no input changed
     #[arg(long)]
     no_cache: bool,
+    /// When the Dockerfile's final stage needs an engine only before its last daemonless
+    /// instructions, build that prefix with the docker CLI (DOCKER_HOST, else the engine found)
+    /// once per change, push it as REPO:prefix-<hash>, and publish the rest on top of it
+    #[arg(long, requires = "dockerfile")]
+    engine_prefix: bool,
     /// Print one JSON object (repo, tags, digest, bytes and per-phase milliseconds)
     #[arg(long)]
     json: bool,
@@ -134,12 +154,13 @@ pub struct PublishArgs {
 
 impl PublishArgs {
     pub fn run(self) -> anyhow::Result<()> {
-        let request = self.request()?;
-        let report = runtime::block_on(publish::publish(&request))?;
+        let (request, prefix) = self.request()?;
+        let mut report = runtime::block_on(publish::publish(&request))?;
+        report.prefix = prefix;
         self.print(&report)
     }
 
-    fn request(&self) -> anyhow::Result<Request> {
+    fn request(&self) -> anyhow::Result<(Request, Option<PrefixReport>)> {
         let platform = match &self.platform {
             Some(p) => Platform::parse(p)?,
             None => Platform::host(),
@@ -155,14 +176,14 @@ impl PublishArgs {
                 Ok(r)
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let (base, files, mut changes, created_by) = match &self.dockerfile {
-            Some(path) => from_dockerfile(
-                path,
-                self.context.as_deref(),
-                &self.build_args,
-                &platform,
-                &self.insecure,
-            )?,
+        let Source {
+            base,
+            files,
+            mut changes,
+            created_by,
+            prefix,
+        } = match &self.dockerfile {
+            Some(path) => self.dockerfile_source(path, &platform, &tags[0])?,
             None => {
                 let files = self
                     .files
@@ -170,13 +191,13 @@ impl PublishArgs {
                     .map(|f| parse_file(f))
                     .collect::<anyhow::Result<Vec<_>>>()?;
                 let dests: Vec<&str> = files.iter().map(|f| f.dest.as_str()).collect();
-                let created_by = format!("COPY {} # k8s-dev-helper image publish", dests.join(" "));
-                (
-                    self.base.clone().expect("clap requires --base"),
+                Source {
+                    base: self.base.clone().expect("clap requires --base"),
+                    created_by: format!("COPY {} # k8s-dev-helper image publish", dests.join(" ")),
                     files,
-                    ConfigChanges::default(),
-                    created_by,
-                )
+                    changes: ConfigChanges::default(),
+                    prefix: None,
+                }
             }
         };
         // Absolute sources keep the layer cache's keys independent of the working directory.
@@ -200,7 +221,7 @@ impl PublishArgs {
                     .map(|d| d.join("k8s-dev"))
             })
         };
-        Ok(Request {
+        let request = Request {
             base,
             platform,
             files,
@@ -214,6 +235,122 @@ impl PublishArgs {
             epoch: self.source_date_epoch.unwrap_or(0),
             insecure: self.insecure.clone(),
             cache_dir,
+        };
+        Ok((request, prefix))
+    }
+
+    /// Base, layer files, config changes, history line and (with `--engine-prefix`) the
+    /// engine-built prefix, from `--dockerfile`.
+    fn dockerfile_source(
+        &self,
+        path: &Path,
+        platform: &Platform,
+        target: &Reference,
+    ) -> anyhow::Result<Source> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!(
+                "reading Dockerfile {}: {e}; check --dockerfile",
+                path.display()
+            )
+        })?;
+        let args = self
+            .build_args
+            .iter()
+            .map(|kv| key_value("--build-arg", kv))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let label = path.display().to_string();
+        let context = match &self.context {
+            Some(c) => c.clone(),
+            None => path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        };
+        let (instructions, prefix) = match dockerfile::plan_for(&text, &label, &args, platform, &[])
+        {
+            Ok(_) => (dockerfile::parse(&text)?, None),
+            Err(e) if self.engine_prefix && exit::code_of(&e) == exit::NEEDS_ENGINE => {
+                let Some(split) = prefix::split(&text, &args, platform)? else {
+                    return Err(e);
+                };
+                let report =
+                    self.engine_prefix(&split, &label, &context, &args, platform, target)?;
+                (
+                    prefix::tail_instructions(&split, &report.image),
+                    Some(report),
+                )
+            }
+            Err(e) => return Err(e),
+        };
+        let mut plan = dockerfile::plan_instructions(&instructions, &label, &args, platform, &[])?;
+        if plan.substitutes && plan.base != "scratch" {
+            // `$VAR` may name the base image's ENV (`ENV PATH=/app:$PATH`): read it, plan again.
+            let base_env =
+                runtime::block_on(publish::base_env(&plan.base, platform, &self.insecure))?;
+            plan =
+                dockerfile::plan_instructions(&instructions, &label, &args, platform, &base_env)?;
+        }
+        let files = dockerfile::layer_files(&plan, &context, &label)?;
+        let created_by = plan
+            .copies
+            .iter()
+            .map(|c| c.text.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        Ok(Source {
+            base: plan.base,
+            files,
+            changes: plan.changes,
+            created_by,
+            prefix,
+        })
+    }
+
+    /// The engine-built prefix image in the target repository, built and pushed only when the
+    /// registry lacks its `prefix-<hash>` tag.
+    fn engine_prefix(
+        &self,
+        split: &prefix::Split,
+        label: &str,
+        context: &Path,
+        args: &[(String, String)],
+        platform: &Platform,
+        target: &Reference,
+    ) -> anyhow::Result<PrefixReport> {
+        let start = Instant::now();
+        if *platform != Platform::host() {
+            bail!("--engine-prefix builds for the host platform only; drop --platform {platform}");
+        }
+        let key = prefix::key(split, args, platform, context);
+        let tag = format!("prefix-{}", &key[..16]);
+        let image = format!("{}/{}:{tag}", target.registry, target.repository);
+        let repo = Repo {
+            registry: target.registry.clone(),
+            name: target.repository.clone(),
+        };
+        let client = Client::new(self.insecure.clone())?;
+        let exists = runtime::block_on(client.head_manifest(&repo, &tag))?.is_some();
+        if !exists {
+            eprintln!(
+                "building {label} lines 1-{} with an engine as {image} (once per change of them)",
+                split.prefix_end
+            );
+            // DOCKER_HOST as given, else the engine the helper finds (Docker or Podman: the
+            // docker CLI speaks to both).
+            let host = match Env::from_process().docker_host {
+                Some(host) => host,
+                None => {
+                    engine::resolve_from_process()
+                        .context("finding a container engine for --engine-prefix")?
+                        .host
+                }
+            };
+            prefix::build_and_push(split, label, &image, context, args, Some(&host))?;
+        }
+        Ok(PrefixReport {
+            image,
+            built: !exists,
+            ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
         })
     }
 
@@ -272,47 +409,6 @@ impl PublishArgs {
         );
         Ok(())
     }
-}
-
-fn from_dockerfile(
-    path: &Path,
-    context: Option<&Path>,
-    build_args: &[String],
-    platform: &Platform,
-    insecure: &[String],
-) -> anyhow::Result<(String, Vec<LayerFile>, ConfigChanges, String)> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        anyhow::anyhow!(
-            "reading Dockerfile {}: {e}; check --dockerfile",
-            path.display()
-        )
-    })?;
-    let args = build_args
-        .iter()
-        .map(|kv| key_value("--build-arg", kv))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let label = path.display().to_string();
-    let mut plan = dockerfile::plan_for(&text, &label, &args, platform, &[])?;
-    if plan.substitutes && plan.base != "scratch" {
-        // `$VAR` may name the base image's ENV (`ENV PATH=/app:$PATH`): read it and plan again.
-        let base_env = runtime::block_on(publish::base_env(&plan.base, platform, insecure))?;
-        plan = dockerfile::plan_for(&text, &label, &args, platform, &base_env)?;
-    }
-    let context = match context {
-        Some(c) => c.to_path_buf(),
-        None => path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
-    };
-    let files = dockerfile::layer_files(&plan, &context, &label)?;
-    let created_by = plan
-        .copies
-        .iter()
-        .map(|c| c.text.as_str())
-        .collect::<Vec<_>>()
-        .join("; ");
-    Ok((plan.base, files, plan.changes, created_by))
 }
 
 /// `SRC:DEST[:MODE]`; SRC may itself contain ':' (split from the right).

@@ -395,7 +395,7 @@ pub fn plan(text: &str, label: &str, build_args: &[(String, String)]) -> anyhow:
 
 /// BuildKit's automatic platform ARGs (`TARGETARCH`, `BUILDPLATFORM`, …): visible to `FROM`,
 /// and inside a stage once declared with a bare `ARG`.
-fn platform_args(target: &Platform) -> Vars {
+pub fn platform_args(target: &Platform) -> Vars {
     let host = Platform::host();
     let mut vars = Vars::new();
     for (prefix, p) in [("TARGET", target), ("BUILD", &host)] {
@@ -420,6 +420,17 @@ pub fn plan_for(
     base_env: &[(String, String)],
 ) -> anyhow::Result<Plan> {
     let instructions = parse(text).with_context(|| format!("parsing {label}"))?;
+    plan_instructions(&instructions, label, build_args, platform, base_env)
+}
+
+/// [`plan_for`] over instructions already parsed (or put together by the engine-prefix split).
+pub fn plan_instructions(
+    instructions: &[Instruction],
+    label: &str,
+    build_args: &[(String, String)],
+    platform: &Platform,
+    base_env: &[(String, String)],
+) -> anyhow::Result<Plan> {
     let at = |line: usize| move |e: anyhow::Error| anyhow!("{label}:{line}: {e:#}");
     let overrides: HashMap<&str, &str> = build_args
         .iter()

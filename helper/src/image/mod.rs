@@ -10,13 +10,15 @@
 //! - [`manifest`]: manifests, indexes, platform choice, config edits
 //! - [`layer`]: the deterministic tar and its compression; [`cache`]: skip rebuilding it
 //! - [`registry`]: the Distribution API client (bearer tokens, mounts, uploads)
-//! - [`dockerfile`]: the Dockerfile subset that needs no engine
+//! - [`dockerfile`]: the Dockerfile subset that needs no engine; [`prefix`]: an engine builds
+//!   the part before it once (`--engine-prefix`)
 //! - [`publish`]: the whole publish, end to end
 
 pub mod cache;
 pub mod dockerfile;
 pub mod layer;
 pub mod manifest;
+pub mod prefix;
 pub mod publish;
 pub mod reference;
 pub mod registry;

@@ -19,6 +19,7 @@ use super::manifest::{
     self, ConfigChanges, DOCKER_CONFIG, DOCKER_LIST, DOCKER_MANIFEST, Descriptor, Index, Manifest,
     NewLayer, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, Platform,
 };
+use super::prefix::PrefixReport;
 use super::reference::Reference;
 use super::registry::{Client, Mount, Repo};
 use super::sha256_digest;
@@ -68,6 +69,8 @@ pub struct Report {
     pub upload_ms: u64,
     pub manifest_ms: u64,
     pub total_ms: u64,
+    /// Set when `--engine-prefix` built (or found) the part of the Dockerfile an engine needs.
+    pub prefix: Option<PrefixReport>,
 }
 
 /// The base image as far as a publish needs it.
@@ -218,6 +221,7 @@ pub async fn publish(req: &Request) -> anyhow::Result<Report> {
         upload_ms: 0,
         manifest_ms,
         total_ms: 0,
+        prefix: None,
     };
     if stale.is_empty() {
         report.total_ms = ms(start);
