@@ -47,11 +47,17 @@ log() { echo "[bench] $*" >&2; }
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# Flip one byte in the random tail, keeping the size: the smallest change a rebuild makes.
+# Invert one byte in the random tail, keeping the size: the smallest change a rebuild makes.
+# Each change uses the next offset, so the file never returns to an earlier state (which an
+# engine's build cache would recognise).
 touch_binary() {
-  local file="$1" run="$2"
-  printf '%b' "\\x$(printf '%02x' $((run % 256)))" |
-    dd of="${file}" bs=1 seek=4000000 conv=notrunc status=none
+  local file="$1" n offset old
+  n=$(($(cat "${WORK}/touches" 2>/dev/null || echo 0) + 1))
+  echo "${n}" >"${WORK}/touches"
+  offset=$((4000000 + n))
+  old=$(od -An -tu1 -j "${offset}" -N1 "${file}" | tr -d ' ')
+  printf '%b' "\\x$(printf '%02x' $((255 - old)))" |
+    dd of="${file}" bs=1 seek="${offset}" conv=notrunc status=none
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -64,7 +70,7 @@ time_runs() {
   local label="$1" change="$2" run start times=()
   shift 2
   for ((run = 1; run <= RUNS; run++)); do
-    [[ "${change}" == change ]] && touch_binary "${WORK}/ctx/busybox" "$((run + RANDOM))"
+    [[ "${change}" == change ]] && touch_binary "${WORK}/ctx/busybox"
     start=$(now_ms)
     "$@" >"${WORK}/last.out" 2>"${WORK}/last.err" || {
       cat "${WORK}/last.err" >&2
@@ -84,12 +90,26 @@ helper_publish() {
     --cache-dir "${WORK}/cache" "$@"
 }
 
+# Each rebuild leaves the previous image untagged; the IDs are kept to remove them all at the end.
 docker_path() {
-  docker_ build -q -t "${IMAGE}:docker" "${WORK}/ctx" && docker_ push -q "${IMAGE}:docker"
+  docker_ build -q -t "${IMAGE}:docker" "${WORK}/ctx" | tee -a "${WORK}/docker.ids" &&
+    docker_ push -q "${IMAGE}:docker"
 }
 
 podman_path() {
-  podman_ build -q -t "${IMAGE}:podman" "${WORK}/ctx" && podman_ push "${IMAGE}:podman"
+  podman_ build -q -t "${IMAGE}:podman" "${WORK}/ctx" | tee -a "${WORK}/podman.ids" &&
+    podman_ push "${IMAGE}:podman"
+}
+
+cleanup_images() {
+  local ids=()
+  podman_ rmi -f "${IMAGE}:helper" "${BASE}" >/dev/null 2>&1 || true
+  [[ -s "${WORK}/podman.ids" ]] && mapfile -t ids <"${WORK}/podman.ids" &&
+    podman_ rmi -f "${ids[@]}" >/dev/null 2>&1
+  docker_ rmi "${BASE}" >/dev/null 2>&1 || true
+  [[ -s "${WORK}/docker.ids" ]] && mapfile -t ids <"${WORK}/docker.ids" &&
+    docker_ rmi -f "${ids[@]}" >/dev/null 2>&1
+  return 0
 }
 
 main() {
@@ -107,12 +127,12 @@ main() {
     (cd "${ROOT}" && cargo build --release --quiet -p k8s-dev-helper)
     HELPER="${ROOT}/target/release/k8s-dev-helper"
   fi
-  WORK="$(mktemp -d)"
-  trap 'rm -rf "${WORK}"' EXIT
   local id
   id="bench-$$-$(date +%s)"
   BASE="${K8S_DEV_TEST_REGISTRY}/k8s-dev-bench/base-${id}:dev"
   IMAGE="${K8S_DEV_TEST_REGISTRY}/k8s-dev-bench/app-${id}"
+  WORK="$(mktemp -d)"
+  trap 'cleanup_images; rm -rf "${WORK}"' EXIT
 
   log "base image ${BASE} (busybox FROM scratch, docker build + push)"
   mkdir -p "${WORK}/base/rootfs/bin" "${WORK}/ctx"
@@ -152,8 +172,6 @@ main() {
   local out
   out=$(podman_ run --rm --network host "${IMAGE}:helper" 2>/dev/null)
   [[ "${out}" == published ]] || die "published image printed ${out:-nothing}, want 'published'"
-  podman_ rmi -f "${IMAGE}:helper" "${IMAGE}:podman" "${BASE}" >/dev/null 2>&1 || true
-  docker_ rmi "${IMAGE}:docker" "${BASE}" >/dev/null 2>&1 || true
 
   echo
   echo "Publish after a one-byte change of a $((bytes / 1024 / 1024)) MiB binary (median of ${RUNS}, ms)"
