@@ -492,6 +492,7 @@ fn engine_prefix_is_built_once_and_the_tail_published_daemonless() {
     assert!(prefix_image.starts_with(&image.replace(":dev", ":prefix-")));
     let out = podman(&env, &["run", "--rm", "--network", "host", &image]);
     assert_eq!(stdout_of(&out).trim(), "prefix-built v1");
+    let _ = podman(&env, &["rmi", "-f", &image]);
 
     std::fs::write(&bin, "#!/bin/sh\necho \"$(cat /built.txt) v2\"\n").unwrap();
     let second = publish();
@@ -515,7 +516,8 @@ fn engine_prefix_is_built_once_and_the_tail_published_daemonless() {
     );
     assert_eq!(stdout_of(&out).trim(), "prefix-built v2");
     let _ = podman(&env, &["rmi", "-f", &image]);
-    let _ = docker(&env, &["rmi", &prefix_image]);
+    // The engine pulled the base to build the prefix.
+    let _ = docker(&env, &["rmi", &prefix_image, base]);
 }
 
 #[test]
