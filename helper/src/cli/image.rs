@@ -1,15 +1,516 @@
 // SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
 // SPDX-License-Identifier: Apache-2.0
 
-/// Build and push images without a container engine (not implemented yet)
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+
+use crate::env::Env;
+use crate::image::dockerfile;
+use crate::image::layer::{Compression, LayerFile};
+use crate::image::manifest::{ConfigChanges, Platform, normalize_port};
+use crate::image::prefix::{self, PrefixReport};
+use crate::image::publish::{self, Report, Request};
+use crate::image::reference::Reference;
+use crate::image::registry::{Client, Repo};
+use crate::runtime;
+use crate::{engine, exit};
+
+/// Build and push images without a container engine
 #[derive(Debug, clap::Subcommand)]
 pub enum ImageCommand {
-    /// (not implemented yet)
-    Publish,
+    // Boxed: the flags make this variant far larger than the other subcommands.
+    Publish(Box<PublishArgs>),
 }
 
 impl ImageCommand {
     pub fn run(self) -> anyhow::Result<()> {
-        anyhow::bail!("not implemented yet")
+        match self {
+            ImageCommand::Publish(args) => args.run(),
+        }
+    }
+}
+
+/// What the image is made of, from the flags or from a Dockerfile.
+struct Source {
+    base: String,
+    files: Vec<LayerFile>,
+    changes: ConfigChanges,
+    /// The history line of the new layer.
+    created_by: String,
+    prefix: Option<PrefixReport>,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  k8s-dev-helper image publish --base localhost:5000/base:dev \\
+      --file target/debug/gw:/usr/local/bin/gw:755 --entrypoint /usr/local/bin/gw \\
+      --tag localhost:5000/openshell-gateway:dev
+  k8s-dev-helper image publish --dockerfile deploy/docker/Dockerfile.gateway \\
+      --context target/debug --tag localhost:5000/openshell-gateway:dev --json
+
+Exit codes: 0 published (or already up to date), 1 error, 2 usage,
+4 the Dockerfile needs a container engine (the message names the line).";
+
+/// Assemble an OCI image from a base image and host files and push it over the registry API
+///
+/// The base's layers are never downloaded: they are mounted or copied registry to registry.
+/// The files become one deterministic layer (same input, same digest). The manifest is pushed
+/// last, so a failed publish never moves a tag. Prints `registry/repo@sha256:…` per repository.
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = EXAMPLES)]
+pub struct PublishArgs {
+    /// Base image: REGISTRY/REPO[:TAG|@DIGEST], a Docker Hub name (`alpine`), or `scratch`
+    #[arg(
+        long,
+        value_name = "REF|scratch",
+        required_unless_present = "dockerfile",
+        conflicts_with = "dockerfile"
+    )]
+    base: Option<String>,
+    /// A host file (or directory tree) for the new layer: SRC:DEST[:MODE], MODE in octal
+    /// (default: the source's mode); DEST ending in '/' keeps the file name. Repeatable: all
+    /// go into one layer
+    #[arg(
+        long = "file",
+        value_name = "SRC:DEST[:MODE]",
+        conflicts_with = "dockerfile"
+    )]
+    files: Vec<String>,
+    /// Publish this Dockerfile's final stage directly when it only uses ARG, FROM, COPY, USER,
+    /// WORKDIR, ENV, LABEL, EXPOSE, ENTRYPOINT and CMD; anything else exits 4
+    #[arg(long, value_name = "PATH")]
+    dockerfile: Option<PathBuf>,
+    /// Build context for COPY sources (default: the Dockerfile's directory)
+    #[arg(long, value_name = "DIR", requires = "dockerfile")]
+    context: Option<PathBuf>,
+    /// Dockerfile ARG value (repeatable)
+    #[arg(long = "build-arg", value_name = "K=V", requires = "dockerfile")]
+    build_args: Vec<String>,
+    /// Entrypoint: a JSON array, or words split at whitespace
+    #[arg(long, value_name = "JSON|WORDS")]
+    entrypoint: Option<String>,
+    /// Default arguments: a JSON array, or words split at whitespace
+    #[arg(long, value_name = "JSON|WORDS")]
+    cmd: Option<String>,
+    /// User (name or uid[:gid]) the container runs as
+    #[arg(long)]
+    user: Option<String>,
+    /// Working directory of the container
+    #[arg(long)]
+    workdir: Option<String>,
+    /// Environment variable (repeatable; replaces the base's value of the same key)
+    #[arg(long = "env", value_name = "K=V")]
+    env: Vec<String>,
+    /// Label (repeatable)
+    #[arg(long = "label", value_name = "K=V")]
+    labels: Vec<String>,
+    /// Exposed port (repeatable)
+    #[arg(long = "expose", value_name = "PORT[/PROTO]")]
+    expose: Vec<String>,
+    /// Where to push: REGISTRY/REPO:TAG (repeatable; tags in several repositories are each
+    /// pushed)
+    #[arg(long = "tag", value_name = "REF", required = true)]
+    tags: Vec<String>,
+    /// Platform picked from a multi-arch base [default: linux/<host arch>]
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    platform: Option<String>,
+    /// Layer compression (zstd: fast, read by Podman and containerd; gzip: for Docker 20.10)
+    #[arg(long, value_enum, default_value = "zstd")]
+    compression: Compression,
+    /// Compression level [default: 1]
+    #[arg(long, value_name = "N")]
+    compression_level: Option<u32>,
+    /// Registry reached over plain HTTP (repeatable; loopback registries always are)
+    #[arg(
+        long = "insecure-registry",
+        value_name = "HOST[:PORT]",
+        env = "K8S_DEV_INSECURE_REGISTRIES",
+        value_delimiter = ','
+    )]
+    insecure: Vec<String>,
+    /// Timestamp of every file and of the image, in seconds since 1970 [default: 0]
+    #[arg(long, value_name = "SECONDS", env = "SOURCE_DATE_EPOCH")]
+    source_date_epoch: Option<u64>,
+    /// Layer cache directory [default: $XDG_CACHE_HOME/k8s-dev, else ~/.cache/k8s-dev]
+    #[arg(long, value_name = "DIR", env = "K8S_DEV_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    /// The XDG cache base, read from the environment only (the cache's default parent).
+    #[arg(long, env = "XDG_CACHE_HOME", hide = true)]
+    xdg_cache_home: Option<PathBuf>,
+    /// Always tar and compress, even when no input changed
+    #[arg(long)]
+    no_cache: bool,
+    /// When the Dockerfile's final stage needs an engine only before its last daemonless
+    /// instructions, build that prefix with the docker CLI (DOCKER_HOST, else the engine found)
+    /// once per change, push it as REPO:prefix-<hash>, and publish the rest on top of it
+    #[arg(long, requires = "dockerfile")]
+    engine_prefix: bool,
+    /// Print one JSON object (repo, tags, digest, bytes and per-phase milliseconds)
+    #[arg(long)]
+    json: bool,
+}
+
+impl PublishArgs {
+    pub fn run(self) -> anyhow::Result<()> {
+        let (request, prefix) = self.request()?;
+        let mut report = runtime::block_on(publish::publish(&request))?;
+        report.prefix = prefix;
+        self.print(&report)
+    }
+
+    fn request(&self) -> anyhow::Result<(Request, Option<PrefixReport>)> {
+        let platform = match &self.platform {
+            Some(p) => Platform::parse(p)?,
+            None => Platform::host(),
+        };
+        let tags = self
+            .tags
+            .iter()
+            .map(|t| {
+                let r = Reference::parse(t).context("reading --tag")?;
+                if r.digest.is_some() {
+                    bail!("--tag {t}: takes a tag, not a digest");
+                }
+                Ok(r)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let Source {
+            base,
+            files,
+            mut changes,
+            created_by,
+            prefix,
+        } = match &self.dockerfile {
+            Some(path) => self.dockerfile_source(path, &platform, &tags[0])?,
+            None => {
+                let files = self
+                    .files
+                    .iter()
+                    .map(|f| parse_file(f))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let dests: Vec<&str> = files.iter().map(|f| f.dest.as_str()).collect();
+                Source {
+                    base: self.base.clone().expect("clap requires --base"),
+                    created_by: format!("COPY {} # k8s-dev-helper image publish", dests.join(" ")),
+                    files,
+                    changes: ConfigChanges::default(),
+                    prefix: None,
+                }
+            }
+        };
+        // Absolute sources keep the layer cache's keys independent of the working directory.
+        let files = files
+            .into_iter()
+            .map(|mut f| {
+                f.source = std::path::absolute(&f.source)
+                    .with_context(|| format!("resolving {}", f.source.display()))?;
+                Ok(f)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        self.apply_overrides(&mut changes)?;
+        let cache_dir = if self.no_cache {
+            None
+        } else {
+            self.cache_dir.clone().or_else(|| {
+                self.xdg_cache_home
+                    .clone()
+                    .filter(|d| d.is_absolute())
+                    .or_else(|| dirs::home_dir().map(|h| h.join(".cache")))
+                    .map(|d| d.join("k8s-dev"))
+            })
+        };
+        let request = Request {
+            base,
+            platform,
+            files,
+            created_by,
+            changes,
+            tags,
+            compression: self.compression,
+            level: self
+                .compression_level
+                .unwrap_or(self.compression.default_level()),
+            epoch: self.source_date_epoch.unwrap_or(0),
+            insecure: self.insecure.clone(),
+            cache_dir,
+        };
+        Ok((request, prefix))
+    }
+
+    /// Base, layer files, config changes, history line and (with `--engine-prefix`) the
+    /// engine-built prefix, from `--dockerfile`.
+    fn dockerfile_source(
+        &self,
+        path: &Path,
+        platform: &Platform,
+        target: &Reference,
+    ) -> anyhow::Result<Source> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!(
+                "reading Dockerfile {}: {e}; check --dockerfile",
+                path.display()
+            )
+        })?;
+        let args = self
+            .build_args
+            .iter()
+            .map(|kv| key_value("--build-arg", kv))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let label = path.display().to_string();
+        let context = match &self.context {
+            Some(c) => c.clone(),
+            None => path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        };
+        let (instructions, prefix) = match dockerfile::plan_for(&text, &label, &args, platform, &[])
+        {
+            Ok(_) => (dockerfile::parse(&text)?, None),
+            Err(e) if self.engine_prefix && exit::code_of(&e) == exit::NEEDS_ENGINE => {
+                let Some(split) = prefix::split(&text, &args, platform)? else {
+                    return Err(e);
+                };
+                let report =
+                    self.engine_prefix(&split, &label, &context, &args, platform, target)?;
+                (
+                    prefix::tail_instructions(&split, &report.image),
+                    Some(report),
+                )
+            }
+            Err(e) => return Err(e),
+        };
+        let mut plan = dockerfile::plan_instructions(&instructions, &label, &args, platform, &[])?;
+        if plan.substitutes && plan.base != "scratch" {
+            // `$VAR` may name the base image's ENV (`ENV PATH=/app:$PATH`): read it, plan again.
+            let base_env =
+                runtime::block_on(publish::base_env(&plan.base, platform, &self.insecure))?;
+            plan =
+                dockerfile::plan_instructions(&instructions, &label, &args, platform, &base_env)?;
+        }
+        let files = dockerfile::layer_files(&plan, &context, &label)?;
+        let created_by = plan
+            .copies
+            .iter()
+            .map(|c| c.text.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        Ok(Source {
+            base: plan.base,
+            files,
+            changes: plan.changes,
+            created_by,
+            prefix,
+        })
+    }
+
+    /// The engine-built prefix image in the target repository, built and pushed only when the
+    /// registry lacks its `prefix-<hash>` tag.
+    fn engine_prefix(
+        &self,
+        split: &prefix::Split,
+        label: &str,
+        context: &Path,
+        args: &[(String, String)],
+        platform: &Platform,
+        target: &Reference,
+    ) -> anyhow::Result<PrefixReport> {
+        let start = Instant::now();
+        if *platform != Platform::host() {
+            bail!("--engine-prefix builds for the host platform only; drop --platform {platform}");
+        }
+        let key = prefix::key(split, args, platform, context);
+        let tag = format!("prefix-{}", &key[..16]);
+        let image = format!("{}/{}:{tag}", target.registry, target.repository);
+        let repo = Repo {
+            registry: target.registry.clone(),
+            name: target.repository.clone(),
+        };
+        let client = Client::new(self.insecure.clone())?;
+        let exists = runtime::block_on(client.head_manifest(&repo, &tag))?.is_some();
+        if !exists {
+            eprintln!(
+                "building {label} lines 1-{} with an engine as {image} (once per change of them)",
+                split.prefix_end
+            );
+            // DOCKER_HOST as given, else the engine the helper finds (Docker or Podman: the
+            // docker CLI speaks to both).
+            let host = match Env::from_process().docker_host {
+                Some(host) => host,
+                None => {
+                    engine::resolve_from_process()
+                        .context("finding a container engine for --engine-prefix")?
+                        .host
+                }
+            };
+            prefix::build_and_push(split, label, &image, context, args, Some(&host))?;
+        }
+        Ok(PrefixReport {
+            image,
+            built: !exists,
+            ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+        })
+    }
+
+    fn apply_overrides(&self, changes: &mut ConfigChanges) -> anyhow::Result<()> {
+        if let Some(e) = &self.entrypoint {
+            changes.entrypoint = Some(command("--entrypoint", e)?);
+        }
+        if let Some(c) = &self.cmd {
+            changes.cmd = Some(command("--cmd", c)?);
+        }
+        if self.user.is_some() {
+            changes.user.clone_from(&self.user);
+        }
+        if self.workdir.is_some() {
+            changes.workdir.clone_from(&self.workdir);
+        }
+        for kv in &self.env {
+            changes.env.push(key_value("--env", kv)?);
+        }
+        for kv in &self.labels {
+            changes.labels.push(key_value("--label", kv)?);
+        }
+        for port in &self.expose {
+            changes
+                .expose
+                .push(normalize_port(port).context("reading --expose")?);
+        }
+        Ok(())
+    }
+
+    fn print(&self, report: &Report) -> anyhow::Result<()> {
+        if self.json {
+            println!("{}", serde_json::to_string(report)?);
+        } else {
+            for r in &report.refs {
+                println!("{r}");
+            }
+        }
+        let what = if report.unchanged {
+            "already up to date".to_string()
+        } else {
+            format!(
+                "uploaded {}, skipped {}",
+                human_bytes(report.bytes_uploaded),
+                human_bytes(report.bytes_skipped)
+            )
+        };
+        eprintln!(
+            "published {} ({what}; layer {} ms{}, upload {} ms, manifest {} ms, total {} ms)",
+            report.tags.join(", "),
+            report.layer_ms,
+            if report.layer_cached { " cached" } else { "" },
+            report.upload_ms,
+            report.manifest_ms,
+            report.total_ms
+        );
+        Ok(())
+    }
+}
+
+/// `SRC:DEST[:MODE]`; SRC may itself contain ':' (split from the right).
+fn parse_file(spec: &str) -> anyhow::Result<LayerFile> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let is_mode =
+        |s: &str| !s.is_empty() && s.len() <= 4 && s.chars().all(|c| ('0'..='7').contains(&c));
+    let (src, dest, mode) = match parts.as_slice() {
+        [.., dest, mode] if parts.len() >= 3 && is_mode(mode) && dest.starts_with('/') => (
+            parts[..parts.len() - 2].join(":"),
+            dest.to_string(),
+            Some(u32::from_str_radix(mode, 8).expect("checked octal")),
+        ),
+        [.., dest] if parts.len() >= 2 => {
+            (parts[..parts.len() - 1].join(":"), dest.to_string(), None)
+        }
+        _ => bail!(
+            "--file {spec:?}: want SRC:DEST[:MODE], e.g. target/debug/gw:/usr/local/bin/gw:755"
+        ),
+    };
+    if src.is_empty() || !dest.starts_with('/') {
+        bail!(
+            "--file {spec:?}: want SRC:DEST[:MODE] with an absolute DEST, e.g. target/debug/gw:/usr/local/bin/gw:755"
+        );
+    }
+    let dest = if dest.ends_with('/') {
+        let name = Path::new(&src)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .with_context(|| format!("--file {spec:?}: SRC has no file name"))?;
+        format!("{dest}{name}")
+    } else {
+        dest
+    };
+    Ok(LayerFile {
+        source: PathBuf::from(src),
+        dest,
+        mode,
+        uid: 0,
+        gid: 0,
+    })
+}
+
+fn key_value(flag: &str, kv: &str) -> anyhow::Result<(String, String)> {
+    match kv.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => bail!("{flag} {kv:?}: want KEY=VALUE"),
+    }
+}
+
+/// A JSON array of strings, or words split at whitespace (`""` clears).
+fn command(flag: &str, value: &str) -> anyhow::Result<Vec<String>> {
+    if value.trim_start().starts_with('[') {
+        return serde_json::from_str(value)
+            .with_context(|| format!("{flag} {value:?}: not a JSON array of strings"));
+    }
+    Ok(value.split_whitespace().map(String::from).collect())
+}
+
+fn human_bytes(n: u64) -> String {
+    if n >= 1 << 20 {
+        format!("{:.1} MiB", n as f64 / f64::from(1 << 20))
+    } else if n >= 1 << 10 {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    } else {
+        format!("{n} B")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_specs() {
+        let f = parse_file("target/debug/gw:/usr/local/bin/gw:755").unwrap();
+        assert_eq!(f.source, PathBuf::from("target/debug/gw"));
+        assert_eq!(f.dest, "/usr/local/bin/gw");
+        assert_eq!(f.mode, Some(0o755));
+        let f = parse_file("c:/x/gw:/bin/").unwrap();
+        assert_eq!(f.source, PathBuf::from("c:/x/gw"));
+        assert_eq!(f.dest, "/bin/gw");
+        assert_eq!(f.mode, None);
+        assert!(parse_file("gw").is_err());
+        assert!(parse_file("gw:relative").is_err());
+    }
+
+    #[test]
+    fn commands_and_pairs() {
+        assert_eq!(
+            command("--cmd", r#"["a b","c"]"#).unwrap(),
+            vec!["a b", "c"]
+        );
+        assert_eq!(
+            command("--cmd", "serve --port 1").unwrap(),
+            vec!["serve", "--port", "1"]
+        );
+        assert!(command("--cmd", "[1]").is_err());
+        assert_eq!(
+            key_value("--env", "A=b=c").unwrap(),
+            ("A".into(), "b=c".into())
+        );
+        assert!(key_value("--env", "=x").is_err());
     }
 }

@@ -1,0 +1,517 @@
+// SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
+// SPDX-License-Identifier: Apache-2.0
+
+//! One publish, end to end: resolve the base (manifest + config, never its layers) while the
+//! new layer is built, compute the config and manifest, stop if every tag already serves that
+//! manifest, else make each blob present in the target (HEAD → mount → copy or upload) and push
+//! the manifest last, so a failed publish never moves a tag.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, anyhow, bail};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::cache::{self, LayerCache};
+use super::layer::{self, Built, Compression, LayerFile};
+use super::manifest::{
+    self, ConfigChanges, DOCKER_CONFIG, DOCKER_LIST, DOCKER_MANIFEST, Descriptor, Index, Manifest,
+    NewLayer, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, Platform,
+};
+use super::prefix::PrefixReport;
+use super::reference::Reference;
+use super::registry::{Client, Mount, Repo};
+use super::sha256_digest;
+
+/// Everything a publish needs, already validated.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// An image reference, or `scratch`.
+    pub base: String,
+    pub platform: Platform,
+    /// Files for the one new layer; empty adds no layer.
+    pub files: Vec<LayerFile>,
+    /// The history line of the new layer.
+    pub created_by: String,
+    pub changes: ConfigChanges,
+    pub tags: Vec<Reference>,
+    pub compression: Compression,
+    pub level: u32,
+    /// Every timestamp in the layer and config (`SOURCE_DATE_EPOCH`, default 0).
+    pub epoch: u64,
+    pub insecure: Vec<String>,
+    /// Where the layer cache lives; `None` disables it.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// What a publish did; `--json` prints it as is.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// `registry/repository` of the first tag.
+    pub repo: String,
+    /// Every tag, as `registry/repository:tag`.
+    pub tags: Vec<String>,
+    pub digest: String,
+    /// `registry/repository@digest`, one per repository.
+    pub refs: Vec<String>,
+    pub bytes_uploaded: u64,
+    /// Bytes of blobs the target already had or got by mount.
+    pub bytes_skipped: u64,
+    /// The layer came from the cache (no tar, no compression).
+    pub layer_cached: bool,
+    /// Every tag already served this manifest; nothing was sent.
+    pub unchanged: bool,
+    pub layer_digest: Option<String>,
+    pub layer_size: Option<u64>,
+    pub base_ms: u64,
+    pub layer_ms: u64,
+    pub upload_ms: u64,
+    pub manifest_ms: u64,
+    pub total_ms: u64,
+    /// Set when `--engine-prefix` built (or found) the part of the Dockerfile an engine needs.
+    pub prefix: Option<PrefixReport>,
+}
+
+/// The base image as far as a publish needs it.
+struct Base {
+    repo: Option<Repo>,
+    config: Value,
+    layers: Vec<Descriptor>,
+}
+
+/// A layer blob on disk, removed on drop unless it belongs to the cache.
+struct Prepared {
+    built: Built,
+    path: PathBuf,
+    cached: bool,
+    temp: bool,
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        if self.temp {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+pub async fn publish(req: &Request) -> anyhow::Result<Report> {
+    let start = Instant::now();
+    if req.tags.is_empty() {
+        bail!("nothing to publish to; pass --tag REGISTRY/REPO:TAG");
+    }
+    let client = Client::new(req.insecure.clone())?;
+
+    let layer_job = {
+        let (files, compression, level, epoch, cache_dir) = (
+            req.files.clone(),
+            req.compression,
+            req.level,
+            req.epoch,
+            req.cache_dir.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let t = Instant::now();
+            prepare_layer(&files, compression, level, epoch, cache_dir).map(|p| (p, ms(t)))
+        })
+    };
+    let base_start = Instant::now();
+    let base = resolve_base(&client, &req.base, &req.platform).await;
+    let base_ms = ms(base_start);
+    let (layer, layer_ms) = layer_job.await.context("building the layer")??;
+    let base = base?;
+
+    let created = manifest::timestamp(req.epoch);
+    let new_layers: Vec<NewLayer> = layer
+        .iter()
+        .map(|l| NewLayer {
+            diff_id: l.built.diff_id.clone(),
+            created_by: req.created_by.clone(),
+        })
+        .collect();
+    let config = manifest::edit_config(&base.config, &req.changes, &new_layers, &created)?;
+    let config_bytes = serde_json::to_vec(&config)?;
+    let config_digest = sha256_digest(&config_bytes);
+    let mut layers: Vec<Descriptor> = base
+        .layers
+        .iter()
+        .map(|d| Descriptor {
+            media_type: manifest::oci_layer_media_type(&d.media_type).to_string(),
+            digest: d.digest.clone(),
+            size: d.size,
+            platform: None,
+            annotations: d.annotations.clone(),
+        })
+        .collect();
+    if let Some(l) = &layer {
+        layers.push(Descriptor {
+            media_type: l.built.media_type.clone(),
+            digest: l.built.digest.clone(),
+            size: l.built.size,
+            platform: None,
+            annotations: None,
+        });
+    }
+    let image_manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(OCI_MANIFEST.into()),
+        config: Descriptor {
+            media_type: OCI_CONFIG.into(),
+            digest: config_digest.clone(),
+            size: config_bytes.len() as u64,
+            platform: None,
+            annotations: None,
+        },
+        layers,
+        annotations: None,
+    };
+    let manifest_bytes = serde_json::to_vec(&image_manifest)?;
+    let digest = sha256_digest(&manifest_bytes);
+
+    // Group tags by repository: blobs go to each repository once.
+    let mut targets: Vec<(Repo, Vec<String>)> = Vec::new();
+    for tag in &req.tags {
+        let repo = Repo {
+            registry: tag.registry.clone(),
+            name: tag.repository.clone(),
+        };
+        let name = tag.tag.clone().unwrap_or_else(|| "latest".into());
+        match targets.iter_mut().find(|(r, _)| *r == repo) {
+            Some((_, tags)) => tags.push(name),
+            None => targets.push((repo, vec![name])),
+        }
+    }
+
+    let manifest_start = Instant::now();
+    let mut stale = Vec::new();
+    for (repo, tags) in &targets {
+        for tag in tags {
+            let served = client.head_manifest(repo, tag).await?;
+            if served.as_deref() != Some(digest.as_str()) {
+                stale.push((repo.clone(), tag.clone()));
+            }
+        }
+    }
+    let mut manifest_ms = ms(manifest_start);
+
+    let mut report = Report {
+        repo: targets[0].0.to_string(),
+        tags: targets
+            .iter()
+            .flat_map(|(r, tags)| tags.iter().map(move |t| format!("{r}:{t}")))
+            .collect(),
+        digest: digest.clone(),
+        refs: targets
+            .iter()
+            .map(|(r, _)| format!("{r}@{digest}"))
+            .collect(),
+        bytes_uploaded: 0,
+        bytes_skipped: 0,
+        layer_cached: layer.as_ref().is_some_and(|l| l.cached),
+        unchanged: stale.is_empty(),
+        layer_digest: layer.as_ref().map(|l| l.built.digest.clone()),
+        layer_size: layer.as_ref().map(|l| l.built.size),
+        base_ms,
+        layer_ms,
+        upload_ms: 0,
+        manifest_ms,
+        total_ms: 0,
+        prefix: None,
+    };
+    if stale.is_empty() {
+        report.total_ms = ms(start);
+        return Ok(report);
+    }
+
+    let upload_start = Instant::now();
+    for (repo, _) in &targets {
+        if !stale.iter().any(|(r, _)| r == repo) {
+            continue;
+        }
+        let (base_blobs, new_layer, config_blob) = tokio::join!(
+            push_base_layers(&client, repo, &base),
+            push_layer(&client, repo, layer.as_ref()),
+            push_bytes(&client, repo, &config_digest, &config_bytes, "config"),
+        );
+        for (up, skip) in [base_blobs?, new_layer?, config_blob?] {
+            report.bytes_uploaded += up;
+            report.bytes_skipped += skip;
+        }
+    }
+    report.upload_ms = ms(upload_start);
+
+    // The manifest goes last: until here no tag has moved.
+    let put_start = Instant::now();
+    for (repo, tag) in &stale {
+        let pushed = client
+            .put_manifest(repo, tag, OCI_MANIFEST, manifest_bytes.clone())
+            .await?;
+        if pushed != digest {
+            bail!(
+                "pushing manifest {repo}:{tag}: the registry stored digest {pushed}, expected \
+                 {digest}; the registry rewrote the manifest"
+            );
+        }
+    }
+    manifest_ms += ms(put_start);
+    report.manifest_ms = manifest_ms;
+    report.total_ms = ms(start);
+    Ok(report)
+}
+
+/// The base image's `ENV` as pairs (none for `scratch`), for Dockerfile substitution.
+pub async fn base_env(
+    base: &str,
+    platform: &Platform,
+    insecure: &[String],
+) -> anyhow::Result<Vec<(String, String)>> {
+    let client = Client::new(insecure.to_vec())?;
+    let resolved = resolve_base(&client, base, platform).await?;
+    Ok(resolved.config["config"]["Env"]
+        .as_array()
+        .map(|env| {
+            env.iter()
+                .filter_map(Value::as_str)
+                .filter_map(|e| e.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// Build the layer, or take it from the cache when no input changed.
+fn prepare_layer(
+    files: &[LayerFile],
+    compression: Compression,
+    level: u32,
+    epoch: u64,
+    cache_dir: Option<PathBuf>,
+) -> anyhow::Result<Option<Prepared>> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let entries = layer::entries(files)?;
+    let Some(dir) = cache_dir else {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let path =
+            std::env::temp_dir().join(format!("k8s-dev-layer-{}-{nanos}", std::process::id()));
+        let built = layer::build(&entries, compression, level, epoch, &path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&path);
+        })?;
+        return Ok(Some(Prepared {
+            built,
+            path,
+            cached: false,
+            temp: true,
+        }));
+    };
+    let cache = LayerCache::new(dir);
+    let slot = cache::slot_of(files, compression, level);
+    let key = cache::key_of(&entries, epoch);
+    if let Some(built) = cache.lookup(&slot, &key) {
+        let path = cache.blob_path(&built.digest);
+        return Ok(Some(Prepared {
+            built,
+            path,
+            cached: true,
+            temp: false,
+        }));
+    }
+    let temp = cache.temp_path()?;
+    let built = layer::build(&entries, compression, level, epoch, &temp).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temp);
+    })?;
+    let path = cache.store(&slot, &key, &built, &temp)?;
+    Ok(Some(Prepared {
+        built,
+        path,
+        cached: false,
+        temp: false,
+    }))
+}
+
+async fn resolve_base(client: &Client, base: &str, platform: &Platform) -> anyhow::Result<Base> {
+    if base == "scratch" {
+        return Ok(Base {
+            repo: None,
+            config: manifest::scratch_config(platform),
+            layers: Vec::new(),
+        });
+    }
+    let reference = Reference::parse(base).context("reading --base")?;
+    let repo = Repo {
+        registry: reference.registry.clone(),
+        name: reference.repository.clone(),
+    };
+    let not_found = || {
+        anyhow!(
+            "base image {reference} not found on {}; check --base (or the Dockerfile's FROM) \
+             and push the base first",
+            reference.registry
+        )
+    };
+    let mut fetched = client
+        .get_manifest(&repo, reference.reference())
+        .await
+        .with_context(|| format!("reading base image {reference}"))?
+        .ok_or_else(not_found)?;
+    if is_index(&fetched.media_type, &fetched.bytes) {
+        let index: Index = serde_json::from_slice(&fetched.bytes)
+            .with_context(|| format!("parsing the index of base image {reference}"))?;
+        let chosen = manifest::select_platform(&index, platform)
+            .with_context(|| format!("choosing a platform of base image {reference}"))?;
+        fetched = client
+            .get_manifest(&repo, &chosen.digest)
+            .await
+            .with_context(|| format!("reading base image {reference} for {platform}"))?
+            .ok_or_else(not_found)?;
+    }
+    if !matches!(
+        fetched.media_type.as_str(),
+        OCI_MANIFEST | DOCKER_MANIFEST | ""
+    ) {
+        bail!(
+            "base image {reference} is a {} manifest; only OCI and Docker schema 2 images can be \
+             a base (re-push it with a current engine)",
+            fetched.media_type
+        );
+    }
+    let parsed: Manifest = serde_json::from_slice(&fetched.bytes)
+        .with_context(|| format!("parsing the manifest of base image {reference}"))?;
+    if !matches!(
+        parsed.config.media_type.as_str(),
+        OCI_CONFIG | DOCKER_CONFIG
+    ) {
+        bail!(
+            "base image {reference} has config type {}; it is not a container image",
+            parsed.config.media_type
+        );
+    }
+    let config_bytes = client
+        .get_blob(&repo, &parsed.config.digest)
+        .await
+        .with_context(|| format!("reading the config of base image {reference}"))?
+        .bytes()
+        .await
+        .with_context(|| format!("reading the config of base image {reference}"))?;
+    if sha256_digest(&config_bytes) != parsed.config.digest {
+        bail!(
+            "reading the config of base image {reference}: content does not match digest {}",
+            parsed.config.digest
+        );
+    }
+    let config: Value = serde_json::from_slice(&config_bytes)
+        .with_context(|| format!("parsing the config of base image {reference}"))?;
+    Ok(Base {
+        repo: Some(repo),
+        config,
+        layers: parsed.layers,
+    })
+}
+
+fn is_index(media_type: &str, bytes: &[u8]) -> bool {
+    match media_type {
+        OCI_INDEX | DOCKER_LIST => true,
+        // Some registries omit Content-Type; an index is the JSON with `manifests`.
+        "" => serde_json::from_slice::<Value>(bytes).is_ok_and(|v| v.get("manifests").is_some()),
+        _ => false,
+    }
+}
+
+/// Make every base layer present in `target`: already there, mounted from the base repository
+/// (same registry), or streamed from the base registry. Never through this machine's disk.
+async fn push_base_layers(
+    client: &Client,
+    target: &Repo,
+    base: &Base,
+) -> anyhow::Result<(u64, u64)> {
+    let (mut uploaded, mut skipped) = (0, 0);
+    let Some(from) = &base.repo else {
+        return Ok((0, 0));
+    };
+    for blob in &base.layers {
+        if client.blob_exists(target, &blob.digest).await? {
+            skipped += blob.size;
+            continue;
+        }
+        let location = if from.registry == target.registry {
+            match client.mount_blob(target, &blob.digest, from).await? {
+                Mount::Mounted => {
+                    skipped += blob.size;
+                    continue;
+                }
+                Mount::Upload(location) => location,
+            }
+        } else {
+            client.start_upload(target).await?
+        };
+        let source = client.get_blob(from, &blob.digest).await?;
+        client
+            .finish_upload(
+                target,
+                location,
+                &blob.digest,
+                blob.size,
+                reqwest::Body::from(source),
+            )
+            .await
+            .with_context(|| format!("copying base layer {} from {from}", blob.digest))?;
+        uploaded += blob.size;
+    }
+    Ok((uploaded, skipped))
+}
+
+async fn push_layer(
+    client: &Client,
+    target: &Repo,
+    layer: Option<&Prepared>,
+) -> anyhow::Result<(u64, u64)> {
+    let Some(layer) = layer else {
+        return Ok((0, 0));
+    };
+    let built = &layer.built;
+    if client.blob_exists(target, &built.digest).await? {
+        return Ok((0, built.size));
+    }
+    let location = client.start_upload(target).await?;
+    let body = file_body(&layer.path).await?;
+    client
+        .finish_upload(target, location, &built.digest, built.size, body)
+        .await?;
+    Ok((built.size, 0))
+}
+
+/// The blob file as a streamed body, read in 1 MiB chunks.
+async fn file_body(path: &Path) -> anyhow::Result<reqwest::Body> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .with_context(|| format!("opening layer blob {}", path.display()))?;
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20);
+    Ok(reqwest::Body::wrap_stream(stream))
+}
+
+async fn push_bytes(
+    client: &Client,
+    target: &Repo,
+    digest: &str,
+    bytes: &[u8],
+    what: &str,
+) -> anyhow::Result<(u64, u64)> {
+    let size = bytes.len() as u64;
+    if client.blob_exists(target, digest).await? {
+        return Ok((0, size));
+    }
+    let location = client.start_upload(target).await?;
+    client
+        .finish_upload(target, location, digest, size, bytes.to_vec().into())
+        .await
+        .with_context(|| format!("uploading the image {what}"))?;
+    Ok((size, 0))
+}

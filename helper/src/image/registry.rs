@@ -1,0 +1,605 @@
+// SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
+// SPDX-License-Identifier: Apache-2.0
+
+//! A small client for the OCI Distribution API: manifests, blob existence checks, cross-repo
+//! mounts, monolithic uploads. Plain HTTP for loopback and listed insecure registries, HTTPS
+//! otherwise, and the anonymous bearer-token flow public registries use (401 with
+//! `WWW-Authenticate: Bearer realm=…` → token → retry).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use reqwest::{Method, RequestBuilder, Response, StatusCode, Url, header};
+use serde::Deserialize;
+
+use super::manifest::ACCEPT_ANY;
+use super::reference::is_insecure;
+
+/// A repository on a registry: the unit every call works on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Repo {
+    pub registry: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for Repo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.registry, self.name)
+    }
+}
+
+/// A manifest as served: bytes, `Content-Type`, and the digest of the bytes.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub bytes: Vec<u8>,
+    pub media_type: String,
+    pub digest: String,
+}
+
+/// Outcome of a cross-repository mount request.
+pub enum Mount {
+    /// 201: the blob is now in the target repository.
+    Mounted,
+    /// 202: the registry opened an upload session instead (at this URL).
+    Upload(Url),
+}
+
+/// A parsed `WWW-Authenticate` challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    pub scheme: String,
+    pub params: Vec<(String, String)>,
+}
+
+impl Challenge {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Parse `Bearer realm="https://auth/token",service="reg",scope="repository:a:pull,push"`.
+/// Values may be quoted (with `\"` escapes) and contain commas.
+pub fn parse_challenge(value: &str) -> Option<Challenge> {
+    let value = value.trim();
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if scheme.is_empty() {
+        return None;
+    }
+    let mut params = Vec::new();
+    let mut chars = rest.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
+            chars.next();
+        }
+        let key: String = chars
+            .by_ref()
+            .take_while(|c| *c != '=')
+            .collect::<String>()
+            .trim()
+            .to_string();
+        if key.is_empty() {
+            break;
+        }
+        let mut val = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => val.extend(chars.next()),
+                    '"' => break,
+                    c => val.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.peek() {
+                if *c == ',' {
+                    break;
+                }
+                val.push(*c);
+                chars.next();
+            }
+            val = val.trim().to_string();
+        }
+        params.push((key, val));
+    }
+    Some(Challenge {
+        scheme: scheme.to_string(),
+        params,
+    })
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    token: Option<String>,
+    access_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    errors: Vec<ErrorItem>,
+}
+
+#[derive(Deserialize)]
+struct ErrorItem {
+    code: Option<String>,
+    message: Option<String>,
+}
+
+/// `HTTP 404 MANIFEST_UNKNOWN: manifest unknown` from a failed response (the Distribution
+/// API's JSON error body when there is one, else the first line of the body).
+pub async fn describe_failure(resp: Response) -> String {
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    let detail = match serde_json::from_str::<ErrorBody>(&body) {
+        Ok(parsed) if !parsed.errors.is_empty() => parsed
+            .errors
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    e.code.as_deref().unwrap_or("UNKNOWN"),
+                    e.message.as_deref().unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => body
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .chars()
+            .take(200)
+            .collect(),
+    };
+    if detail.is_empty() {
+        format!("HTTP {}", status.as_u16())
+    } else {
+        format!("HTTP {} {detail}", status.as_u16())
+    }
+}
+
+pub struct Client {
+    http: reqwest::Client,
+    insecure: Vec<String>,
+    /// Bearer token per registry, and every scope asked for there so far: one token then
+    /// covers the base's pull and the target's push when both are on one registry.
+    tokens: Mutex<HashMap<String, String>>,
+    scopes: Mutex<HashMap<String, BTreeSet<String>>>,
+}
+
+impl Client {
+    pub fn new(insecure: Vec<String>) -> anyhow::Result<Client> {
+        crate::runtime::install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            // Per read, not per request: a big upload may take long, a silent registry may not.
+            .read_timeout(Duration::from_secs(120))
+            .user_agent(concat!("k8s-dev-helper/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Client {
+            http,
+            insecure,
+            tokens: Mutex::default(),
+            scopes: Mutex::default(),
+        })
+    }
+
+    fn base_url(&self, registry: &str) -> anyhow::Result<Url> {
+        let scheme = if is_insecure(registry, &self.insecure) {
+            "http"
+        } else {
+            "https"
+        };
+        Url::parse(&format!("{scheme}://{registry}/v2/"))
+            .with_context(|| format!("registry address {registry:?} is not a valid host[:port]"))
+    }
+
+    fn url(&self, repo: &Repo, path: &str) -> anyhow::Result<Url> {
+        let url = self.base_url(&repo.registry)?;
+        url.join(&format!("{}/{path}", repo.name))
+            .with_context(|| format!("building the URL for {repo}"))
+    }
+
+    /// Send a request with the registry's token, answering a bearer challenge once. A request
+    /// whose body cannot be replayed (a stream) is not retried, so callers talk to the repo
+    /// first with a replayable request (e.g. starting the upload).
+    async fn send(
+        &self,
+        repo: &Repo,
+        actions: &str,
+        extra_scopes: &[String],
+        request: RequestBuilder,
+    ) -> anyhow::Result<Response> {
+        {
+            let mut scopes = self.scopes.lock().expect("scopes lock");
+            let set = scopes.entry(repo.registry.clone()).or_default();
+            set.insert(format!("repository:{}:{actions}", repo.name));
+            set.extend(extra_scopes.iter().cloned());
+        }
+        let retry = request.try_clone();
+        let resp = self
+            .authorize(&repo.registry, request)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&repo.registry, &e))?;
+        if resp.status() != StatusCode::UNAUTHORIZED {
+            return Ok(resp);
+        }
+        let challenge = resp
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_challenge);
+        let Some(challenge) = challenge else {
+            return Ok(resp);
+        };
+        if !challenge.scheme.eq_ignore_ascii_case("bearer") {
+            bail!(
+                "registry {} asks for {} authentication; only anonymous access is supported, \
+                 use a registry (or repository) that allows anonymous pulls and pushes",
+                repo.registry,
+                challenge.scheme
+            );
+        }
+        let Some(retry) = retry else {
+            return Ok(resp);
+        };
+        self.fetch_token(&repo.registry, &challenge).await?;
+        self.authorize(&repo.registry, retry)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&repo.registry, &e))
+    }
+
+    fn authorize(&self, registry: &str, request: RequestBuilder) -> RequestBuilder {
+        match self.tokens.lock().expect("tokens lock").get(registry) {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    async fn fetch_token(&self, registry: &str, challenge: &Challenge) -> anyhow::Result<()> {
+        let realm = challenge.param("realm").with_context(|| {
+            format!("registry {registry} sent a bearer challenge without realm")
+        })?;
+        let mut url = Url::parse(realm).with_context(|| {
+            format!("registry {registry} sent an invalid token realm {realm:?}")
+        })?;
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(service) = challenge.param("service") {
+                query.append_pair("service", service);
+            }
+            let mut scopes = self
+                .scopes
+                .lock()
+                .expect("scopes lock")
+                .get(registry)
+                .cloned()
+                .unwrap_or_default();
+            if let Some(scope) = challenge.param("scope") {
+                scopes.extend(scope.split(' ').map(String::from));
+            }
+            for scope in scopes {
+                query.append_pair("scope", &scope);
+            }
+        }
+        let resp = self
+            .http
+            .get(url.clone())
+            .send()
+            .await
+            .with_context(|| format!("getting a token for {registry} from {realm}"))?;
+        if !resp.status().is_success() {
+            bail!(
+                "getting a token for {registry} from {realm}: {}",
+                describe_failure(resp).await
+            );
+        }
+        let body: TokenResponse = resp
+            .json()
+            .await
+            .with_context(|| format!("reading the token for {registry} from {realm}"))?;
+        let token = body
+            .token
+            .or(body.access_token)
+            .with_context(|| format!("token response from {realm} has no token"))?;
+        self.tokens
+            .lock()
+            .expect("tokens lock")
+            .insert(registry.to_string(), token);
+        Ok(())
+    }
+
+    fn unreachable(&self, registry: &str, err: &reqwest::Error) -> anyhow::Error {
+        let mut cause = err.to_string();
+        let mut source = std::error::Error::source(err);
+        while let Some(s) = source {
+            cause = s.to_string();
+            source = s.source();
+        }
+        let fix = if is_insecure(registry, &self.insecure) {
+            "is the registry running? mise run k8s:dev:up"
+        } else {
+            "check the registry name and the network (plain-HTTP registries need \
+             --insecure-registry)"
+        };
+        anyhow!("reaching registry {registry}: {cause}; {fix}")
+    }
+
+    /// GET a manifest (any kind) by tag or digest. `None` when the registry says 404.
+    pub async fn get_manifest(
+        &self,
+        repo: &Repo,
+        reference: &str,
+    ) -> anyhow::Result<Option<Fetched>> {
+        let url = self.url(repo, &format!("manifests/{reference}"))?;
+        let req = self.http.get(url).header(header::ACCEPT, ACCEPT_ANY);
+        let resp = self.send(repo, "pull", &[], req).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            bail!(
+                "reading manifest {repo}:{reference}: {}",
+                describe_failure(resp).await
+            );
+        }
+        let media_type = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let bytes = resp
+            .bytes()
+            .await
+            .with_context(|| format!("reading manifest {repo}:{reference}"))?
+            .to_vec();
+        let digest = super::sha256_digest(&bytes);
+        Ok(Some(Fetched {
+            bytes,
+            media_type,
+            digest,
+        }))
+    }
+
+    /// The digest the registry serves for `tag`, or `None` when the tag does not exist.
+    pub async fn head_manifest(&self, repo: &Repo, tag: &str) -> anyhow::Result<Option<String>> {
+        let url = self.url(repo, &format!("manifests/{tag}"))?;
+        let req = self.http.head(url).header(header::ACCEPT, ACCEPT_ANY);
+        let resp = self.send(repo, "pull,push", &[], req).await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => Ok(resp
+                .headers()
+                .get("docker-content-digest")
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)),
+            _ => bail!(
+                "checking tag {repo}:{tag}: {}",
+                describe_failure(resp).await
+            ),
+        }
+    }
+
+    /// Whether `repo` already has the blob.
+    pub async fn blob_exists(&self, repo: &Repo, digest: &str) -> anyhow::Result<bool> {
+        let url = self.url(repo, &format!("blobs/{digest}"))?;
+        let resp = self
+            .send(repo, "pull,push", &[], self.http.head(url))
+            .await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => Ok(false),
+            s if s.is_success() => Ok(true),
+            _ => bail!(
+                "checking blob {digest} in {repo}: {}",
+                describe_failure(resp).await
+            ),
+        }
+    }
+
+    /// GET a blob; the response streams its body.
+    pub async fn get_blob(&self, repo: &Repo, digest: &str) -> anyhow::Result<Response> {
+        let url = self.url(repo, &format!("blobs/{digest}"))?;
+        let resp = self.send(repo, "pull", &[], self.http.get(url)).await?;
+        if !resp.status().is_success() {
+            bail!(
+                "reading blob {digest} from {repo}: {}",
+                describe_failure(resp).await
+            );
+        }
+        Ok(resp)
+    }
+
+    /// Ask the registry to link a blob from `from` (same registry) into `repo`.
+    pub async fn mount_blob(
+        &self,
+        repo: &Repo,
+        digest: &str,
+        from: &Repo,
+    ) -> anyhow::Result<Mount> {
+        let mut url = self.url(repo, "blobs/uploads/")?;
+        url.query_pairs_mut()
+            .append_pair("mount", digest)
+            .append_pair("from", &from.name);
+        let extra = [format!("repository:{}:pull", from.name)];
+        let resp = self
+            .send(repo, "pull,push", &extra, self.http.post(url))
+            .await?;
+        match resp.status() {
+            StatusCode::CREATED => Ok(Mount::Mounted),
+            StatusCode::ACCEPTED => Ok(Mount::Upload(self.location(repo, &resp)?)),
+            _ => bail!(
+                "mounting blob {digest} from {from} into {repo}: {}",
+                describe_failure(resp).await
+            ),
+        }
+    }
+
+    /// Open an upload session (`POST /v2/<repo>/blobs/uploads/`); returns its URL.
+    pub async fn start_upload(&self, repo: &Repo) -> anyhow::Result<Url> {
+        let url = self.url(repo, "blobs/uploads/")?;
+        let resp = self
+            .send(repo, "pull,push", &[], self.http.post(url))
+            .await?;
+        if resp.status() != StatusCode::ACCEPTED {
+            bail!(
+                "starting a blob upload to {repo}: {}",
+                describe_failure(resp).await
+            );
+        }
+        self.location(repo, &resp)
+    }
+
+    fn location(&self, repo: &Repo, resp: &Response) -> anyhow::Result<Url> {
+        let location = resp
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .with_context(|| format!("registry answered an upload to {repo} without Location"))?;
+        // Location may be absolute or relative to the registry root.
+        self.base_url(&repo.registry)?
+            .join(location)
+            .with_context(|| format!("registry sent an invalid upload Location {location:?}"))
+    }
+
+    /// Finish an upload in one `PUT <location>&digest=…` carrying the whole blob.
+    pub async fn finish_upload(
+        &self,
+        repo: &Repo,
+        mut location: Url,
+        digest: &str,
+        size: u64,
+        body: reqwest::Body,
+    ) -> anyhow::Result<()> {
+        location.query_pairs_mut().append_pair("digest", digest);
+        let req = self
+            .http
+            .request(Method::PUT, location)
+            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .header(header::CONTENT_LENGTH, size)
+            .body(body);
+        let resp = self.send(repo, "pull,push", &[], req).await?;
+        if resp.status() != StatusCode::CREATED {
+            bail!(
+                "uploading blob {digest} to {repo}: {}",
+                describe_failure(resp).await
+            );
+        }
+        Ok(())
+    }
+
+    /// PUT a manifest under `tag`; returns the digest the registry reports.
+    pub async fn put_manifest(
+        &self,
+        repo: &Repo,
+        tag: &str,
+        media_type: &str,
+        bytes: Vec<u8>,
+    ) -> anyhow::Result<String> {
+        let digest = super::sha256_digest(&bytes);
+        let url = self.url(repo, &format!("manifests/{tag}"))?;
+        let req = self
+            .http
+            .put(url)
+            .header(header::CONTENT_TYPE, media_type)
+            .body(bytes);
+        let resp = self.send(repo, "pull,push", &[], req).await?;
+        if resp.status() != StatusCode::CREATED && !resp.status().is_success() {
+            bail!(
+                "pushing manifest {repo}:{tag}: {}",
+                describe_failure(resp).await
+            );
+        }
+        Ok(resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+            .unwrap_or(digest))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_docker_hub_challenge() {
+        let got = parse_challenge(
+            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull""#,
+        )
+        .unwrap();
+        assert_eq!(got.scheme, "Bearer");
+        assert_eq!(got.param("realm"), Some("https://auth.docker.io/token"));
+        assert_eq!(got.param("service"), Some("registry.docker.io"));
+        assert_eq!(got.param("scope"), Some("repository:library/alpine:pull"));
+    }
+
+    #[test]
+    fn challenge_values_keep_commas_and_escapes() {
+        let got = parse_challenge(
+            r#"Bearer realm="http://127.0.0.1:1/t", scope="repository:a/b:pull,push",error="insufficient_scope",x="q\"y""#,
+        )
+        .unwrap();
+        assert_eq!(got.param("scope"), Some("repository:a/b:pull,push"));
+        assert_eq!(got.param("error"), Some("insufficient_scope"));
+        assert_eq!(got.param("x"), Some("q\"y"));
+        assert_eq!(got.params.len(), 4);
+    }
+
+    #[test]
+    fn challenge_with_unquoted_values_and_basic() {
+        let got = parse_challenge("Bearer realm=https://t/x , service=reg").unwrap();
+        assert_eq!(got.param("realm"), Some("https://t/x"));
+        assert_eq!(got.param("service"), Some("reg"));
+        let basic = parse_challenge(r#"Basic realm="Registry Realm""#).unwrap();
+        assert_eq!(basic.scheme, "Basic");
+        assert_eq!(basic.param("realm"), Some("Registry Realm"));
+        assert_eq!(parse_challenge(""), None);
+    }
+
+    #[test]
+    fn urls_follow_insecure_rule_and_relative_locations() {
+        let client = Client::new(vec!["reg.lan:5000".into()]).unwrap();
+        let repo = Repo {
+            registry: "localhost:5000".into(),
+            name: "a/b".into(),
+        };
+        assert_eq!(
+            client.url(&repo, "blobs/uploads/").unwrap().as_str(),
+            "http://localhost:5000/v2/a/b/blobs/uploads/"
+        );
+        assert_eq!(
+            client.base_url("ghcr.io").unwrap().as_str(),
+            "https://ghcr.io/v2/"
+        );
+        assert_eq!(
+            client.base_url("reg.lan:5000").unwrap().as_str(),
+            "http://reg.lan:5000/v2/"
+        );
+        let base = client.base_url("localhost:5000").unwrap();
+        assert_eq!(
+            base.join("/v2/a/b/blobs/uploads/u1?_state=s")
+                .unwrap()
+                .as_str(),
+            "http://localhost:5000/v2/a/b/blobs/uploads/u1?_state=s"
+        );
+        assert_eq!(
+            base.join("http://other:5000/up/1").unwrap().as_str(),
+            "http://other:5000/up/1"
+        );
+    }
+}
