@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
+# SPDX-License-Identifier: Apache-2.0
+#
+# Tests of the cluster lifecycle tasks (k8s:dev:up/down/status, remote mode, bad input) through
+# real mise, the real helper and kubectl, a recording fake k3d backed by a real registry and the
+# fake Kubernetes API, and the real Docker and Podman engines. Prints PASS/FAIL/SKIP lines.
+#
+# Environment: K8S_DEV_TEST_DOCKER_HOST, K8S_DEV_TEST_PODMAN_HOST (engine sockets; a missing
+# one skips its lifecycle test), K8S_DEV_TEST_NO_SKIP=1 (a skip fails).
+set -euo pipefail
+
+# shellcheck source=SCRIPTDIR/testing.sh
+source "$(dirname "${BASH_SOURCE[0]}")/testing.sh"
+
+usage() {
+  echo "Usage: $(basename "$0") [test-name...]   (default: all; see main for names)"
+}
+
+seed_user_kubeconfig() { # a cluster of the user's own that must survive up and down
+  mkdir -p "${HOME}/.kube"
+  cat >"${HOME}/.kube/config" <<'KC'
+apiVersion: v1
+kind: Config
+clusters:
+- name: other
+  cluster: {server: "https://other.example:6443"}
+contexts:
+- name: other
+  context: {cluster: other, user: other}
+current-context: other
+preferences: {}
+users:
+- name: other
+  user: {token: other-token}
+KC
+  chmod 600 "${HOME}/.kube/config"
+}
+
+kubeconfig_contexts() { # file -> context names, one per line
+  python3 -c 'import sys,yaml; d=yaml.safe_load(open(sys.argv[1])) or {}; print("\n".join(c["name"] for c in d.get("contexts") or []))' "$1"
+}
+
+yaml_get() { # file, python expression over `d`
+  python3 -c 'import sys,yaml; d=yaml.safe_load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+test_lifecycle() { # engine
+  local engine="$1" host
+  host="$(engine_host "${engine}")"
+  if [[ -z "${host}" ]]; then
+    skip "lifecycle on ${engine}: no ${engine} socket (K8S_DEV_TEST_$(echo "${engine}" | tr "[:lower:]" "[:upper:]")_HOST)"
+    return 0
+  fi
+  sandbox_setup
+  export DOCKER_HOST="${host}"
+  seed_user_kubeconfig
+  local name="${K8S_DEV_CLUSTER}" ctx="k3d-${K8S_DEV_CLUSTER}"
+
+  run_task k8s:dev:up
+  assert_eq 0 "${RC}" "${engine}: first up succeeds (stderr: ${ERR})"
+  assert_eq "registry create ${K8S_DEV_REGISTRY_NAME} --port 127.0.0.1:${K8S_DEV_REGISTRY_PORT} --default-network ${K8S_DEV_NETWORK}|cluster create --config ${ROOT}/deploy/k3d/cluster.yaml" \
+    "$(calls k3d 'c["argv"][1] in ("create", "start")' | paste -sd'|' -)" \
+    "${engine}: first up creates the registry, then the cluster from the k3d config"
+  assert_eq "${host}" "$(python3 -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1])][-1]["env"]["DOCKER_HOST"])' "${K8S_DEV_FAKE_STATE}/calls.jsonl")" \
+    "${engine}: k3d runs with DOCKER_HOST of the detected engine"
+  local config="${K8S_DEV_FAKE_STATE}/configs/${name}.yaml"
+  if check-jsonschema --schemafile "${ROOT}/tests/data/schemas/k3d-v1alpha5.schema.json" "${config}" >/dev/null; then
+    pass "${engine}: the k3d config k3d received validates against the k3d v1alpha5 schema"
+  else
+    fail "${engine}: k3d config does not validate: $(check-jsonschema --schemafile "${ROOT}/tests/data/schemas/k3d-v1alpha5.schema.json" "${config}" 2>&1)"
+  fi
+  assert_eq "127.0.0.1 ${K8S_DEV_API_PORT} 1 ['127.0.0.1:${K8S_DEV_LB_PORT}:30051'] ['k3d-${K8S_DEV_REGISTRY_NAME}:5000']" \
+    "$(yaml_get "${config}" 'd["kubeAPI"]["hostIP"], d["kubeAPI"]["hostPort"], d["agents"], [p["port"] for p in d["ports"]], d["registries"]["use"]' | tr -d '(),' | sed "s/'127/'127/")" \
+    "${engine}: config binds API and load balancer to 127.0.0.1 and uses the registry"
+  assert_contains "$(yaml_get "${config}" 'd["registries"]["config"]')" "\"127.0.0.1:${K8S_DEV_REGISTRY_PORT}\"" \
+    "${engine}: config mirrors the host's push name into the cluster"
+  if docker network inspect "${K8S_DEV_NETWORK}" >/dev/null 2>&1; then
+    pass "${engine}: up created the shared network on the engine"
+  else
+    fail "${engine}: network ${K8S_DEV_NETWORK} missing on the engine"
+  fi
+  assert_mode "${HOME}/.kube/k3d-${name}.yaml" 600 "${engine}: cluster kubeconfig is 0600"
+  assert_mode "${HOME}/.kube/config" 600 "${engine}: default kubeconfig stays 0600"
+  assert_eq "$(printf 'other\n%s' "${ctx}")" "$(kubeconfig_contexts "${HOME}/.kube/config")" \
+    "${engine}: up merged the cluster and kept the user's context"
+  assert_eq "${ctx}" "$(kubectl config current-context)" "${engine}: up switched to the cluster's context"
+  assert_contains "$(kubectl --kubeconfig "${HOME}/.kube/k3d-${name}.yaml" get configmap -n kube-public local-registry-hosting -o jsonpath='{.data.localRegistryHosting\.v1}')" \
+    "host: \"127.0.0.1:${K8S_DEV_REGISTRY_PORT}\"" "${engine}: KEP-1755 local-registry-hosting ConfigMap published"
+  assert_not_contains "${OUT}${ERR}" "RkFLRS1TRUNSRVQtS0VZ" "${engine}: up prints no client key"
+
+  local before after start
+  before="$(calls k3d 'c["argv"][1] in ("create", "start", "delete")' | wc -l)"
+  start="$(date +%s%N)"
+  run_task k8s:dev:up
+  after="$(calls k3d 'c["argv"][1] in ("create", "start", "delete")' | wc -l)"
+  assert_eq 0 "${RC}" "${engine}: second up succeeds"
+  assert_eq "${before}" "${after}" "${engine}: second up creates, starts and deletes nothing"
+  echo "info: ${engine}: no-op up took $((($(date +%s%N) - start) / 1000000)) ms (measured, not asserted)"
+
+  k3d cluster stop "${name}" >/dev/null
+  run_task k8s:dev:up
+  assert_eq 0 "${RC}" "${engine}: up after a stop succeeds"
+  assert_eq "cluster start ${name}" "$(calls k3d 'c["argv"][:2] == ["cluster", "start"]')" "${engine}: up after a stop starts the cluster"
+
+  run_task k8s:dev:status --json
+  assert_eq 0 "${RC}" "${engine}: status --json succeeds"
+  assert_eq "running running ${engine}" \
+    "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["cluster"]["state"], d["registry"]["state"], d["engine"]["engine"])' "${OUT}" 2>&1)" \
+    "${engine}: status --json reports cluster, registry and engine"
+  assert_not_contains "${OUT}" "RkFLRS1" "${engine}: status --json shows no credentials"
+
+  run_task k8s:dev:down
+  assert_eq 0 "${RC}" "${engine}: down succeeds"
+  assert_eq "cluster delete ${name}" "$(calls k3d 'c["argv"][1] == "delete"')" "${engine}: down deletes the cluster only"
+  assert_contains "$(k3d registry list "${K8S_DEV_REGISTRY_NAME}" -o json)" '"Running": true' "${engine}: down keeps the registry running"
+  assert_eq "other" "$(kubeconfig_contexts "${HOME}/.kube/config")" "${engine}: down removed the cluster's context and kept the user's"
+  if [[ ! -e "${HOME}/.kube/k3d-${name}.yaml" ]]; then pass "${engine}: down removed the cluster kubeconfig"; else fail "${engine}: cluster kubeconfig left behind"; fi
+
+  run_task k8s:dev:down --registry
+  assert_eq 0 "${RC}" "${engine}: down --registry succeeds"
+  assert_eq "registry delete ${K8S_DEV_REGISTRY_NAME}" "$(calls k3d 'c["argv"][:2] == ["registry", "delete"]')" "${engine}: down --registry deletes the registry"
+  run_task k8s:dev:down
+  assert_eq 0 "${RC}" "${engine}: down is idempotent"
+}
+
+test_bad_name() {
+  sandbox_setup
+  local name
+  for name in Upper_Case a_b "$(printf 'x%.0s' $(seq 33))"; do
+    K8S_DEV_CLUSTER="${name}" run_task k8s:dev:up
+    assert_eq 1 "${RC}" "bad name ${name}: up exits 1"
+    assert_contains "${ERR}" "set K8S_DEV_CLUSTER" "bad name ${name}: the error names the setting"
+  done
+  assert_eq "" "$(calls k3d)" "bad names: no k3d call at all"
+}
+
+test_bad_ports() {
+  local host
+  host="$(engine_host docker)"
+  [[ -n "${host}" ]] || host="$(engine_host podman)"
+  if [[ -z "${host}" ]]; then skip "busy port: no engine socket"; return 0; fi
+  sandbox_setup
+  export DOCKER_HOST="${host}"
+  python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(300)' \
+    "${K8S_DEV_API_PORT}" &
+  echo $! >"${SANDBOX}/holder.pid"
+  sleep 0.3
+  run_task k8s:dev:up
+  assert_eq 1 "${RC}" "busy API port: up exits 1"
+  assert_contains "${ERR}" "port ${K8S_DEV_API_PORT} on 127.0.0.1 is in use by another program; stop it or set K8S_DEV_API_PORT" \
+    "busy API port: one line naming the port and the setting"
+  assert_eq "" "$(calls k3d 'c["argv"][1] in ("create", "start")')" "busy API port: nothing created or started"
+  K8S_DEV_LB_PORT=80 run_task k8s:dev:up
+  assert_eq 1 "${RC}" "privileged port: up exits 1"
+  assert_contains "${ERR}" "port 80 is privileged; set K8S_DEV_LB_PORT" "privileged port: the error names the setting"
+  K8S_DEV_REGISTRY_PORT="${K8S_DEV_API_PORT}" run_task k8s:dev:up
+  assert_contains "${ERR}" "wanted by both K8S_DEV_REGISTRY_PORT and K8S_DEV_API_PORT" "clashing ports: named"
+}
+
+test_remote_mode() {
+  sandbox_setup
+  python3 "${ROOT}/tests/support/fake-kube-api.py" --port 0 --kubeconfig-out "${SANDBOX}/shared.yaml" \
+    --name shared --pid-file "${SANDBOX}/api.pid" >"${SANDBOX}/api.out" 2>&1 &
+
+  for _ in $(seq 1 50); do [[ -s "${SANDBOX}/api.pid" ]] && break; sleep 0.1; done
+  export KUBECONFIG="${SANDBOX}/shared.yaml"
+  K8S_DEV_CONTEXT=shared K8S_DEV_REGISTRY=registry.example:5000 K8S_DEV_REGISTRY_PULL=registry.example:5000 \
+    run_task k8s:dev:up
+  assert_eq 0 "${RC}" "remote mode: up succeeds against an existing context (stderr: ${ERR})"
+  assert_contains "${OUT}" "Context: shared" "remote mode: up reports the context"
+  K8S_DEV_CONTEXT=shared run_task k8s:dev:down
+  assert_eq 0 "${RC}" "remote mode: down succeeds"
+  assert_contains "${ERR}" "nothing deleted" "remote mode: down says it deleted nothing"
+  K8S_DEV_CONTEXT=missing run_task k8s:dev:up
+  assert_eq 1 "${RC}" "remote mode: an unknown context fails"
+  assert_contains "${ERR}" "unset K8S_DEV_CONTEXT" "remote mode: the error names the fix"
+  assert_eq "" "$(calls k3d)" "remote mode: no k3d call at all"
+}
+
+test_task_list() {
+  sandbox_setup
+  local listing task
+  listing="$(cd "${ROOT}" && mise tasks 2>&1)"
+  for task in up down status doctor sync bootstrap gateway watch; do
+    if grep -Eq "^k8s:dev:${task} +[A-Z][a-z]+ .{20,}" <<<"${listing}"; then
+      pass "mise tasks lists k8s:dev:${task} with a description"
+    else
+      fail "k8s:dev:${task} missing or undescribed in: ${listing}"
+    fi
+  done
+}
+
+# mise.toml [env] and k8s-dev.sh both carry the defaults (the script must run without mise);
+# they must not drift apart.
+test_defaults_agree() {
+  local name default script_default compared=0
+  while IFS='|' read -r name default; do
+    script_default="$(env -i PATH="${PATH}" HOME="${HOME}" bash -c "source <(sed -n '/^export K8S_DEV_\\|^K8S_DEV_/p' '${ROOT}/tasks/scripts/k8s-dev.sh'); echo \"\${${name}:-}\"")"
+    assert_eq "${default}" "${script_default}" "default of ${name} agrees between mise.toml and k8s-dev.sh"
+    compared=$((compared + 1))
+  done < <(sed -n 's/^\(K8S_DEV_[A-Z0-9_]*\) = "{{ get_env(name=.[A-Z0-9_]*., default=.\(.*\).) }}"$/\1|\2/p' "${ROOT}/mise.toml")
+  if ((compared >= 30)); then pass "compared ${compared} defaults"; else fail "only ${compared} defaults found in mise.toml"; fi
+}
+
+main() {
+  case "${1:-}" in -h | --help) usage; return 0 ;; esac
+  build_helper
+  local tests=("$@") t failed=0
+  ((${#tests[@]})) || tests=(task_list defaults_agree bad_name bad_ports remote_mode "lifecycle docker" "lifecycle podman")
+  for t in "${tests[@]}"; do
+    echo "--- ${t}"
+    # shellcheck disable=SC2086 # "lifecycle docker" is a function and its argument
+    (test_${t} && finish) || failed=1
+  done
+  return "${failed}"
+}
+
+main "$@"
