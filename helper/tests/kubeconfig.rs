@@ -79,7 +79,10 @@ fn merge_into_default_kubeconfig_creates_private_dir_and_file() {
     let doc = read_yaml(&target);
     assert_eq!(doc["current-context"], "k3d-dev");
     assert_eq!(names(&doc, "contexts"), ["k3d-dev"]);
-    assert!(!home.path().join(".kube/config.bak").exists(), "nothing to back up");
+    assert!(
+        !home.path().join(".kube/config.bak").exists(),
+        "nothing to back up"
+    );
 }
 
 #[test]
@@ -89,13 +92,19 @@ fn merge_writes_the_first_kubeconfig_entry() {
     let second = home.path().join("second");
     fs::write(&second, "apiVersion: v1\nkind: Config\n").unwrap();
     let out = run(merge_cmd(home.path())
-        .env("KUBECONFIG", format!("{}:{}", first.display(), second.display()))
+        .env(
+            "KUBECONFIG",
+            format!("{}:{}", first.display(), second.display()),
+        )
         .arg("--from")
         .arg(fixture("kubeconfig-k3d-dev.yaml")));
     assert_eq!(out.status.code(), Some(0));
     assert!(stderr(&out).contains(&format!("into {} (", first.display())));
     assert_eq!(names(&read_yaml(&first), "clusters"), ["k3d-dev"]);
-    assert_eq!(fs::read_to_string(&second).unwrap(), "apiVersion: v1\nkind: Config\n");
+    assert_eq!(
+        fs::read_to_string(&second).unwrap(),
+        "apiVersion: v1\nkind: Config\n"
+    );
     assert!(!home.path().join(".kube").exists());
 }
 
@@ -106,7 +115,11 @@ fn merge_replaces_stale_credentials_keeps_user_entries_and_backs_up() {
     let original = fs::read_to_string(fixture("kubeconfig-user.yaml")).unwrap();
     fs::write(&target, &original).unwrap();
     let new = fixture("kubeconfig-k3d-dev.yaml");
-    let out = run(merge_cmd(home.path()).arg("--from").arg(&new).arg("--into").arg(&target));
+    let out = run(merge_cmd(home.path())
+        .arg("--from")
+        .arg(&new)
+        .arg("--into")
+        .arg(&target));
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         stderr(&out),
@@ -130,13 +143,25 @@ fn merge_replaces_stale_credentials_keeps_user_entries_and_backs_up() {
         entry(&after, "users", "admin@k3d-dev"),
         entry(&fresh, "users", "admin@k3d-dev")
     );
-    for (section, name) in [("clusters", "prod"), ("users", "prod-admin"), ("contexts", "prod")] {
+    for (section, name) in [
+        ("clusters", "prod"),
+        ("users", "prod-admin"),
+        ("contexts", "prod"),
+    ] {
         assert_eq!(entry(&after, section, name), entry(&before, section, name));
     }
-    for key in ["preferences", "extensions", "x-vendor-setting", "current-context"] {
+    for key in [
+        "preferences",
+        "extensions",
+        "x-vendor-setting",
+        "current-context",
+    ] {
         assert_eq!(after[key], before[key], "{key}");
     }
-    assert_eq!(after["x-vendor-setting"], "6550", "a quoted number stays a string");
+    assert_eq!(
+        after["x-vendor-setting"], "6550",
+        "a quoted number stays a string"
+    );
     let backup = home.path().join("kubeconfig.bak");
     assert_eq!(fs::read_to_string(&backup).unwrap(), original);
     assert_eq!(mode(&backup), 0o600);
@@ -149,7 +174,11 @@ fn merge_replaces_stale_credentials_keeps_user_entries_and_backs_up() {
         .arg(&target)
         .arg("--set-current"));
     assert_eq!(out.status.code(), Some(0));
-    assert!(stderr(&out).ends_with("(current-context: k3d-dev)\n"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).ends_with("(current-context: k3d-dev)\n"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(read_yaml(&target)["current-context"], "k3d-dev");
 }
 
@@ -158,9 +187,17 @@ fn merge_of_same_file_twice_changes_nothing() {
     let home = tempfile::tempdir().unwrap();
     let target = home.path().join("config");
     let new = fixture("kubeconfig-k3d-dev.yaml");
-    run(merge_cmd(home.path()).arg("--from").arg(&new).arg("--into").arg(&target));
+    run(merge_cmd(home.path())
+        .arg("--from")
+        .arg(&new)
+        .arg("--into")
+        .arg(&target));
     let written = fs::read_to_string(&target).unwrap();
-    let out = run(merge_cmd(home.path()).arg("--from").arg(&new).arg("--into").arg(&target));
+    let out = run(merge_cmd(home.path())
+        .arg("--from")
+        .arg(&new)
+        .arg("--into")
+        .arg(&target));
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         stderr(&out),
@@ -205,7 +242,11 @@ struct Changes {
 fn merge_and_remove_json_reports() {
     let home = tempfile::tempdir().unwrap();
     let target = home.path().join("real");
-    fs::write(&target, fs::read_to_string(fixture("kubeconfig-user.yaml")).unwrap()).unwrap();
+    fs::write(
+        &target,
+        fs::read_to_string(fixture("kubeconfig-user.yaml")).unwrap(),
+    )
+    .unwrap();
     let link = home.path().join("config");
     symlink("real", &link).unwrap();
     let new = fixture("kubeconfig-k3d-dev.yaml");
@@ -219,7 +260,11 @@ fn merge_and_remove_json_reports() {
     assert_eq!(report.action, "merge");
     assert_eq!(report.from.as_deref(), Some(new.as_path()));
     assert_eq!(report.target, link);
-    assert_eq!(report.written.as_deref(), Some(target.as_path()), "written through the symlink");
+    assert_eq!(
+        report.written.as_deref(),
+        Some(target.as_path()),
+        "written through the symlink"
+    );
     assert_eq!(report.backup, Some(home.path().join("real.bak")));
     assert_eq!(report.clusters.replaced, ["k3d-dev"]);
     assert_eq!(report.users.replaced, ["admin@k3d-dev"]);
@@ -228,11 +273,26 @@ fn merge_and_remove_json_reports() {
     assert_eq!(report.current_context.as_deref(), Some("prod"));
     assert!(report.changed);
     assert_eq!(report.note, None);
-    assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
-    assert!(!stdout(&out).contains("RlJFU0gt"), "no credentials in the report");
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        !stdout(&out).contains("RlJFU0gt"),
+        "no credentials in the report"
+    );
 
     let out = run(helper(home.path())
-        .args(["kubeconfig", "remove", "--json", "--context", "k3d-dev", "--from"])
+        .args([
+            "kubeconfig",
+            "remove",
+            "--json",
+            "--context",
+            "k3d-dev",
+            "--from",
+        ])
         .arg(&link));
     assert_eq!(out.status.code(), Some(0));
     let report: Report = serde_json::from_str(&stdout(&out)).unwrap();
@@ -278,7 +338,10 @@ fn remove_keeps_shared_entries_clears_current_context_and_is_idempotent() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         stderr(&out),
-        format!("context k3d-dev not found; nothing to remove ({})\n", target.display())
+        format!(
+            "context k3d-dev not found; nothing to remove ({})\n",
+            target.display()
+        )
     );
     assert_eq!(fs::read_to_string(&target).unwrap(), before);
 
@@ -301,9 +364,18 @@ fn remove_keeps_shared_entries_clears_current_context_and_is_idempotent() {
 fn malformed_new_fails_with_file_and_fix_and_leaves_target_byte_identical() {
     let cases = [
         ("kubeconfig-malformed-yaml.yaml", "invalid YAML: "),
-        ("kubeconfig-clusters-not-a-list.yaml", "`clusters` is a mapping, not a list"),
-        ("kubeconfig-entry-without-name.yaml", "entry 1 of `users` has no name"),
-        ("kubeconfig-not-a-mapping.yaml", "the document is a list, not a mapping"),
+        (
+            "kubeconfig-clusters-not-a-list.yaml",
+            "`clusters` is a mapping, not a list",
+        ),
+        (
+            "kubeconfig-entry-without-name.yaml",
+            "entry 1 of `users` has no name",
+        ),
+        (
+            "kubeconfig-not-a-mapping.yaml",
+            "the document is a list, not a mapping",
+        ),
     ];
     for (name, problem) in cases {
         let home = tempfile::tempdir().unwrap();
@@ -311,7 +383,11 @@ fn malformed_new_fails_with_file_and_fix_and_leaves_target_byte_identical() {
         let original = fs::read(fixture("kubeconfig-user.yaml")).unwrap();
         fs::write(&target, &original).unwrap();
         let new = fixture(name);
-        let out = run(merge_cmd(home.path()).arg("--from").arg(&new).arg("--into").arg(&target));
+        let out = run(merge_cmd(home.path())
+            .arg("--from")
+            .arg(&new)
+            .arg("--into")
+            .arg(&target));
         assert_eq!(out.status.code(), Some(1), "{name}");
         let err = stderr(&out);
         let prefix = format!(
@@ -357,7 +433,10 @@ fn malformed_target_fails_and_is_left_alone() {
         .args(["kubeconfig", "remove", "--context", "x", "--from"])
         .arg(&target));
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).starts_with(&format!("error: removing context x from {}: ", target.display())));
+    assert!(stderr(&out).starts_with(&format!(
+        "error: removing context x from {}: ",
+        target.display()
+    )));
     assert_eq!(fs::read(&target).unwrap(), original);
 }
 
@@ -383,7 +462,11 @@ fn directory_target_is_an_error() {
     let dir = home.path().join("kube");
     fs::create_dir(&dir).unwrap();
     let new = fixture("kubeconfig-k3d-dev.yaml");
-    let out = run(merge_cmd(home.path()).arg("--from").arg(&new).arg("--into").arg(&dir));
+    let out = run(merge_cmd(home.path())
+        .arg("--from")
+        .arg(&new)
+        .arg("--into")
+        .arg(&dir));
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
@@ -435,7 +518,10 @@ fn read_only_directory_is_an_error_naming_it() {
         "{err}"
     );
     assert_eq!(fs::read(&target).unwrap(), original);
-    let mut left: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let mut left: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     left.sort();
     assert_eq!(left, ["config"]);
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
@@ -468,7 +554,10 @@ fn concurrent_merges_from_separate_processes_keep_every_entry() {
     let doc = read_yaml(&target);
     let mut contexts = names(&doc, "contexts");
     contexts.sort();
-    assert_eq!(contexts, ["k3d-c0", "k3d-c1", "k3d-c2", "k3d-c3", "k3d-c4", "k3d-c5"]);
+    assert_eq!(
+        contexts,
+        ["k3d-c0", "k3d-c1", "k3d-c2", "k3d-c3", "k3d-c4", "k3d-c5"]
+    );
     assert_eq!(names(&doc, "clusters").len(), 6);
     assert_eq!(names(&doc, "users").len(), 6);
 }

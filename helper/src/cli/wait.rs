@@ -186,20 +186,21 @@ impl WaitArgs {
         let timeout = self.timeout;
         let (what, mut probe) = self.what.into_probe()?;
         let shown_timeout = wait::format_timeout(timeout);
-        let outcome = wait::wait_until(
-            &SystemClock::start(),
-            timeout,
-            &mut probe,
-            |progress| match progress {
-                Progress::Waiting { reason } => {
-                    eprintln!("waiting up to {shown_timeout} for {what}… ({reason})")
-                }
-                Progress::Changed { elapsed, reason } => eprintln!(
-                    "still waiting for {what} after {}: {reason}",
-                    wait::format_elapsed(elapsed)
-                ),
-            },
-        );
+        let outcome =
+            wait::wait_until(
+                &SystemClock::start(),
+                timeout,
+                &mut probe,
+                |progress| match progress {
+                    Progress::Waiting { reason } => {
+                        eprintln!("waiting up to {shown_timeout} for {what}… ({reason})")
+                    }
+                    Progress::Changed { elapsed, reason } => eprintln!(
+                        "still waiting for {what} after {}: {reason}",
+                        wait::format_elapsed(elapsed)
+                    ),
+                },
+            );
         if self.json {
             let report = Report {
                 what: what.clone(),
