@@ -86,6 +86,31 @@ fn merge_into_default_kubeconfig_creates_private_dir_and_file() {
 }
 
 #[test]
+fn merge_reads_the_new_kubeconfig_from_stdin() {
+    let home = tempfile::tempdir().unwrap();
+    let target = home.path().join("config");
+    let mut child = merge_cmd(home.path())
+        .args(["--from", "-", "--into"])
+        .arg(&target)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let yaml = fs::read(fixture("kubeconfig-k3d-dev.yaml")).unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &yaml).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "merged 1 cluster, 1 user, 1 context from stdin into {} (current-context: k3d-dev)\n",
+            target.display()
+        )
+    );
+    assert_eq!(names(&read_yaml(&target), "users"), ["admin@k3d-dev"]);
+}
+
+#[test]
 fn merge_writes_the_first_kubeconfig_entry() {
     let home = tempfile::tempdir().unwrap();
     let first = home.path().join("first/config");
@@ -404,6 +429,13 @@ fn malformed_new_fails_with_file_and_fix_and_leaves_target_byte_identical() {
         assert!(!err.contains("c2VjcmV0"), "{name}: no credentials");
         assert_eq!(fs::read(&target).unwrap(), original, "{name}");
         assert!(!home.path().join("config.bak").exists(), "{name}");
+
+        let out = run(merge_cmd(home.path()).arg("--from").arg(&new));
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        assert!(
+            !home.path().join(".kube").exists(),
+            "{name}: no directory for a bad merge"
+        );
     }
 }
 

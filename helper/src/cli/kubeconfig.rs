@@ -35,11 +35,10 @@ impl KubeconfigCommand {
 /// the new file's with --set-current, or when the target has none.
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "Examples:
-  k3d kubeconfig get openshell-dev > /tmp/kc.yaml
-  k8s-dev-helper kubeconfig merge --from /tmp/kc.yaml --set-current
+  k3d kubeconfig get openshell-dev | k8s-dev-helper kubeconfig merge --from - --set-current
   k8s-dev-helper kubeconfig merge --from /tmp/kc.yaml --into ./kubeconfig --json")]
 pub struct MergeArgs {
-    /// The kubeconfig to merge in (e.g. `k3d kubeconfig get CLUSTER` output)
+    /// The kubeconfig to merge in (e.g. `k3d kubeconfig get CLUSTER` output); `-` reads stdin
     #[arg(long, value_name = "NEW")]
     from: PathBuf,
     /// The kubeconfig to edit [default: first entry of $KUBECONFIG, else ~/.kube/config]
@@ -64,7 +63,7 @@ impl MergeArgs {
             format!(
                 "merged {} from {} into {} ({})",
                 counts(&summary, Changes::merged),
-                self.from.display(),
+                kubeconfig::source_name(&self.from),
                 target.display(),
                 state(&summary, true)
             )
@@ -72,7 +71,7 @@ impl MergeArgs {
             format!(
                 "{} already has the entries of {} ({})",
                 target.display(),
-                self.from.display(),
+                kubeconfig::source_name(&self.from),
                 state(&summary, false)
             )
         };

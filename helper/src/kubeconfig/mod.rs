@@ -23,20 +23,30 @@ pub use doc::{Input, Invalid};
 pub use edit::{Changes, MergeOptions, Summary, merge, remove_context};
 pub use store::{Missing, Written};
 
-/// Merge the kubeconfig file `new` into `target` (created when missing).
+/// Merge the kubeconfig file `new` (`-`: stdin) into `target` (created when missing).
 pub fn merge_file(new: &Path, target: &Path, options: MergeOptions) -> Result<(Summary, Written)> {
-    let new_text = fs::read_to_string(new).map_err(|err| {
-        anyhow::anyhow!(
-            "reading new kubeconfig {}: {err}; fix: check the --from path",
-            new.display()
-        )
-    })?;
+    let new_text = if new == Path::new("-") {
+        std::io::read_to_string(std::io::stdin())
+            .map_err(|err| anyhow::anyhow!("reading new kubeconfig from stdin: {err}"))?
+    } else {
+        fs::read_to_string(new).map_err(|err| {
+            anyhow::anyhow!(
+                "reading new kubeconfig {}: {err}; fix: check the --from path",
+                new.display()
+            )
+        })?
+    };
+    let context = || format!("merging {} into {}", source_name(new), target.display());
+    // Judge the new file before touching anything, so a bad one creates no directory either.
+    merge("", &new_text, options)
+        .map_err(|err| explain(err, new, target))
+        .with_context(context)?;
     store::update(target, Missing::Create, |old| {
         let (text, summary) = merge(old.unwrap_or(""), &new_text, options)
             .map_err(|err| explain(err, new, target))?;
         Ok((summary.changed.then_some(text), summary))
     })
-    .with_context(|| format!("merging {} into {}", new.display(), target.display()))
+    .with_context(context)
 }
 
 /// Remove context `name` (and its unshared cluster and user) from `target`. A missing file or
@@ -60,12 +70,21 @@ pub fn remove_from_file(target: &Path, name: &str) -> Result<(Summary, Written)>
     .with_context(|| format!("removing context {name} from {}", target.display()))
 }
 
+/// How the new file is named in messages: its path, or `stdin` for `-`.
+pub fn source_name(new: &Path) -> String {
+    if new == Path::new("-") {
+        "stdin".to_owned()
+    } else {
+        new.display().to_string()
+    }
+}
+
 /// One line naming the faulty file and what to do about it.
 fn explain(err: Invalid, new: &Path, target: &Path) -> anyhow::Error {
     match err.input {
         Input::New => anyhow::anyhow!(
             "{} is not a valid kubeconfig: {}; fix: regenerate it (k3d kubeconfig get CLUSTER)",
-            new.display(),
+            source_name(new),
             err.problem
         ),
         Input::Target => {

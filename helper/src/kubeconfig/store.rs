@@ -6,7 +6,7 @@
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -169,23 +169,54 @@ fn create_private_dir(dir: &Path) -> Result<()> {
         .map_err(|err| not_writable(dir, err))
 }
 
-/// Hold an exclusive lock for the edit. The lock is a sidecar file, not `<file>.lock`: that
-/// name is client-go's own lock, created with O_EXCL, so a lock file left there would make
-/// every `kubectl config …` fail with "file exists". A `flock` dies with its process, so a
-/// crashed helper never leaves a stale lock behind.
-fn lock(path: &Path, dir: &Path) -> Result<File> {
+/// An exclusive lock on a kubeconfig, held until dropped.
+///
+/// The lock is a sidecar file, not `<file>.lock`: that name is client-go's own lock, created
+/// with O_EXCL, so a lock file left there would make every `kubectl config …` fail with "file
+/// exists". A `flock` dies with its process, so a crashed helper never blocks the next one.
+/// The holder deletes the sidecar before unlocking (no litter next to a repo's kubeconfig);
+/// a waiter that then wins the lock on the deleted inode sees the path changed and retries.
+struct Lock {
+    path: PathBuf,
+    _file: File,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // Unlink while still locked; the lock itself goes when `_file` closes.
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+fn lock(path: &Path, dir: &Path) -> Result<Lock> {
     let lock_path = sibling_named(path, ".", ".k8s-dev-helper.lock");
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&lock_path)
-        .map_err(|err| not_writable(dir, err))?;
-    file.lock()
-        .with_context(|| format!("locking {}", lock_path.display()))?;
-    Ok(file)
+    loop {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(|err| not_writable(dir, err))?;
+        file.lock()
+            .with_context(|| format!("locking {}", lock_path.display()))?;
+        let held = file.metadata()?.ino();
+        match fs::metadata(&lock_path) {
+            Ok(meta) if meta.ino() == held => {
+                return Ok(Lock {
+                    path: lock_path,
+                    _file: file,
+                });
+            }
+            // The previous holder removed it (or replaced it) while we waited: start over.
+            Ok(_) => {}
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => {
+                return Err(err).with_context(|| format!("inspecting {}", lock_path.display()));
+            }
+        }
+    }
 }
 
 fn not_writable(dir: &Path, err: io::Error) -> anyhow::Error {
@@ -303,7 +334,7 @@ mod tests {
     }
 
     #[test]
-    fn update_leaves_no_temp_or_kubectl_lock_files() {
+    fn update_leaves_no_temp_or_lock_files() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("config");
         update(&path, Missing::Create, replace_with("a: 1\n")).unwrap();
@@ -312,7 +343,7 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert_eq!(names, [".config.k8s-dev-helper.lock", "config"]);
+        assert_eq!(names, ["config"]);
     }
 
     #[test]
