@@ -377,8 +377,7 @@ fn remove_keeps_shared_entries_clears_current_context_and_is_idempotent() {
     assert_eq!(
         stderr(&out),
         format!(
-            "{} does not exist; nothing to remove ({})\n",
-            missing.display(),
+            "the kubeconfig does not exist; nothing to remove ({})\n",
             missing.display()
         )
     );

@@ -55,10 +55,7 @@ pub fn remove_from_file(target: &Path, name: &str) -> Result<(Summary, Written)>
     store::update(target, Missing::Skip, |old| {
         let Some(old) = old else {
             let summary = Summary {
-                note: Some(format!(
-                    "{} does not exist; nothing to remove",
-                    target.display()
-                )),
+                note: Some("the kubeconfig does not exist; nothing to remove".into()),
                 ..Summary::default()
             };
             return Ok((None, summary));
