@@ -1,4 +1,0 @@
-// SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
-// SPDX-License-Identifier: Apache-2.0
-
-//! (not implemented yet)
