@@ -15,4 +15,5 @@ pub mod image;
 pub mod kubeconfig;
 pub mod ports;
 pub mod runtime;
+pub mod status;
 pub mod wait;

@@ -4,12 +4,13 @@
 //! Command-line parsing and dispatch. One module per subcommand; each owns its `clap::Args`
 //! and a `run`. Results go to stdout, progress and errors to stderr.
 
-mod cluster;
+pub(crate) mod cluster;
 mod doctor;
 mod engine;
 mod image;
 mod kubeconfig;
 mod ports;
+mod status;
 mod wait;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +38,7 @@ enum Command {
     Cluster(cluster::ClusterCommand),
     #[command(subcommand)]
     Ports(ports::PortsCommand),
+    Status(status::StatusArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -48,5 +50,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Image(cmd) => cmd.run(),
         Command::Cluster(cmd) => cmd.run(),
         Command::Ports(cmd) => cmd.run(),
+        Command::Status(args) => args.run(),
     }
 }

@@ -81,8 +81,12 @@ impl Kubectl {
     }
 
     pub fn probe_nodes(&self, count: usize, left: Duration) -> Result<(), String> {
-        let json = self.run(&["get", "nodes", "-o", "json"], left)?;
-        nodes_ready(&parse_json(&json)?, count)
+        nodes_ready(&self.nodes(left)?, count)
+    }
+
+    /// `kubectl get nodes -o json`, parsed.
+    pub fn nodes(&self, left: Duration) -> Result<Value, String> {
+        parse_json(&self.run(&["get", "nodes", "-o", "json"], left)?)
     }
 
     pub fn probe_crd(&self, name: &str, left: Duration) -> Result<(), String> {
@@ -135,7 +139,7 @@ fn condition_entry<'a>(obj: &'a Value, kind: &str) -> Option<&'a Value> {
 }
 
 /// The `status` of condition `kind` (`"True"`, `"False"`, …) and its message or reason.
-fn condition<'a>(obj: &'a Value, kind: &str) -> Option<(&'a str, &'a str)> {
+pub fn condition<'a>(obj: &'a Value, kind: &str) -> Option<(&'a str, &'a str)> {
     let cond = condition_entry(obj, kind)?;
     let status = cond["status"].as_str().unwrap_or("Unknown");
     let why = cond["message"]
@@ -146,7 +150,7 @@ fn condition<'a>(obj: &'a Value, kind: &str) -> Option<(&'a str, &'a str)> {
     Some((status, why))
 }
 
-fn name_of(obj: &Value) -> &str {
+pub fn name_of(obj: &Value) -> &str {
     obj.pointer("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or("?")

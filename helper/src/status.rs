@@ -1,0 +1,235 @@
+// SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
+// SPDX-License-Identifier: Apache-2.0
+
+//! `k8s-dev-helper status`: one report of the cluster, its nodes, the registry, the kubeconfig
+//! and the engine, rendered as text or JSON from the same struct. Names and states only: no
+//! server certificates, tokens or keys ever enter the report.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::wait::kube::{condition, name_of};
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    /// `local` (the kit's k3d cluster) or `remote` (K8S_DEV_CONTEXT).
+    pub mode: &'static str,
+    pub cluster: ClusterView,
+    pub nodes: Vec<NodeView>,
+    pub registry: RegistryView,
+    pub kubeconfig: KubeconfigView,
+    pub engine: EngineView,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClusterView {
+    pub name: String,
+    pub context: String,
+    /// missing, stopped, partial, running; `reachable`/`unreachable` in remote mode;
+    /// `unknown` when it could not be read (see `error`).
+    pub state: String,
+    pub servers: Option<String>,
+    pub agents: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct NodeView {
+    pub name: String,
+    pub ready: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RegistryView {
+    pub name: String,
+    /// missing, stopped, running; `external` in remote mode; `unknown` on error.
+    pub state: String,
+    pub push: String,
+    pub pull: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct KubeconfigView {
+    /// The cluster's own kubeconfig (`~/.kube/k3d-<cluster>.yaml`); none in remote mode.
+    pub file: Option<String>,
+    pub file_exists: bool,
+    /// Octal permission bits of `file`, e.g. `0600`.
+    pub file_mode: Option<String>,
+    /// The default kubeconfig (first of $KUBECONFIG, else ~/.kube/config).
+    pub default_file: String,
+    pub context_in_default: bool,
+    pub current_context: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EngineView {
+    pub engine: Option<String>,
+    pub host: Option<String>,
+    pub version: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Node names and readiness from `kubectl get nodes -o json`.
+pub fn node_views(list: &Value) -> Vec<NodeView> {
+    list["items"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|node| NodeView {
+            name: name_of(node).to_string(),
+            ready: condition(node, "Ready").map(|(s, _)| s) == Some("True"),
+        })
+        .collect()
+}
+
+/// `0600`-style text of permission bits.
+pub fn mode_string(mode: u32) -> String {
+    format!("{:04o}", mode & 0o7777)
+}
+
+impl Status {
+    /// The human view: a heading, a blank line, then `  Key: value` lines.
+    pub fn render(&self) -> String {
+        let c = &self.cluster;
+        let mut out = format!("k8s-dev status ({})\n\n", self.mode);
+        let counts = match (&c.servers, &c.agents) {
+            (Some(s), Some(a)) => format!(", servers {s}, agents {a}"),
+            _ => String::new(),
+        };
+        out += &format!("  Cluster: {} ({}{counts})\n", c.name, c.state);
+        if let Some(err) = &c.error {
+            out += &format!("  Cluster error: {err}\n");
+        }
+        out += &format!("  Context: {}\n", c.context);
+        if !self.nodes.is_empty() {
+            let nodes: Vec<String> = self
+                .nodes
+                .iter()
+                .map(|n| format!("{} {}", n.name, if n.ready { "Ready" } else { "NotReady" }))
+                .collect();
+            out += &format!("  Nodes: {}\n", nodes.join(", "));
+        }
+        let r = &self.registry;
+        out += &format!(
+            "  Registry: {} ({}; push {}, pull {})\n",
+            r.name, r.state, r.push, r.pull
+        );
+        let k = &self.kubeconfig;
+        if let Some(file) = &k.file {
+            let mode = k.file_mode.as_deref().unwrap_or("missing");
+            out += &format!("  Kubeconfig: {file} ({mode})\n");
+        }
+        out += &format!(
+            "  Default kubeconfig: {} ({}; current-context {})\n",
+            k.default_file,
+            if k.context_in_default {
+                "has the context"
+            } else {
+                "lacks the context"
+            },
+            k.current_context.as_deref().unwrap_or("none")
+        );
+        let e = &self.engine;
+        match (&e.engine, &e.error) {
+            (Some(engine), _) => {
+                out += &format!(
+                    "  Engine: {engine} {} at {}\n",
+                    e.version.as_deref().unwrap_or("?"),
+                    e.host.as_deref().unwrap_or("?")
+                )
+            }
+            (None, Some(err)) => out += &format!("  Engine: none ({err})\n"),
+            (None, None) => out += "  Engine: not checked\n",
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn node_views_reads_names_and_ready_condition() {
+        let list = json!({"items": [
+            {"metadata": {"name": "a"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+            {"metadata": {"name": "b"}, "status": {"conditions": [{"type": "Ready", "status": "False"}]}},
+            {"metadata": {"name": "c"}}
+        ]});
+        assert_eq!(
+            node_views(&list),
+            vec![
+                NodeView {
+                    name: "a".into(),
+                    ready: true
+                },
+                NodeView {
+                    name: "b".into(),
+                    ready: false
+                },
+                NodeView {
+                    name: "c".into(),
+                    ready: false
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn mode_string_is_four_octal_digits() {
+        assert_eq!(mode_string(0o100600), "0600");
+        assert_eq!(mode_string(0o644), "0644");
+    }
+
+    #[test]
+    fn render_shows_every_part_on_its_own_line() {
+        let status = Status {
+            mode: "local",
+            cluster: ClusterView {
+                name: "dev".into(),
+                context: "k3d-dev".into(),
+                state: "running".into(),
+                servers: Some("1/1".into()),
+                agents: Some("1/1".into()),
+                error: None,
+            },
+            nodes: vec![NodeView {
+                name: "k3d-dev-server-0".into(),
+                ready: true,
+            }],
+            registry: RegistryView {
+                name: "reg".into(),
+                state: "running".into(),
+                push: "localhost:5000".into(),
+                pull: "reg:5000".into(),
+            },
+            kubeconfig: KubeconfigView {
+                file: Some("/h/.kube/k3d-dev.yaml".into()),
+                file_exists: true,
+                file_mode: Some("0600".into()),
+                default_file: "/h/.kube/config".into(),
+                context_in_default: true,
+                current_context: Some("k3d-dev".into()),
+            },
+            engine: EngineView {
+                engine: Some("podman".into()),
+                host: Some("unix:///run/podman.sock".into()),
+                version: Some("4.3.1".into()),
+                error: None,
+            },
+        };
+        assert_eq!(
+            status.render(),
+            "k8s-dev status (local)\n\n\
+             \x20 Cluster: dev (running, servers 1/1, agents 1/1)\n\
+             \x20 Context: k3d-dev\n\
+             \x20 Nodes: k3d-dev-server-0 Ready\n\
+             \x20 Registry: reg (running; push localhost:5000, pull reg:5000)\n\
+             \x20 Kubeconfig: /h/.kube/k3d-dev.yaml (0600)\n\
+             \x20 Default kubeconfig: /h/.kube/config (has the context; current-context k3d-dev)\n\
+             \x20 Engine: podman 4.3.1 at unix:///run/podman.sock\n"
+        );
+    }
+}
