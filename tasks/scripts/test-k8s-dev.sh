@@ -58,7 +58,7 @@ test_lifecycle() { # engine
   local name="${K8S_DEV_CLUSTER}" ctx="k3d-${K8S_DEV_CLUSTER}"
 
   run_task k8s:dev:up
-  assert_eq 0 "${RC}" "${engine}: first up succeeds (stderr: ${ERR})"
+  assert_ok "${engine}: first up succeeds"
   assert_eq "registry create ${K8S_DEV_REGISTRY_NAME} --port 127.0.0.1:${K8S_DEV_REGISTRY_PORT} --default-network ${K8S_DEV_NETWORK}|cluster create --config ${ROOT}/deploy/k3d/cluster.yaml" \
     "$(calls k3d 'c["argv"][1] in ("create", "start")' | paste -sd'|' -)" \
     "${engine}: first up creates the registry, then the cluster from the k3d config"
@@ -70,8 +70,8 @@ test_lifecycle() { # engine
   else
     fail "${engine}: k3d config does not validate: $(check-jsonschema --schemafile "${ROOT}/tests/data/schemas/k3d-v1alpha5.schema.json" "${config}" 2>&1)"
   fi
-  assert_eq "127.0.0.1 ${K8S_DEV_API_PORT} 1 ['127.0.0.1:${K8S_DEV_LB_PORT}:30051'] ['k3d-${K8S_DEV_REGISTRY_NAME}:5000']" \
-    "$(yaml_get "${config}" 'd["kubeAPI"]["hostIP"], d["kubeAPI"]["hostPort"], d["agents"], [p["port"] for p in d["ports"]], d["registries"]["use"]' | tr -d '(),' | sed "s/'127/'127/")" \
+  assert_eq "127.0.0.1 ${K8S_DEV_API_PORT} 1 127.0.0.1:${K8S_DEV_LB_PORT}:30051 k3d-${K8S_DEV_REGISTRY_NAME}:5000" \
+    "$(yaml_get "${config}" '" ".join(map(str, [d["kubeAPI"]["hostIP"], d["kubeAPI"]["hostPort"], d["agents"]] + [p["port"] for p in d["ports"]] + d["registries"]["use"]))')" \
     "${engine}: config binds API and load balancer to 127.0.0.1 and uses the registry"
   assert_contains "$(yaml_get "${config}" 'd["registries"]["config"]')" "\"127.0.0.1:${K8S_DEV_REGISTRY_PORT}\"" \
     "${engine}: config mirrors the host's push name into the cluster"
@@ -94,34 +94,34 @@ test_lifecycle() { # engine
   start="$(date +%s%N)"
   run_task k8s:dev:up
   after="$(calls k3d 'c["argv"][1] in ("create", "start", "delete")' | wc -l)"
-  assert_eq 0 "${RC}" "${engine}: second up succeeds"
+  assert_ok "${engine}: second up succeeds"
   assert_eq "${before}" "${after}" "${engine}: second up creates, starts and deletes nothing"
   echo "info: ${engine}: no-op up took $((($(date +%s%N) - start) / 1000000)) ms (measured, not asserted)"
 
   k3d cluster stop "${name}" >/dev/null
   run_task k8s:dev:up
-  assert_eq 0 "${RC}" "${engine}: up after a stop succeeds"
+  assert_ok "${engine}: up after a stop succeeds"
   assert_eq "cluster start ${name}" "$(calls k3d 'c["argv"][:2] == ["cluster", "start"]')" "${engine}: up after a stop starts the cluster"
 
   run_task k8s:dev:status --json
-  assert_eq 0 "${RC}" "${engine}: status --json succeeds"
+  assert_ok "${engine}: status --json succeeds"
   assert_eq "running running ${engine}" \
     "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["cluster"]["state"], d["registry"]["state"], d["engine"]["engine"])' "${OUT}" 2>&1)" \
     "${engine}: status --json reports cluster, registry and engine"
   assert_not_contains "${OUT}" "RkFLRS1" "${engine}: status --json shows no credentials"
 
   run_task k8s:dev:down
-  assert_eq 0 "${RC}" "${engine}: down succeeds"
+  assert_ok "${engine}: down succeeds"
   assert_eq "cluster delete ${name}" "$(calls k3d 'c["argv"][1] == "delete"')" "${engine}: down deletes the cluster only"
   assert_contains "$(k3d registry list "${K8S_DEV_REGISTRY_NAME}" -o json)" '"Running": true' "${engine}: down keeps the registry running"
   assert_eq "other" "$(kubeconfig_contexts "${HOME}/.kube/config")" "${engine}: down removed the cluster's context and kept the user's"
   if [[ ! -e "${HOME}/.kube/k3d-${name}.yaml" ]]; then pass "${engine}: down removed the cluster kubeconfig"; else fail "${engine}: cluster kubeconfig left behind"; fi
 
   run_task k8s:dev:down --registry
-  assert_eq 0 "${RC}" "${engine}: down --registry succeeds"
+  assert_ok "${engine}: down --registry succeeds"
   assert_eq "registry delete ${K8S_DEV_REGISTRY_NAME}" "$(calls k3d 'c["argv"][:2] == ["registry", "delete"]')" "${engine}: down --registry deletes the registry"
   run_task k8s:dev:down
-  assert_eq 0 "${RC}" "${engine}: down is idempotent"
+  assert_ok "${engine}: down is idempotent"
 }
 
 test_bad_name() {
@@ -167,10 +167,10 @@ test_remote_mode() {
   export KUBECONFIG="${SANDBOX}/shared.yaml"
   K8S_DEV_CONTEXT=shared K8S_DEV_REGISTRY=registry.example:5000 K8S_DEV_REGISTRY_PULL=registry.example:5000 \
     run_task k8s:dev:up
-  assert_eq 0 "${RC}" "remote mode: up succeeds against an existing context (stderr: ${ERR})"
+  assert_ok "remote mode: up succeeds against an existing context"
   assert_contains "${OUT}" "Context: shared" "remote mode: up reports the context"
   K8S_DEV_CONTEXT=shared run_task k8s:dev:down
-  assert_eq 0 "${RC}" "remote mode: down succeeds"
+  assert_ok "remote mode: down succeeds"
   assert_contains "${ERR}" "nothing deleted" "remote mode: down says it deleted nothing"
   K8S_DEV_CONTEXT=missing run_task k8s:dev:up
   assert_eq 1 "${RC}" "remote mode: an unknown context fails"

@@ -8,7 +8,7 @@
 # directory. Real mise runs the real tasks; engine tests use K8S_DEV_TEST_DOCKER_HOST /
 # K8S_DEV_TEST_PODMAN_HOST and skip without them (fail under K8S_DEV_TEST_NO_SKIP=1).
 #
-# API: pass, fail, skip, assert_eq, assert_contains, assert_not_contains, assert_mode, finish,
+# API: pass, fail, skip, assert_eq, assert_ok, assert_contains, assert_not_contains, assert_mode, finish,
 #      sandbox_setup, sandbox_cleanup, run_task TASK [ARGS], calls TOOL [PYTHON-EXPR], free_port,
 #      engine_host docker|podman
 
@@ -34,6 +34,10 @@ skip() {
 
 assert_eq() { # want, got, what
   if [[ "$1" == "$2" ]]; then pass "$3"; else fail "$3: want [$1], got [$2]"; fi
+}
+# A task run (see run_task) that must have succeeded; its stderr is shown only on failure.
+assert_ok() { # what
+  if [[ "${RC}" == 0 ]]; then pass "$1"; else fail "$1: exit ${RC}, stderr: ${ERR}"; fi
 }
 assert_contains() { # haystack, needle, what
   if [[ "$1" == *"$2"* ]]; then pass "$3"; else fail "$3: [$2] not in: $1"; fi
