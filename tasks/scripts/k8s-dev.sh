@@ -57,11 +57,12 @@ K8S_DEV_SUPERVISOR_IMAGE="${K8S_DEV_SUPERVISOR_IMAGE:-openshell-supervisor}"
 K8S_DEV_SUPERVISOR_DOCKERFILE="${K8S_DEV_SUPERVISOR_DOCKERFILE:-deploy/docker/Dockerfile.supervisor}"
 K8S_DEV_RUST_TARGET="${K8S_DEV_RUST_TARGET:-}"
 K8S_DEV_IMAGE_BUILDER="${K8S_DEV_IMAGE_BUILDER:-helper}"
+K8S_DEV_IMAGE_COMPRESSION="${K8S_DEV_IMAGE_COMPRESSION:-zstd}"
 
 K3D_CONTEXT="k3d-${K8S_DEV_CLUSTER}"
 CLUSTER_KUBECONFIG="${HOME}/.kube/k3d-${K8S_DEV_CLUSTER}.yaml"
-# Images of the last sync (their content tags), read by bootstrap; under cargo's target dir.
-STATE_DIR="${CARGO_TARGET_DIR:-${PWD}/target}/k8s-dev"
+# Images of the last sync (their content tags, publish reports), read by bootstrap.
+STATE_DIR="${K8S_DEV_STATE_DIR:-${CARGO_TARGET_DIR:-${PWD}/target}/k8s-dev}"
 
 usage() {
   cat <<USAGE
@@ -118,6 +119,8 @@ Environment (defaults in parentheses):
   K8S_DEV_GATEWAY_PORT     host port of the out-of-cluster gateway (8080)
   K8S_DEV_RUST_TARGET      Linux target triple of image binaries (the host's, on Linux)
   K8S_DEV_IMAGE_BUILDER    helper (daemonless publish) or engine (docker/podman build + push)
+  K8S_DEV_IMAGE_COMPRESSION  zstd (k3s, Podman, Docker >= 23) or gzip (older Docker) (zstd)
+  K8S_DEV_STATE_DIR        sync's state: staged binaries, tags, publish reports (target/k8s-dev)
   KUBECONFIG               the default kubeconfig the cluster is merged into (~/.kube/config)
 USAGE
 }
@@ -427,13 +430,15 @@ publish() { # component, tag...
   shift
   local context="${STATE_DIR}/context/${C_IMAGE}" rc=0 tag
   mkdir -p "${context}"
+  rm -f "${STATE_DIR}/publish-${C_IMAGE}.json"
   # A hard link costs nothing; cargo replaces the binary on rebuild, so re-link every time.
   ln -f "${BIN_DIR}/${C_BIN}" "${context}/${C_BIN}" 2>/dev/null || cp -p "${BIN_DIR}/${C_BIN}" "${context}/${C_BIN}"
   [[ -f "${C_DOCKERFILE}" ]] || die "Dockerfile ${C_DOCKERFILE} not found; set the component's K8S_DEV_*_DOCKERFILE"
   if [[ "${K8S_DEV_IMAGE_BUILDER}" == helper ]]; then
     local tag_args=()
     for tag in "$@"; do tag_args+=(--tag "${tag}"); done
-    ce_helper image publish --dockerfile "${C_DOCKERFILE}" --context "${context}" "${tag_args[@]}" >&2 || rc=$?
+    ce_helper image publish --dockerfile "${C_DOCKERFILE}" --context "${context}" "${tag_args[@]}" \
+      --compression "${K8S_DEV_IMAGE_COMPRESSION}" --json >"${STATE_DIR}/publish-${C_IMAGE}.json" || rc=$?
     if ((rc == 0)); then return 0; fi
     ((rc == 4)) || die "publishing ${C_IMAGE} failed (see above)"
     log "falling back to the container engine for ${C_DOCKERFILE}"

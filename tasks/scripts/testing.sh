@@ -80,6 +80,8 @@ build_helper() {
 # never touch the developer's cluster, kubeconfig or ports.
 sandbox_setup() {
   SANDBOX="$(mktemp -d "${TMPDIR:-/tmp}/k8s-dev-test.XXXXXX")"
+  # The toolchain stays where it is installed when HOME moves.
+  export RUSTUP_HOME="${RUSTUP_HOME:-${HOME}/.rustup}" CARGO_HOME="${CARGO_HOME:-${HOME}/.cargo}"
   export HOME="${SANDBOX}/home"
   mkdir -p "${HOME}"
   export K8S_DEV_FAKE_STATE="${SANDBOX}/fakes"
@@ -91,6 +93,7 @@ sandbox_setup() {
   export K8S_DEV_CLUSTER="t$$-${RANDOM}"
   export K8S_DEV_NETWORK="k8s-dev-test-$$"
   export K8S_DEV_REGISTRY_NAME="reg-$$"
+  export K8S_DEV_REGISTRY_PULL="${K8S_DEV_REGISTRY_NAME}:5000"
   export K8S_DEV_API_PORT K8S_DEV_LB_PORT K8S_DEV_REGISTRY_PORT
   K8S_DEV_API_PORT="$(free_port)"
   K8S_DEV_LB_PORT="$(free_port)"
