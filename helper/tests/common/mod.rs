@@ -26,11 +26,18 @@ pub fn helper_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_k8s-dev-helper"))
 }
 
-/// A `k8s-dev-helper` command with `HOME` at `home` and every steering variable unset.
+/// A `k8s-dev-helper` command with `HOME` at `home`, every steering variable and every
+/// `K8S_DEV_*` setting unset.
 pub fn helper(home: &Path) -> Command {
     let mut cmd = Command::new(helper_bin());
     for var in STEERING_VARS {
         cmd.env_remove(var);
+    }
+    // Settings such as K8S_DEV_TIMEOUT are clap defaults; `mise run test` exports them all.
+    for (var, _) in std::env::vars() {
+        if var.starts_with("K8S_DEV_") && !var.starts_with("K8S_DEV_TEST_") {
+            cmd.env_remove(var);
+        }
     }
     cmd.env("HOME", home);
     cmd
