@@ -245,6 +245,6 @@ fn bad_port_setting_fails_naming_the_variable() {
     assert_eq!(api.status, "fail");
     assert_eq!(
         api.detail,
-        "K8S_DEV_API_PORT=\"65536\" is not a port number"
+        "K8S_DEV_API_PORT=\"65536\": port 65536 is out of range"
     );
 }

@@ -183,17 +183,20 @@ struct Port<'a> {
 /// A port in use is only a warning: the kit's own cluster or registry holds it once up.
 fn port_check(port: &Port, address: &str, sys: &dyn System) -> Check {
     let (name, var) = (port.name, port.var);
+    // The same rule `up` applies (ports::parse_wanted): doctor must not pass what up refuses.
     let number = match port.value {
         None => port.default,
-        Some(value) => match value.parse::<u16>() {
-            Ok(n) if n > 0 => n,
-            _ => {
+        Some(value) => match crate::ports::parse_wanted(&format!("{value}={var}")) {
+            Ok(wanted) => wanted.port,
+            Err(err) => {
+                let problem = err.to_string();
+                let problem = problem.split("; ").next().unwrap_or(&problem);
                 return check(
                     name,
                     Status::Fail,
-                    format!("{var}={value:?} is not a port number"),
+                    format!("{var}={value:?}: {problem}"),
                     Some(format!(
-                        "set {var} to a port from 1 to 65535 (default {})",
+                        "set {var} to a port from 1024 to 65535 (default {})",
                         port.default
                     )),
                 );
@@ -715,7 +718,10 @@ mod tests {
         };
         let lb = find(&report(&env, &FakeSystem::healthy()), "lb-port").clone();
         assert_eq!(lb.status, Status::Fail);
-        assert_eq!(lb.detail, r#"K8S_DEV_LB_PORT="80a" is not a port number"#);
+        assert_eq!(
+            lb.detail,
+            r#"K8S_DEV_LB_PORT="80a": port '80a' is not a number"#
+        );
     }
 
     #[test]
