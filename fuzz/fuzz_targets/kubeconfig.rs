@@ -41,7 +41,10 @@ fn check_merge(target: &str, new: &str, options: MergeOptions) {
     };
     reparse(&merged, "merge output");
     if !summary.changed {
-        assert_eq!(merged, target, "an unchanged merge must return the target as it was");
+        assert_eq!(
+            merged, target,
+            "an unchanged merge must return the target as it was"
+        );
     }
     let (again, second) = merge(&merged, new, options)
         .unwrap_or_else(|err| panic!("merging into the merge result fails: {err}\n{merged}"));
