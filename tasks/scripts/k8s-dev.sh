@@ -403,7 +403,8 @@ rust_target() {
 # targets (musl is static anyway). The flags go through CARGO_TARGET_<TRIPLE>_RUSTFLAGS so they
 # reach only the target's artifacts, not build scripts or proc-macros.
 build_binaries() { # package...
-  require_tool cargo
+  # mise does not pin Rust (the project's own toolchain builds the images), so not `mise install`.
+  command -v cargo >/dev/null 2>&1 || die "cargo not found. Install Rust (https://rustup.rs)"
   local target var args=() pkg
   target="$(rust_target)"
   var="CARGO_TARGET_$(echo "${target}" | tr 'a-z.-' 'A-Z__')_RUSTFLAGS"
