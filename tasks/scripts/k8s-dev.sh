@@ -255,7 +255,7 @@ check_remote() {
 
 cmd_up() {
   need_helper
-  ce_helper cluster check-name "${K8S_DEV_CLUSTER}"
+  ce_helper cluster check-name -- "${K8S_DEV_CLUSTER}"
   if is_remote; then
     check_remote
     log "remote mode: using context ${K8S_DEV_CONTEXT}; nothing created"
@@ -305,7 +305,7 @@ cmd_down() {
     shift
   done
   need_helper
-  ce_helper cluster check-name "${K8S_DEV_CLUSTER}"
+  ce_helper cluster check-name -- "${K8S_DEV_CLUSTER}"
   if is_remote; then
     log "remote mode: context ${K8S_DEV_CONTEXT} is not the kit's cluster; nothing deleted"
     return 0
