@@ -263,7 +263,8 @@ test_read_only_kube() {
   chown -R 65534:65534 "${SANDBOX}"
   chmod 500 "${HOME}/.kube"
   chmod 755 "${SANDBOX}"
-  nobody_engine_socket "${SANDBOX}/docker.sock" "${DOCKER_HOST#unix://}" || { fail "read-only ~/.kube: no forwarding socket"; return 0; }
+  local engine="${DOCKER_HOST}"
+  nobody_engine_socket "${SANDBOX}/docker.sock" "${engine#unix://}" || { fail "read-only ~/.kube: no forwarding socket"; return 0; }
   export DOCKER_HOST="unix://${SANDBOX}/docker.sock"
   local before
   before="$(cd "${HOME}/.kube" && stat -c '%a %U' . && ls -lA --time-style=+ && cat config)"
@@ -280,6 +281,8 @@ test_read_only_kube() {
   ERR="$(cat "${SANDBOX}/err")"
   assert_ok "once ~/.kube is writable, up completes as uid 65534"
   assert_eq "65534 600" "$(stat -c '%u %a' "${HOME}/.kube/config")" "the merged kubeconfig belongs to the user, 0600"
+  # The sandbox cleanup removes the test network through the engine itself, not the forwarder.
+  export DOCKER_HOST="${engine}"
 }
 
 main() {
