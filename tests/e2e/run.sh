@@ -224,7 +224,7 @@ step_watch() {
   wait "${pgid}" 2>/dev/null || true
   grep -q "Cleaning up" "${WORK}/watch.log" && pass "watch: skaffold cleaned up" || fail "watch: no 'Cleaning up' in its output"
   if release_deployed >/dev/null 2>&1; then fail "watch: release ${K8S_DEV_RELEASE:-openshell} still installed after Ctrl-C"; else pass "watch: the release it deployed is gone"; fi
-  [[ -z "$(ps -o pid= -g "${pgid}" 2>/dev/null)" ]] && pass "watch: no process left" || fail "watch: processes left: $(ps -o pid=,args= -g "${pgid}")"
+  [[ -z "$(pgrep -g "${pgid}" || true)" ]] && pass "watch: no process left" || fail "watch: processes left: $(pgrep -a -g "${pgid}")"
 }
 
 step_down() {
@@ -252,8 +252,14 @@ cleanup() {
     log "kept cluster ${CLUSTER} and registry ${K8S_DEV_REGISTRY_NAME} (--keep); KUBECONFIG=${KUBECONFIG}"
     return
   fi
-  (cd "${ROOT}" && mise run -q k8s:dev:down --registry) >"${WORK}/cleanup.log" 2>&1 || log "cleanup failed: see ${WORK}/cleanup.log"
-  rm -rf "${WORK}"
+  if (cd "${ROOT}" && mise run -q k8s:dev:down --registry) >"${WORK}/cleanup.log" 2>&1; then
+    # k3d never deletes a network it did not create; up created this one.
+    CONTAINER_ENGINE_QUIET=1 bash -c 'source "$1/tasks/scripts/container-engine.sh" && ce network rm "$2"' _ \
+      "${ROOT}" "${K8S_DEV_NETWORK}" >/dev/null 2>&1 || true
+    rm -rf "${WORK}"
+  else
+    log "cleanup failed: see ${WORK}/cleanup.log"
+  fi
 }
 
 main() {
