@@ -258,7 +258,7 @@ check_remote() {
 
 cmd_up() {
   need_helper
-  ce_helper cluster check-name "${K8S_DEV_CLUSTER}"
+  ce_helper cluster check-name -- "${K8S_DEV_CLUSTER}"
   if is_remote; then
     check_remote
     log "remote mode: using context ${K8S_DEV_CONTEXT}; nothing created"
@@ -308,7 +308,7 @@ cmd_down() {
     shift
   done
   need_helper
-  ce_helper cluster check-name "${K8S_DEV_CLUSTER}"
+  ce_helper cluster check-name -- "${K8S_DEV_CLUSTER}"
   if is_remote; then
     log "remote mode: context ${K8S_DEV_CONTEXT} is not the kit's cluster; nothing deleted"
     return 0
@@ -406,7 +406,8 @@ rust_target() {
 # targets (musl is static anyway). The flags go through CARGO_TARGET_<TRIPLE>_RUSTFLAGS so they
 # reach only the target's artifacts, not build scripts or proc-macros.
 build_binaries() { # package...
-  require_tool cargo
+  # mise does not pin Rust (the project's own toolchain builds the images), so not `mise install`.
+  command -v cargo >/dev/null 2>&1 || die "cargo not found. Install Rust (https://rustup.rs)"
   local target var args=() pkg
   target="$(rust_target)"
   var="CARGO_TARGET_$(echo "${target}" | tr 'a-z.-' 'A-Z__')_RUSTFLAGS"
