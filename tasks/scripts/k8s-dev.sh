@@ -153,8 +153,12 @@ acquire_lock() {
   until mkdir "${LOCK_DIR}" 2>/dev/null; do
     holder="$(cat "${LOCK_DIR}/pid" 2>/dev/null || true)"
     if [[ -n "${holder}" ]] && ! kill -0 "${holder}" 2>/dev/null; then
-      log "taking over the lock of exited process ${holder}"
-      rm -rf "${LOCK_DIR}"
+      # Rename first: of two callers seeing the same dead holder only one rename succeeds, so
+      # the other cannot delete the lock the first one takes next.
+      if mv "${LOCK_DIR}" "${LOCK_DIR}.stale.$$" 2>/dev/null; then
+        log "taking over the lock of exited process ${holder}"
+        rm -rf "${LOCK_DIR}.stale.$$"
+      fi
       continue
     fi
     if ((waited == 0)); then log "waiting for another k8s-dev up/down (pid ${holder:-?}) to finish"; fi
@@ -283,6 +287,10 @@ cmd_up() {
     [[ "${K8S_DEV_CLUSTER_STATE}" == running ]] || ports+=("${all_ports[1]}" "${all_ports[2]}")
     if ((${#ports[@]})); then ce_helper ports check "${ports[@]}"; fi
   fi
+  # Both kubeconfigs must be writable before anything is created: a cluster nobody can reach
+  # is worse than no cluster.
+  ce_helper kubeconfig check --into "${CLUSTER_KUBECONFIG}"
+  ce_helper kubeconfig check
   if [[ "${K8S_DEV_REGISTRY_STATE}" != running || "${K8S_DEV_CLUSTER_STATE}" != running ]]; then
     ce_ensure_network "${K8S_DEV_NETWORK}"
   fi
@@ -513,10 +521,12 @@ cmd_bootstrap() {
   if [[ "${K8S_DEV_SKIP_SYNC:-0}" != 1 ]]; then
     cmd_sync >/dev/null
   fi
-  local K8S_DEV_GATEWAY_TAG=dev K8S_DEV_SUPERVISOR_TAG=dev
+  # The gateway gets the content tag of the last sync, so a changed gateway rolls out; sandboxes
+  # keep pulling the supervisor's :dev (pull policy Always in values.dev.yaml), so a sync alone
+  # reaches every sandbox created after it.
+  local gateway_tag=""
   if [[ -f "${STATE_DIR}/images.env" ]]; then
-    # shellcheck disable=SC1091 # written by sync
-    source "${STATE_DIR}/images.env"
+    gateway_tag="$(sed -n 's/^K8S_DEV_GATEWAY_TAG=//p' "${STATE_DIR}/images.env")"
   fi
   local helm_flags=(--kube-context "${KUBE_CONTEXT}")
   [[ -z "${KUBE_FILE}" ]] || helm_flags+=(--kubeconfig "${KUBE_FILE}")
@@ -525,9 +535,9 @@ cmd_bootstrap() {
     --namespace "${K8S_DEV_NAMESPACE}" --create-namespace \
     --values "${K8S_DEV_VALUES}" \
     --set "image.repository=${K8S_DEV_REGISTRY_PULL}/${K8S_DEV_GATEWAY_IMAGE}" \
-    --set "image.tag=${K8S_DEV_GATEWAY_TAG}" \
+    --set "image.tag=${gateway_tag:-dev}" \
     --set "supervisor.image.repository=${K8S_DEV_REGISTRY_PULL}/${K8S_DEV_SUPERVISOR_IMAGE}" \
-    --set "supervisor.image.tag=${K8S_DEV_SUPERVISOR_TAG}" >&2
+    --set "supervisor.image.tag=dev" >&2
   ce_helper wait rollout "${K8S_DEV_ROLLOUT}" -n "${K8S_DEV_NAMESPACE}" "${KUBE_FLAGS[@]}" --timeout "${K8S_DEV_TIMEOUT}"
   echo "Release: ${K8S_DEV_RELEASE} in ${K8S_DEV_NAMESPACE} (${K8S_DEV_ROLLOUT} rolled out)"
 }

@@ -180,7 +180,8 @@ test_bad_kubeconfig() {
   seed_kubeconfig "${bad}"
   run_task k8s:dev:up
   assert_eq 1 "${RC}" "malformed ~/.kube/config: up exits 1"
-  assert_contains "${ERR}" "error: merging " "malformed ~/.kube/config: the merge is named"
+  assert_contains "${ERR}" "error: checking kubeconfig " "malformed ~/.kube/config: the check is named"
+  assert_eq "" "$(calls k3d 'c["argv"][1] in ("create", "start")')" "malformed ~/.kube/config: found before anything is created"
   assert_contains "${ERR}" "${HOME}/.kube/config is not a valid kubeconfig: invalid YAML" "malformed ~/.kube/config: the file is named"
   assert_contains "${ERR}" "fix: repair it or move it aside" "malformed ~/.kube/config: the fix is named"
   if printf '%s' "${bad}" | cmp -s - "${HOME}/.kube/config"; then
@@ -196,7 +197,7 @@ test_bad_kubeconfig() {
   rm "${HOME}/.kube/config"
   run_task k8s:dev:up
   assert_ok "once the file is moved aside, up completes"
-  assert_eq 1 "$(calls k3d 'c["argv"][:2] == ["cluster", "create"]' | wc -l)" "the fixed up reuses the cluster"
+  assert_eq 1 "$(calls k3d 'c["argv"][:2] == ["cluster", "create"]' | wc -l)" "the fixed up creates the cluster once"
 
   mkdir -p "${SANDBOX}/kubedir"
   KUBECONFIG="${SANDBOX}/kubedir" run_task k8s:dev:up
@@ -274,6 +275,7 @@ test_read_only_kube() {
   assert_eq 1 "${RC}" "read-only ~/.kube: up exits 1"
   assert_contains "${ERR}" "directory ${HOME}/.kube is not writable (" "read-only ~/.kube: the directory is named"
   assert_contains "${ERR}" "fix: make it writable or choose another kubeconfig file" "read-only ~/.kube: the fix is named"
+  assert_eq "" "$(calls k3d 'c["argv"][1] in ("create", "start")')" "read-only ~/.kube: found before anything is created"
   assert_eq "${before}" "$(cd "${HOME}/.kube" && stat -c '%a %U' . && ls -lA --time-style=+ && cat config)" "read-only ~/.kube: nothing in it changed"
   chmod 700 "${HOME}/.kube"
   RC=0

@@ -119,9 +119,9 @@ check_bootstrap() {
   assert_ok "bootstrap succeeds against the cluster"
   # shellcheck disable=SC1091 # written by sync
   tags="$(source "${K8S_DEV_STATE_DIR}/images.env" && echo "${K8S_DEV_GATEWAY_TAG} ${K8S_DEV_SUPERVISOR_TAG}")"
-  assert_eq "upgrade --install openshell deploy/helm/openshell --kube-context ${ctx} --kubeconfig ${kc} --namespace openshell --create-namespace --values deploy/helm/openshell/values.dev.yaml --set image.repository=${K8S_DEV_REGISTRY_PULL}/openshell-gateway --set image.tag=${tags% *} --set supervisor.image.repository=${K8S_DEV_REGISTRY_PULL}/openshell-supervisor --set supervisor.image.tag=${tags#* }" \
+  assert_eq "upgrade --install openshell deploy/helm/openshell --kube-context ${ctx} --kubeconfig ${kc} --namespace openshell --create-namespace --values deploy/helm/openshell/values.dev.yaml --set image.repository=${K8S_DEV_REGISTRY_PULL}/openshell-gateway --set image.tag=${tags% *} --set supervisor.image.repository=${K8S_DEV_REGISTRY_PULL}/openshell-supervisor --set supervisor.image.tag=dev" \
     "$(calls helm 'c["argv"][0] == "upgrade"' | tail -n1)" \
-    "bootstrap installs the chart with the dev values and the synced content tags"
+    "bootstrap installs the chart with the dev values, the gateway's content tag and the supervisor's :dev"
   assert_eq "1" "$(kubectl --kubeconfig "${kc}" get deployment openshell -n openshell -o jsonpath='{.status.updatedReplicas}')" \
     "the rendered Deployment reached the cluster and bootstrap waited for its rollout"
   assert_eq "Active" "$(kubectl --kubeconfig "${kc}" get namespace openshell -o jsonpath='{.status.phase}')" "bootstrap created the namespace"

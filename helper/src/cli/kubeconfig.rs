@@ -17,6 +17,22 @@ use crate::kubeconfig::{self, Changes, MergeOptions, Summary, Written};
 pub enum KubeconfigCommand {
     Merge(MergeArgs),
     Remove(RemoveArgs),
+    Check(CheckArgs),
+}
+
+/// Exit 1 with the fix when the target could not be merged into (a directory, not a
+/// kubeconfig, or in a directory that cannot be written); reads only
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The kubeconfig to check [default: first entry of $KUBECONFIG, else ~/.kube/config]
+    #[arg(long, visible_alias = "kubeconfig", value_name = "TARGET")]
+    into: Option<PathBuf>,
+}
+
+impl CheckArgs {
+    pub fn run(self) -> anyhow::Result<()> {
+        kubeconfig::check_file(&target_or_default(self.into)?)
+    }
 }
 
 impl KubeconfigCommand {
@@ -24,6 +40,7 @@ impl KubeconfigCommand {
         match self {
             Self::Merge(args) => args.run(),
             Self::Remove(args) => args.run(),
+            Self::Check(args) => args.run(),
         }
     }
 }

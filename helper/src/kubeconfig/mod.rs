@@ -67,6 +67,26 @@ pub fn remove_from_file(target: &Path, name: &str) -> Result<(Summary, Written)>
     .with_context(|| format!("removing context {name} from {}", target.display()))
 }
 
+/// Fail now, with the error a merge into `target` would give later, when `target` could not be
+/// edited: a directory, a file that is not a kubeconfig, or a directory that cannot be written.
+/// Reads only; `up` calls it before creating anything.
+pub fn check_file(target: &Path) -> Result<()> {
+    let context = || format!("checking kubeconfig {}", target.display());
+    let path = store::resolve(target).with_context(context)?;
+    match fs::read_to_string(&path) {
+        Ok(text) => {
+            doc::parse(&text, Input::Target)
+                .map_err(|err| explain(err, target, target))
+                .with_context(context)?;
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => {
+            return Err(err).with_context(|| format!("reading {}", path.display()));
+        }
+    }
+    store::check_writable(&path).with_context(context)
+}
+
 /// How the new file is named in messages: its path, or `stdin` for `-`.
 pub fn source_name(new: &Path) -> String {
     if new == Path::new("-") {

@@ -79,6 +79,7 @@ pub fn update<T>(
     let dir = parent_dir(&path);
     create_private_dir(&dir)?;
     let _lock = lock(&path, &dir)?;
+    remove_orphaned_temps(&path);
 
     let old = match fs::read_to_string(&path) {
         Ok(text) => Some(text),
@@ -156,6 +157,58 @@ fn sibling_named(path: &Path, prefix: &str, suffix: &str) -> PathBuf {
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
     sibling_named(path, "", suffix)
+}
+
+/// Whether an edit of `path` could write its directory (or create it): the nearest existing
+/// ancestor must be writable by this process.
+pub fn check_writable(path: &Path) -> Result<()> {
+    let mut dir = parent_dir(path);
+    while !dir.exists() {
+        match dir.parent() {
+            Some(up) if !up.as_os_str().is_empty() => dir = up.to_path_buf(),
+            _ => break,
+        }
+    }
+    let c_dir = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
+        .with_context(|| format!("directory {} has a NUL byte", dir.display()))?;
+    // SAFETY: c_dir is a valid NUL-terminated path; access has no other preconditions.
+    if unsafe { libc::access(c_dir.as_ptr(), libc::W_OK) } != 0 {
+        return Err(not_writable(&dir, io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// Temp files of writers that were killed before their rename (`.<name>.<pid>.<n>.tmp`) hold a
+/// full kubeconfig; remove those whose process is gone. Runs under the lock, so no live writer
+/// of this file is mid-write unless its pid is still alive.
+fn remove_orphaned_temps(path: &Path) {
+    let dir = parent_dir(path);
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file
+            .strip_prefix(&prefix)
+            .and_then(|r| r.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        let rest = rest.strip_prefix("bak.").unwrap_or(rest); // the backup's own temp file
+        let Some(pid) = rest.split('.').next().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        // SAFETY: signal 0 only checks whether the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn create_private_dir(dir: &Path) -> Result<()> {
@@ -435,5 +488,33 @@ mod tests {
         for i in 0..8 {
             assert!(text.contains(&format!("line{i}: {i}\n")), "{text}");
         }
+    }
+
+    #[test]
+    fn orphaned_temp_files_of_dead_writers_are_removed_on_the_next_edit() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("config");
+        // A pid far above pid_max cannot be alive; our own pid is.
+        let dead = tmp.path().join(".config.999999999.0.tmp");
+        let dead_bak = tmp.path().join(".config.bak.999999999.1.tmp");
+        let live = tmp
+            .path()
+            .join(format!(".config.{}.7.tmp", std::process::id()));
+        let unrelated = tmp.path().join(".other.999999999.0.tmp");
+        for file in [&dead, &dead_bak, &live, &unrelated] {
+            fs::write(file, "secret").unwrap();
+        }
+        update(&path, Missing::Create, |_| {
+            Ok((Some("a: 1\n".to_string()), ()))
+        })
+        .unwrap();
+        assert!(!dead.exists() && !dead_bak.exists());
+        assert!(live.exists() && unrelated.exists());
+    }
+
+    #[test]
+    fn check_writable_accepts_a_missing_dir_under_a_writable_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        check_writable(&tmp.path().join("new/dir/config")).unwrap();
     }
 }
