@@ -6,10 +6,10 @@
 //!
 //!     cargo build -p k8s-dev-helper --bins --examples [--release]
 //!     DOCKER_HOST=unix:///run/user/1000/podman/podman.sock \
-//!         target/debug/examples/bench_engine [runs (default 50)] [--json]
+//!         target/debug/examples/bench_engine [runs (default 50)] [--json [--name NAME]]
 //!
 //! It runs the `k8s-dev-helper` built next to it (same profile). `--json` prints one line,
-//! `{"name":"engine","unit":"ms","samples":[…]}`, for bench/run.sh.
+//! `{"name":NAME (default "engine"),"unit":"ms","samples":[…]}`, for bench/tasks.sh.
 
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
@@ -17,12 +17,15 @@ use std::time::{Duration, Instant};
 fn main() -> ExitCode {
     let mut runs = 50;
     let mut json = false;
-    for arg in std::env::args().skip(1) {
+    let mut name = "engine".to_owned();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match (arg.as_str(), arg.parse::<usize>()) {
             ("--json", _) => json = true,
+            ("--name", _) if args.len() > 0 => name = args.next().expect("checked"),
             (_, Ok(n)) if n > 0 => runs = n,
             _ => {
-                eprintln!("usage: bench_engine [runs] [--json]");
+                eprintln!("usage: bench_engine [runs] [--json [--name NAME]]");
                 return ExitCode::from(2);
             }
         }
@@ -79,7 +82,7 @@ fn main() -> ExitCode {
             .collect();
         println!(
             "{}",
-            serde_json::json!({"name": "engine", "unit": "ms", "samples": samples})
+            serde_json::json!({"name": name, "unit": "ms", "samples": samples})
         );
         return ExitCode::SUCCESS;
     }
