@@ -70,13 +70,15 @@ timed() { # command...
   echo $(($(now_ms) - start))
 }
 
-helper_publish() { # helper, extra flags (each caller names its --tag)
-  local helper="$1"
-  shift
+# Each method has a layer cache of its own: a shared one would hand the second method the layer
+# the first just compressed from the same bytes.
+helper_publish() { # helper, cache name, extra flags (each caller names its --tag)
+  local helper="$1" cache="$2"
+  shift 2
   "${helper}" image publish --base "${BASE}" \
     --file "${WORK}/ctx/busybox:/usr/local/bin/busybox:755" \
     --entrypoint /usr/local/bin/busybox --cmd "echo published" \
-    --cache-dir "${WORK}/cache" "$@"
+    --cache-dir "${WORK}/cache-${cache}" "$@"
 }
 
 # The base: busybox on scratch, published by the helper itself so no engine is needed for it.
@@ -93,10 +95,10 @@ publish_base() {
 one_run() { # measure: 1 records the samples
   local zstd gzip release build push save load pbuild ppush
   touch_binary
-  zstd=$(timed helper_publish "${HELPER}" --tag "${IMAGE}-helper:dev")
-  gzip=$(timed helper_publish "${HELPER}" --compression gzip --tag "${IMAGE}-helper-gzip:dev")
+  zstd=$(timed helper_publish "${HELPER}" zstd --tag "${IMAGE}-helper:dev")
+  gzip=$(timed helper_publish "${HELPER}" gzip --compression gzip --tag "${IMAGE}-helper-gzip:dev")
   if [[ -n "${RELEASE_HELPER}" ]]; then
-    release=$(timed helper_publish "${RELEASE_HELPER}" --tag "${IMAGE}-helper-release:dev")
+    release=$(timed helper_publish "${RELEASE_HELPER}" release --tag "${IMAGE}-helper-release:dev")
   fi
   if have_docker; then
     build=$(timed docker_ build -q -t "${IMAGE}-docker:dev" "${WORK}/ctx")
@@ -106,6 +108,8 @@ one_run() { # measure: 1 records the samples
       save=$(timed docker_ save -o "${WORK}/image.tar" "${IMAGE}-docker:dev")
       load=$(timed podman_ load -q -i "${WORK}/image.tar")
       rm -f "${WORK}/image.tar"
+      # The next load moves the tag; without its ID this image would be left behind untagged.
+      podman_ image inspect --format '{{.Id}}' "${IMAGE}-docker:dev" >>"${WORK}/podman.ids"
     fi
   fi
   if have_podman; then
@@ -147,8 +151,8 @@ record_runs() {
 record_unchanged() {
   local run cached=() uncached=()
   for ((run = 1; run <= RUNS; run++)); do
-    cached+=("$(timed helper_publish "${HELPER}" --tag "${IMAGE}-helper:dev")")
-    uncached+=("$(timed helper_publish "${HELPER}" --tag "${IMAGE}-helper:dev" --no-cache)")
+    cached+=("$(timed helper_publish "${HELPER}" zstd --tag "${IMAGE}-helper:dev")")
+    uncached+=("$(timed helper_publish "${HELPER}" zstd --tag "${IMAGE}-helper:dev" --no-cache)")
   done
   record publish.helper_unchanged_cache ms "publish ${BYTES_MB} MB binary, unchanged: helper, layer cache" "${cached[@]}"
   record publish.helper_unchanged_nocache ms "publish ${BYTES_MB} MB binary, unchanged: helper, --no-cache" "${uncached[@]}"
@@ -171,7 +175,7 @@ cleanup() {
   fi
   if [[ -s "${WORK}/podman.ids" ]]; then
     mapfile -t ids <"${WORK}/podman.ids"
-    podman_ rmi -f "${ids[@]}" "${BASE}" "${IMAGE}-docker:dev" >/dev/null 2>&1 || true
+    podman_ rmi -f "${ids[@]}" "${BASE}" >/dev/null 2>&1 || true
   fi
   rm -rf "${WORK}"
 }

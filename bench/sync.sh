@@ -139,6 +139,8 @@ baselines() { # measure: 1 records the samples
       quietly podman_ load -q -i "${WORK}/image.tar" >/dev/null
       l=$(($(now_ms) - t))
       rm -f "${WORK}/image.tar"
+      # The next load moves the tag; without its ID this image would be left behind untagged.
+      podman_ image inspect --format '{{.Id}}' "${BASELINE}-docker:dev" >>"${WORK}/podman.ids"
       if (($1)); then B_SAVE+=("${s}") B_LOAD+=("${l}") B_IMPORT+=("$((b + s + l))"); fi
     fi
   fi
@@ -240,7 +242,6 @@ cleanup() {
     mapfile -t ids <"${WORK}/podman.ids"
     podman_ rmi -f "${ids[@]}" >/dev/null 2>&1 || true
   fi
-  if have_podman; then podman_ rmi -f "${BASELINE}-docker:dev" >/dev/null 2>&1 || true; fi
   # The staged contexts hard-link the binaries; left behind they would keep every one alive.
   rm -rf "${TARGET_DIR}/k8s-dev/context/k8s-dev-bench" "${WORK}"
 }
