@@ -2,114 +2,182 @@
 # SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
 # SPDX-License-Identifier: Apache-2.0
 #
-# Measure the inner loop's image step: publish a base image plus one large host binary after a
-# one-byte change, with `k8s-dev-helper image publish` (zstd and gzip, with and without the layer
-# cache) and with `docker build`+`docker push` and `podman build`+`podman push` of the same
-# image, in the same run. Prints a table of wall-clock times (median of the runs); asserts
-# nothing. The binary is /bin/busybox with random data appended (it still runs, and random data
-# is the worst case for compression).
+# Measure the inner loop's image step alone: a base image plus one large host binary, published
+# after a one-byte change, with `k8s-dev-helper image publish` (the debug build the tasks run:
+# zstd, gzip, unchanged with and without the layer cache; the release build when given) and,
+# on the same bytes, with docker build + push, podman build + push, and docker build + docker
+# save + podman load (the whole image moved, as `k3d image import` does per node). Prints
+# figures on stderr; asserts nothing. The binary is /bin/busybox with random data appended (it
+# still runs, and random data is the worst case for compression); each change inverts the next
+# byte, so no engine ever sees a content twice.
 #
-# Needs: docker and podman CLIs, busybox-static, a release build of the helper (built here when
-# K8S_DEV_HELPER is unset), engines from `eval "$(tests/support/engines.sh up)"`.
+# Needs: busybox (static), the docker and podman CLIs, engines from
+# `eval "$(tests/support/engines.sh up)"`.
 #
 # Environment:
-#   K8S_DEV_TEST_REGISTRY      registry host:port (required; plain HTTP)
-#   K8S_DEV_TEST_DOCKER_HOST   dockerd socket (required)
-#   K8S_DEV_TEST_PODMAN_HOST   Podman API socket (required)
-#   K8S_DEV_HELPER             helper binary (default: cargo build --release, then target/release)
-#   K8S_DEV_BENCH_SIZE_MB      random MiB appended to busybox (default: 60)
-#   K8S_DEV_BENCH_RUNS         runs per method (default: 3)
+#   K8S_DEV_TEST_REGISTRY         registry host:port (without it this bench is skipped)
+#   K8S_DEV_TEST_DOCKER_HOST      dockerd socket (without it the docker paths are skipped)
+#   K8S_DEV_TEST_PODMAN_HOST      Podman API socket (without it the podman paths are skipped)
+#   K8S_DEV_BENCH_RUNS            measured runs per method (default: 5), after one unmeasured run
+#   K8S_DEV_BENCH_SIZE_MB         random MiB appended to busybox (default: 50, for a binary > 50 MB)
+#   K8S_DEV_BENCH_OUT             JSON-lines file the figures are appended to (see bench/lib.sh)
+#   K8S_DEV_HELPER                helper binary (default: the workspace debug build, as the tasks run it)
+#   K8S_DEV_BENCH_RELEASE_HELPER  a release build of the helper, measured too when set
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SIZE_MB="${K8S_DEV_BENCH_SIZE_MB:-60}"
-RUNS="${K8S_DEV_BENCH_RUNS:-3}"
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+RUNS="${K8S_DEV_BENCH_RUNS:-5}"
+SIZE_MB="${K8S_DEV_BENCH_SIZE_MB:-50}"
 
 usage() {
   cat <<USAGE
 Usage: $(basename "$0")
 
 Times publishing a base + one ${SIZE_MB} MiB binary after a one-byte change: helper (zstd, gzip,
-unchanged with/without cache) vs docker build+push vs podman build+push. Prints a table.
+unchanged with/without cache) vs docker build+push vs podman build+push vs docker save +
+podman load, on the same bytes.
 
 Environment:
-  K8S_DEV_TEST_REGISTRY      registry host:port (required; plain HTTP)
-  K8S_DEV_TEST_DOCKER_HOST   dockerd socket (required)
-  K8S_DEV_TEST_PODMAN_HOST   Podman API socket (required)
-  K8S_DEV_HELPER             helper binary (default: cargo build --release, then target/release)
-  K8S_DEV_BENCH_SIZE_MB      random MiB appended to busybox (default: 60)
-  K8S_DEV_BENCH_RUNS         runs per method (default: 3)
+  K8S_DEV_TEST_REGISTRY         registry host:port (without it this bench is skipped)
+  K8S_DEV_TEST_DOCKER_HOST      dockerd socket (without it the docker paths are skipped)
+  K8S_DEV_TEST_PODMAN_HOST      Podman API socket (without it the podman paths are skipped)
+  K8S_DEV_BENCH_RUNS            measured runs per method (default: 5)
+  K8S_DEV_BENCH_SIZE_MB         random MiB appended to busybox (default: 50)
+  K8S_DEV_BENCH_OUT             JSON-lines file the figures are appended to
+  K8S_DEV_HELPER                helper binary (default: the workspace debug build)
+  K8S_DEV_BENCH_RELEASE_HELPER  a release build of the helper, measured too when set
 USAGE
 }
 
-die() { echo "error: $*" >&2; exit 1; }
-log() { echo "[bench] $*" >&2; }
-
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
 # Invert one byte in the random tail, keeping the size: the smallest change a rebuild makes.
-# Each change uses the next offset, so the file never returns to an earlier state (which an
-# engine's build cache would recognise).
+TOUCHES=0
 touch_binary() {
-  local file="$1" n offset old
-  n=$(($(cat "${WORK}/touches" 2>/dev/null || echo 0) + 1))
-  echo "${n}" >"${WORK}/touches"
-  offset=$((4000000 + n))
+  local file="${WORK}/ctx/busybox" offset old
+  TOUCHES=$((TOUCHES + 1))
+  offset=$((4000000 + TOUCHES))
   old=$(od -An -tu1 -j "${offset}" -N1 "${file}" | tr -d ' ')
   printf '%b' "\\x$(printf '%02x' $((255 - old)))" |
     dd of="${file}" bs=1 seek="${offset}" conv=notrunc status=none
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-docker_() { DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST}" docker "$@"; }
-podman_() { podman --url "${K8S_DEV_TEST_PODMAN_HOST}" "$@"; }
-
-# Time one command per run, each after a one-byte change; prints the median in ms.
-time_runs() {
-  local label="$1" change="$2" run start times=()
-  shift 2
-  for ((run = 1; run <= RUNS; run++)); do
-    [[ "${change}" == change ]] && touch_binary "${WORK}/ctx/busybox"
-    start=$(now_ms)
-    "$@" >"${WORK}/last.out" 2>"${WORK}/last.err" || {
-      cat "${WORK}/last.err" >&2
-      die "${label} failed"
-    }
-    times+=("$(($(now_ms) - start))")
-  done
-  log "${label}: ${times[*]} ms"
-  printf '%s\n' "${times[@]}" | median
+# Runs a command and prints its wall time in ms.
+timed() { # command...
+  local start
+  start=$(now_ms)
+  quietly "$@" >/dev/null
+  echo $(($(now_ms) - start))
 }
 
-# Extra flags follow the fixed ones; every caller names its --tag.
-helper_publish() {
-  "${HELPER}" image publish --base "${BASE}" \
+# Each method has a layer cache of its own: a shared one would hand the second method the layer
+# the first just compressed from the same bytes.
+helper_publish() { # helper, cache name, extra flags (each caller names its --tag)
+  local helper="$1" cache="$2"
+  shift 2
+  "${helper}" image publish --base "${BASE}" \
     --file "${WORK}/ctx/busybox:/usr/local/bin/busybox:755" \
     --entrypoint /usr/local/bin/busybox --cmd "echo published" \
-    --cache-dir "${WORK}/cache" "$@"
+    --cache-dir "${WORK}/cache-${cache}" "$@"
 }
 
-# Each rebuild leaves the previous image untagged; the IDs are kept to remove them all at the end.
-docker_path() {
-  docker_ build -q -t "${IMAGE}:docker" "${WORK}/ctx" | tee -a "${WORK}/docker.ids" &&
-    docker_ push -q "${IMAGE}:docker"
+# The base: busybox on scratch, published by the helper itself so no engine is needed for it.
+# gzip, because Docker 20.10 cannot pull zstd layers.
+publish_base() {
+  mkdir -p "${WORK}/base/bin" "${WORK}/ctx"
+  cp "$(command -v busybox)" "${WORK}/base/bin/busybox"
+  quietly "${HELPER}" image publish --base scratch --file "${WORK}/base/bin/busybox:/bin/busybox:755" \
+    --env PATH=/bin --compression gzip --no-cache --tag "${BASE}" >/dev/null
 }
 
-podman_path() {
-  podman_ build -q -t "${IMAGE}:podman" "${WORK}/ctx" | tee -a "${WORK}/podman.ids" &&
-    podman_ push "${IMAGE}:podman"
+# One run of every method on the same bytes. Each method has its own repository, so none finds
+# another's blobs in the registry.
+one_run() { # measure: 1 records the samples
+  local zstd gzip release build push save load pbuild ppush
+  touch_binary
+  zstd=$(timed helper_publish "${HELPER}" zstd --tag "${IMAGE}-helper:dev")
+  gzip=$(timed helper_publish "${HELPER}" gzip --compression gzip --tag "${IMAGE}-helper-gzip:dev")
+  if [[ -n "${RELEASE_HELPER}" ]]; then
+    release=$(timed helper_publish "${RELEASE_HELPER}" release --tag "${IMAGE}-helper-release:dev")
+  fi
+  if have_docker; then
+    build=$(timed docker_ build -q -t "${IMAGE}-docker:dev" "${WORK}/ctx")
+    docker_ image inspect --format '{{.Id}}' "${IMAGE}-docker:dev" >>"${WORK}/docker.ids"
+    push=$(timed docker_ push -q "${IMAGE}-docker:dev")
+    if have_podman; then
+      save=$(timed docker_ save -o "${WORK}/image.tar" "${IMAGE}-docker:dev")
+      load=$(timed podman_ load -q -i "${WORK}/image.tar")
+      rm -f "${WORK}/image.tar"
+      # The next load moves the tag; without its ID this image would be left behind untagged.
+      podman_ image inspect --format '{{.Id}}' "${IMAGE}-docker:dev" >>"${WORK}/podman.ids"
+    fi
+  fi
+  if have_podman; then
+    pbuild=$(timed podman_ build -q -t "${IMAGE}-podman:dev" "${WORK}/ctx")
+    podman_ image inspect --format '{{.Id}}' "${IMAGE}-podman:dev" >>"${WORK}/podman.ids"
+    ppush=$(timed podman_ push -q "${IMAGE}-podman:dev")
+  fi
+  (($1)) || return 0
+  S_ZSTD+=("${zstd}") S_GZIP+=("${gzip}")
+  if [[ -n "${RELEASE_HELPER}" ]]; then S_RELEASE+=("${release}"); fi
+  if have_docker; then S_DBUILD+=("${build}") S_DPUSH+=("${push}") S_DOCKER+=("$((build + push))"); fi
+  if have_docker && have_podman; then S_SAVE+=("${save}") S_LOAD+=("${load}") S_IMPORT+=("$((build + save + load))"); fi
+  if have_podman; then S_PBUILD+=("${pbuild}") S_PPUSH+=("${ppush}") S_PODMAN+=("$((pbuild + ppush))"); fi
 }
 
-cleanup_images() {
+record_runs() {
+  local what="publish ${BYTES_MB} MB binary"
+  record publish.helper_zstd ms "${what}: helper (debug), zstd" "${S_ZSTD[@]}"
+  record publish.helper_gzip ms "${what}: helper (debug), gzip" "${S_GZIP[@]}"
+  if ((${#S_RELEASE[@]})); then record publish.helper_release_zstd ms "${what}: helper (release), zstd" "${S_RELEASE[@]}"; fi
+  if ((${#S_DOCKER[@]})); then
+    record publish.docker_build ms "${what}: docker build" "${S_DBUILD[@]}"
+    record publish.docker_push ms "${what}: docker push" "${S_DPUSH[@]}"
+    record publish.docker_build_push ms "${what}: docker build + push" "${S_DOCKER[@]}"
+  fi
+  if ((${#S_IMPORT[@]})); then
+    record publish.docker_save ms "${what}: docker save" "${S_SAVE[@]}"
+    record publish.podman_load ms "${what}: podman load" "${S_LOAD[@]}"
+    record publish.docker_build_save_load ms "${what}: docker build + save + podman load" "${S_IMPORT[@]}"
+  fi
+  if ((${#S_PODMAN[@]})); then
+    record publish.podman_build ms "${what}: podman build" "${S_PBUILD[@]}"
+    record publish.podman_push ms "${what}: podman push" "${S_PPUSH[@]}"
+    record publish.podman_build_push ms "${what}: podman build + push" "${S_PODMAN[@]}"
+  fi
+}
+
+# Nothing changed: what a sync costs for an image whose binary did not change.
+record_unchanged() {
+  local run cached=() uncached=()
+  for ((run = 1; run <= RUNS; run++)); do
+    cached+=("$(timed helper_publish "${HELPER}" zstd --tag "${IMAGE}-helper:dev")")
+    uncached+=("$(timed helper_publish "${HELPER}" zstd --tag "${IMAGE}-helper:dev" --no-cache)")
+  done
+  record publish.helper_unchanged_cache ms "publish ${BYTES_MB} MB binary, unchanged: helper, layer cache" "${cached[@]}"
+  record publish.helper_unchanged_nocache ms "publish ${BYTES_MB} MB binary, unchanged: helper, --no-cache" "${uncached[@]}"
+}
+
+# The published image must run, or the figures measure something broken.
+check_image() {
+  local out
+  if ! have_podman; then return 0; fi
+  out=$(podman_ run --rm --network host "${IMAGE}-helper:dev" 2>/dev/null) || true
+  podman_ rmi -f "${IMAGE}-helper:dev" >/dev/null 2>&1 || true
+  [[ "${out}" == published ]] || bench_die "the helper's image printed '${out:-nothing}', want 'published'"
+}
+
+cleanup() {
   local ids=()
-  podman_ rmi -f "${IMAGE}:helper" "${BASE}" >/dev/null 2>&1 || true
-  [[ -s "${WORK}/podman.ids" ]] && mapfile -t ids <"${WORK}/podman.ids" &&
-    podman_ rmi -f "${ids[@]}" >/dev/null 2>&1
-  docker_ rmi "${BASE}" >/dev/null 2>&1 || true
-  [[ -s "${WORK}/docker.ids" ]] && mapfile -t ids <"${WORK}/docker.ids" &&
-    docker_ rmi -f "${ids[@]}" >/dev/null 2>&1
-  return 0
+  if [[ -s "${WORK}/docker.ids" ]]; then
+    mapfile -t ids <"${WORK}/docker.ids"
+    docker_ rmi -f "${ids[@]}" "${BASE}" >/dev/null 2>&1 || true
+  fi
+  if [[ -s "${WORK}/podman.ids" ]]; then
+    mapfile -t ids <"${WORK}/podman.ids"
+    podman_ rmi -f "${ids[@]}" "${BASE}" >/dev/null 2>&1 || true
+  fi
+  rm -rf "${WORK}"
 }
 
 main() {
@@ -118,75 +186,40 @@ main() {
     "") ;;
     *) usage >&2; exit 2 ;;
   esac
-  : "${K8S_DEV_TEST_REGISTRY:?set it, e.g. eval \"\$(tests/support/engines.sh up)\"}"
-  : "${K8S_DEV_TEST_DOCKER_HOST:?set it, e.g. eval \"\$(tests/support/engines.sh up)\"}"
-  : "${K8S_DEV_TEST_PODMAN_HOST:?set it, e.g. eval \"\$(tests/support/engines.sh up)\"}"
-  HELPER="${K8S_DEV_HELPER:-}"
-  if [[ -z "${HELPER}" ]]; then
-    log "cargo build --release -p k8s-dev-helper"
-    (cd "${ROOT}" && cargo build --release --quiet -p k8s-dev-helper)
-    HELPER="${ROOT}/target/release/k8s-dev-helper"
+  if ! have_registry; then
+    skipped "publish of a large binary" "K8S_DEV_TEST_REGISTRY is not set"
+    return 0
   fi
+  command -v busybox >/dev/null 2>&1 || bench_die "busybox not found; install busybox-static"
+  have_docker || skipped "publish: docker build + push" "K8S_DEV_TEST_DOCKER_HOST is not set or docker is missing"
+  have_podman || skipped "publish: podman build + push" "K8S_DEV_TEST_PODMAN_HOST is not set or podman is missing"
+  { have_docker && have_podman; } || skipped "publish: docker save + podman load" "it needs both engines"
+  HELPER="$(helper_debug)"
+  RELEASE_HELPER="${K8S_DEV_BENCH_RELEASE_HELPER:-}"
   local id
-  id="bench-$$-$(date +%s)"
-  BASE="${K8S_DEV_TEST_REGISTRY}/k8s-dev-bench/base-${id}:dev"
-  IMAGE="${K8S_DEV_TEST_REGISTRY}/k8s-dev-bench/app-${id}"
-  WORK="$(mktemp -d)"
-  trap 'cleanup_images; rm -rf "${WORK}"' EXIT
+  id="$(date +%s)-$$"
+  BASE="${K8S_DEV_TEST_REGISTRY}/k8s-dev-bench/${id}-base:dev"
+  IMAGE="${K8S_DEV_TEST_REGISTRY}/k8s-dev-bench/${id}-large"
+  WORK="$(mktemp -d "${TMPDIR:-/tmp}/k8s-dev-bench-publish.XXXXXX")"
+  S_ZSTD=() S_GZIP=() S_RELEASE=() S_DBUILD=() S_DPUSH=() S_DOCKER=() S_SAVE=() S_LOAD=() S_IMPORT=()
+  S_PBUILD=() S_PPUSH=() S_PODMAN=()
+  trap cleanup EXIT
 
-  log "base image ${BASE} (busybox FROM scratch, docker build + push)"
-  mkdir -p "${WORK}/base/rootfs/bin" "${WORK}/ctx"
-  cp /bin/busybox "${WORK}/base/rootfs/bin/busybox"
-  ln -s busybox "${WORK}/base/rootfs/bin/sh"
-  printf 'FROM scratch\nCOPY rootfs/ /\nENV PATH=/bin\n' >"${WORK}/base/Dockerfile"
-  docker_ build -q -t "${BASE}" "${WORK}/base" >/dev/null
-  docker_ push -q "${BASE}" >/dev/null
-  podman_ pull -q "${BASE}" >/dev/null
-
-  log "binary: /bin/busybox + ${SIZE_MB} MiB random"
-  { cat /bin/busybox; head -c "$((SIZE_MB * 1024 * 1024))" /dev/urandom; } >"${WORK}/ctx/busybox"
+  publish_base
+  { cat "$(command -v busybox)"; head -c "$((SIZE_MB * 1024 * 1024))" /dev/urandom; } >"${WORK}/ctx/busybox"
   chmod 755 "${WORK}/ctx/busybox"
-  # The legacy builder (docker CLI without buildx) rejects COPY --chmod, so the mode comes from
+  BYTES_MB=$(($(stat -c %s "${WORK}/ctx/busybox") / 1000000))
+  # The legacy builder (docker CLI without buildx) rejects COPY --chmod: the mode comes from
   # the file itself.
   printf 'FROM %s\nCOPY busybox /usr/local/bin/busybox\nENTRYPOINT ["/usr/local/bin/busybox"]\nCMD ["echo", "published"]\n' \
     "${BASE}" >"${WORK}/ctx/Dockerfile"
-  local bytes
-  bytes=$(stat -c %s "${WORK}/ctx/busybox")
 
-  # Warm every path once (first pushes, engine caches) so the runs measure the inner loop.
-  helper_publish --tag "${IMAGE}:helper" >/dev/null 2>&1
-  docker_path >/dev/null 2>&1
-  podman_path >/dev/null 2>&1
-
-  local zstd gzip unchanged_cache unchanged_nocache docker_ms podman_ms
-  zstd=$(time_runs "helper zstd" change helper_publish --tag "${IMAGE}:helper" --json)
-  cp "${WORK}/last.out" "${WORK}/last.json"
-  gzip=$(time_runs "helper gzip" change helper_publish --compression gzip --tag "${IMAGE}:helper-gz")
-  helper_publish --tag "${IMAGE}:helper" >/dev/null 2>&1
-  unchanged_cache=$(time_runs "helper unchanged, cache" same helper_publish --tag "${IMAGE}:helper")
-  unchanged_nocache=$(time_runs "helper unchanged, --no-cache" same helper_publish --tag "${IMAGE}:helper" --no-cache)
-  docker_ms=$(time_runs "docker build+push" change docker_path)
-  podman_ms=$(time_runs "podman build+push" change podman_path)
-
-  log "checking that the published image runs"
-  local out
-  out=$(podman_ run --rm --network host "${IMAGE}:helper" 2>/dev/null)
-  [[ "${out}" == published ]] || die "published image printed ${out:-nothing}, want 'published'"
-
-  echo
-  echo "Publish after a one-byte change of a $((bytes / 1024 / 1024)) MiB binary (median of ${RUNS}, ms)"
-  echo
-  printf '  %-38s %8s\n' "method" "ms"
-  printf '  %-38s %8s\n' "helper, zstd level 1 (default)" "${zstd}"
-  printf '  %-38s %8s\n' "helper, gzip level 1" "${gzip}"
-  printf '  %-38s %8s\n' "helper, unchanged, layer cache" "${unchanged_cache}"
-  printf '  %-38s %8s\n' "helper, unchanged, --no-cache" "${unchanged_nocache}"
-  printf '  %-38s %8s\n' "docker build + docker push" "${docker_ms}"
-  printf '  %-38s %8s\n' "podman build + podman push" "${podman_ms}"
-  echo
-  printf '  docker / helper zstd: %s×\n' "$(awk -v a="${docker_ms}" -v b="${zstd}" 'BEGIN {printf "%.1f", a / b}')"
-  printf '  podman / helper zstd: %s×\n' "$(awk -v a="${podman_ms}" -v b="${zstd}" 'BEGIN {printf "%.1f", a / b}')"
-  echo "  last helper --json: $(cat "${WORK}/last.json")"
+  bench_log "publish: ${BYTES_MB} MB binary, 1 unmeasured + ${RUNS} measured runs of every method"
+  local run
+  for ((run = 0; run <= RUNS; run++)); do one_run "$((run > 0))"; done
+  record_runs
+  record_unchanged
+  check_image
 }
 
 main "$@"

@@ -6,22 +6,30 @@
 //!
 //!     cargo build -p k8s-dev-helper --bins --examples [--release]
 //!     DOCKER_HOST=unix:///run/user/1000/podman/podman.sock \
-//!         target/debug/examples/bench_engine [runs (default 50)]
+//!         target/debug/examples/bench_engine [runs (default 50)] [--json [--name NAME]]
 //!
-//! It runs the `k8s-dev-helper` built next to it (same profile).
+//! It runs the `k8s-dev-helper` built next to it (same profile). `--json` prints one line,
+//! `{"name":NAME (default "engine"),"unit":"ms","samples":[…]}`, for bench/tasks.sh.
 
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 fn main() -> ExitCode {
-    let runs: usize = match std::env::args().nth(1).map(|a| a.parse()) {
-        None => 50,
-        Some(Ok(n)) if n > 0 => n,
-        Some(_) => {
-            eprintln!("usage: bench_engine [runs]");
-            return ExitCode::from(2);
+    let mut runs = 50;
+    let mut json = false;
+    let mut name = "engine".to_owned();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), arg.parse::<usize>()) {
+            ("--json", _) => json = true,
+            ("--name", _) if args.len() > 0 => name = args.next().expect("checked"),
+            (_, Ok(n)) if n > 0 => runs = n,
+            _ => {
+                eprintln!("usage: bench_engine [runs] [--json [--name NAME]]");
+                return ExitCode::from(2);
+            }
         }
-    };
+    }
     let Ok(host) = std::env::var("DOCKER_HOST") else {
         eprintln!("error: set DOCKER_HOST to the engine to measure against");
         return ExitCode::from(2);
@@ -65,13 +73,25 @@ fn main() -> ExitCode {
             }
         }
     }
+    let ms = |d: &Duration| d.as_secs_f64() * 1000.0;
+    if json {
+        // Microsecond resolution is plenty for figures in milliseconds.
+        let samples: Vec<f64> = times
+            .iter()
+            .map(|d| (d.as_secs_f64() * 1e6).round() / 1e3)
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"name": name, "unit": "ms", "samples": samples})
+        );
+        return ExitCode::SUCCESS;
+    }
     times.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
         "k8s-dev-helper engine, DOCKER_HOST={host}, {runs} runs: min {:.1} ms, median {:.1} ms, max {:.1} ms",
-        ms(times[0]),
-        ms(times[runs / 2]),
-        ms(times[runs - 1])
+        ms(&times[0]),
+        ms(&times[runs / 2]),
+        ms(&times[runs - 1])
     );
     ExitCode::SUCCESS
 }

@@ -5,7 +5,8 @@
 //! library and through the real binary, and print min/median/max. Target: 20 ms or less.
 //!
 //!   cargo build -p k8s-dev-helper --bins --examples && target/debug/examples/bench_merge
-//!   (add --release to both for release figures; pass a helper path to override the binary)
+//!   (add --release to both for release figures; pass a helper path to override the binary;
+//!   `--json` prints one `{"name":…,"unit":"ms","samples":[…]}` line per measurement instead)
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -47,7 +48,20 @@ fn kubeconfig(names: impl Iterator<Item = String>, current: &str) -> String {
     )
 }
 
-fn report(label: &str, mut samples: Vec<Duration>) {
+/// Prints one measurement: a human line, or with `--json` a JSON line named `name`.
+fn report(json: bool, name: &str, label: &str, mut samples: Vec<Duration>) {
+    if json {
+        // Microsecond resolution is plenty for figures in milliseconds.
+        let ms: Vec<f64> = samples
+            .iter()
+            .map(|d| (d.as_secs_f64() * 1e6).round() / 1e3)
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"name": name, "unit": "ms", "samples": ms})
+        );
+        return;
+    }
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
@@ -60,7 +74,15 @@ fn report(label: &str, mut samples: Vec<Duration>) {
 }
 
 fn main() -> anyhow::Result<()> {
-    let binary = match std::env::args_os().nth(1) {
+    let (flags, paths): (Vec<_>, Vec<_>) = std::env::args_os()
+        .skip(1)
+        .partition(|arg| arg.to_str().is_some_and(|a| a.starts_with("--")));
+    let json = match flags.as_slice() {
+        [] => false,
+        [flag] if flag == "--json" => true,
+        _ => anyhow::bail!("usage: bench_merge [helper-binary] [--json]"),
+    };
+    let binary = match paths.into_iter().next() {
         Some(path) => PathBuf::from(path),
         None => std::env::current_exe()?
             .parent()
@@ -76,7 +98,7 @@ fn main() -> anyhow::Result<()> {
 
     let target = kubeconfig((0..CONTEXTS).map(|i| format!("k3d-c{i}")), "k3d-c0");
     let new = kubeconfig(std::iter::once("k3d-new".to_owned()), "k3d-new");
-    println!(
+    eprintln!(
         "target: {CONTEXTS} contexts, {} KiB; new: 1 context, {} KiB; binary: {}",
         target.len() / 1024,
         new.len() / 1024,
@@ -90,7 +112,7 @@ fn main() -> anyhow::Result<()> {
         samples.push(start.elapsed());
         assert!(summary.changed && text.len() > target.len());
     }
-    report("library merge (text to text)", samples);
+    report(json, "library", "library merge (text to text)", samples);
 
     let dir = tempfile::tempdir()?;
     let target_path = dir.path().join("config");
@@ -106,7 +128,12 @@ fn main() -> anyhow::Result<()> {
         samples.push(start.elapsed());
         assert!(written.changed);
     }
-    report("library merge_file (lock+bak+fsync)", samples);
+    report(
+        json,
+        "library_file",
+        "library merge_file (lock+bak+fsync)",
+        samples,
+    );
 
     let mut samples = Vec::new();
     for _ in 0..BINARY_RUNS {
@@ -125,6 +152,6 @@ fn main() -> anyhow::Result<()> {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    report("binary kubeconfig merge", samples);
+    report(json, "binary", "binary kubeconfig merge", samples);
     Ok(())
 }
