@@ -74,7 +74,7 @@ have_registry() { [[ -n "${K8S_DEV_TEST_REGISTRY:-}" ]]; }
 have_docker() { [[ -n "${K8S_DEV_TEST_DOCKER_HOST:-}" ]] && command -v docker >/dev/null 2>&1; }
 have_podman() { [[ -n "${K8S_DEV_TEST_PODMAN_HOST:-}" ]] && command -v podman >/dev/null 2>&1; }
 
-# The helper as the tasks run it (tasks/scripts/helper.sh): the workspace's debug build, brought
+# The helper's workspace debug build (an upper bound: the tasks build the faster release one), brought
 # up to date here; K8S_DEV_HELPER overrides it. Prints its path.
 helper_debug() {
   if [[ -n "${K8S_DEV_HELPER:-}" ]]; then

@@ -21,7 +21,7 @@
 #   K8S_DEV_BENCH_RUNS            measured runs per method (default: 5), after one unmeasured run
 #   K8S_DEV_BENCH_SIZE_MB         random MiB appended to busybox (default: 50, for a binary > 50 MB)
 #   K8S_DEV_BENCH_OUT             JSON-lines file the figures are appended to (see bench/lib.sh)
-#   K8S_DEV_HELPER                helper binary (default: the workspace debug build, as the tasks run it)
+#   K8S_DEV_HELPER                helper binary (default: the workspace debug build; the tasks run a release build)
 #   K8S_DEV_BENCH_RELEASE_HELPER  a release build of the helper, measured too when set
 set -euo pipefail
 

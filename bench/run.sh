@@ -65,7 +65,7 @@ announce_skips() {
 }
 
 build() {
-  bench_log "building the helper and its bench examples (debug, as the tasks run it)"
+  bench_log "building the helper and its bench examples (debug; the tasks run the release build)"
   (cd "${BENCH_ROOT}" && cargo build --quiet -p k8s-dev-helper --bins --examples) || bench_die "cargo build failed"
   if [[ "${RELEASE}" == 1 ]]; then
     bench_log "building the release helper (slow the first time; K8S_DEV_BENCH_RELEASE=0 skips it)"

@@ -25,7 +25,7 @@
 #   K8S_DEV_BENCH_RUNS        measured runs per path (default: 5), after one unmeasured run
 #   K8S_DEV_BENCH_TARGET_DIR  CARGO_TARGET_DIR of the copies (default: <repo>/target/k8s-dev-bench)
 #   K8S_DEV_BENCH_OUT         JSON-lines file the figures are appended to (see bench/lib.sh)
-#   K8S_DEV_HELPER            helper binary (default: the workspace debug build, as the tasks run it)
+#   K8S_DEV_HELPER            helper binary (default: the workspace debug build; the tasks run a release build)
 set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/lib.sh

@@ -5,7 +5,7 @@
 # Measure the fixed costs around the loop: a no-op `mise run k8s:dev:up` against a cluster that
 # is already up (and the script alone, and one traced run split by command), `k8s-dev-helper
 # engine`, a kubeconfig merge into 200 contexts (helper/examples/bench_engine.rs and
-# bench_merge.rs, debug build as the tasks run it, and release when built) and the overhead of
+# bench_merge.rs, debug build, and the release build the tasks run when built) and the overhead of
 # `mise run` for an empty task. Prints figures on stderr; asserts nothing.
 #
 # `up` runs exactly as in the task tests (tasks/scripts/testing.sh): a sandbox HOME, the

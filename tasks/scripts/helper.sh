@@ -6,7 +6,7 @@
 #
 # API:
 #   require_helper     set and export K8S_DEV_HELPER: $K8S_DEV_HELPER, else k8s-dev-helper on
-#                      PATH, else a build of this kit's workspace (rebuilt only when stale)
+#                      PATH, else a release build of this kit's workspace (rebuilt when stale)
 #   ce_helper ARGS...  run it
 #
 # Environment:
@@ -25,13 +25,15 @@ _helper_die() {
   exit 1
 }
 
-# Newest-wins check: rebuild the workspace helper only when a source is newer than the binary,
-# so tasks pay cargo's start-up cost only after the helper changed.
+# Newest-wins check: rebuild the workspace helper only when one of its sources is newer than the
+# binary (tests and examples do not count), so tasks pay cargo's start-up cost only after the
+# helper changed. The binary is touched after each build: cargo does not relink when nothing
+# that goes into it changed, which would leave the check stale forever.
 _helper_stale() {
   local bin="$1"
   [[ -x "${bin}" ]] || return 0
-  [[ -n "$(find "${_HELPER_KIT_DIR}/helper" "${_HELPER_KIT_DIR}/Cargo.lock" -newer "${bin}" \
-    \( -name '*.rs' -o -name '*.toml' -o -name 'Cargo.lock' \) -print -quit 2>/dev/null)" ]]
+  [[ -n "$(find "${_HELPER_KIT_DIR}/helper/src" "${_HELPER_KIT_DIR}/helper/Cargo.toml" \
+    "${_HELPER_KIT_DIR}/Cargo.toml" "${_HELPER_KIT_DIR}/Cargo.lock" -newer "${bin}" -print -quit 2>/dev/null)" ]]
 }
 
 require_helper() {
@@ -49,11 +51,14 @@ require_helper() {
     || _helper_die "k8s-dev-helper not found. Run: cargo install --path <k8s-dev>/helper"
   command -v cargo >/dev/null 2>&1 \
     || _helper_die "k8s-dev-helper is not installed and cargo is missing to build it. Install Rust (https://rustup.rs) or k8s-dev-helper"
-  local bin="${CARGO_TARGET_DIR:-${_HELPER_KIT_DIR}/target}/debug/k8s-dev-helper"
+  # Release: the helper is on every task's path (a 200-context kubeconfig merge takes 14 ms
+  # released, 33 ms in a debug build; bench/results/latest.md), and it rarely changes.
+  local bin="${CARGO_TARGET_DIR:-${_HELPER_KIT_DIR}/target}/release/k8s-dev-helper"
   if _helper_stale "${bin}"; then
-    echo "[container-engine] building k8s-dev-helper from ${_HELPER_KIT_DIR} (install it to skip this: cargo install --path ${_HELPER_KIT_DIR}/helper)" >&2
-    cargo build --quiet --manifest-path "${_HELPER_KIT_DIR}/Cargo.toml" -p k8s-dev-helper >&2 \
+    echo "[k8s-dev] building k8s-dev-helper (release) from ${_HELPER_KIT_DIR}; install it to skip this: cargo install --path ${_HELPER_KIT_DIR}/helper" >&2
+    cargo build --quiet --release --manifest-path "${_HELPER_KIT_DIR}/Cargo.toml" -p k8s-dev-helper >&2 \
       || _helper_die "building k8s-dev-helper failed (see above)"
+    touch "${bin}"
   fi
   K8S_DEV_HELPER="${bin}"
   export K8S_DEV_HELPER
