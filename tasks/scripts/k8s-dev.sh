@@ -438,8 +438,9 @@ publish() { # component, tag...
   component "$1"
   shift
   local context="${STATE_DIR}/context/${C_IMAGE}" rc=0 tag
+  local report="${STATE_DIR}/publish-${C_IMAGE//\//_}.json" # image names may have a path
   mkdir -p "${context}"
-  rm -f "${STATE_DIR}/publish-${C_IMAGE}.json"
+  rm -f "${report}"
   # A hard link costs nothing; cargo replaces the binary on rebuild, so re-link every time.
   ln -f "${BIN_DIR}/${C_BIN}" "${context}/${C_BIN}" 2>/dev/null || cp -p "${BIN_DIR}/${C_BIN}" "${context}/${C_BIN}"
   [[ -f "${C_DOCKERFILE}" ]] || die "Dockerfile ${C_DOCKERFILE} not found; set the component's K8S_DEV_*_DOCKERFILE"
@@ -447,7 +448,7 @@ publish() { # component, tag...
     local tag_args=()
     for tag in "$@"; do tag_args+=(--tag "${tag}"); done
     ce_helper image publish --dockerfile "${C_DOCKERFILE}" --context "${context}" "${tag_args[@]}" \
-      --compression "${K8S_DEV_IMAGE_COMPRESSION}" --json >"${STATE_DIR}/publish-${C_IMAGE}.json" || rc=$?
+      --compression "${K8S_DEV_IMAGE_COMPRESSION}" --json >"${report}" || rc=$?
     if ((rc == 0)); then return 0; fi
     ((rc == 4)) || die "publishing ${C_IMAGE} failed (see above)"
     log "falling back to the container engine for ${C_DOCKERFILE}"
