@@ -340,14 +340,8 @@ test_registry_dies_in_sync() {
 
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  build_helper
-  local tests=("$@") t failed=0
-  ((${#tests[@]})) || tests=(sigint_during_up concurrent_up stale_lock registry_dies_in_sync)
-  for t in "${tests[@]}"; do
-    echo "--- ${t}"
-    ("test_${t}" && finish) || failed=1
-  done
-  return "${failed}"
+  DEFAULT_TESTS=(sigint_during_up concurrent_up stale_lock registry_dies_in_sync)
+  run_tests "$@"
 }
 
 main "$@"

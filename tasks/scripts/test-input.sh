@@ -289,14 +289,8 @@ test_read_only_kube() {
 
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  build_helper
-  local tests=("$@") t failed=0
-  ((${#tests[@]})) || tests=(names ports docker_host no_engine missing_tools bad_kubeconfig read_only_kube)
-  for t in "${tests[@]}"; do
-    echo "--- ${t}"
-    ("test_${t}" && finish) || failed=1
-  done
-  return "${failed}"
+  DEFAULT_TESTS=(names ports docker_host no_engine missing_tools bad_kubeconfig read_only_kube)
+  run_tests "$@"
 }
 
 main "$@"

@@ -205,15 +205,8 @@ test_defaults_agree() {
 
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  build_helper
-  local tests=("$@") t failed=0
-  ((${#tests[@]})) || tests=(task_list defaults_agree bad_name bad_ports remote_mode "lifecycle docker" "lifecycle podman")
-  for t in "${tests[@]}"; do
-    echo "--- ${t}"
-    # shellcheck disable=SC2086 # "lifecycle docker" is a function and its argument
-    (test_${t} && finish) || failed=1
-  done
-  return "${failed}"
+  DEFAULT_TESTS=(task_list defaults_agree bad_name bad_ports remote_mode "lifecycle docker" "lifecycle podman")
+  run_tests "$@"
 }
 
 main "$@"

@@ -153,14 +153,8 @@ test_no_secrets() {
 
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  build_helper
-  local tests=("$@") t failed=0
-  ((${#tests[@]})) || tests=(loopback_by_default exposed_on_request private_files no_secrets)
-  for t in "${tests[@]}"; do
-    echo "--- ${t}"
-    ("test_${t}" && finish) || failed=1
-  done
-  return "${failed}"
+  DEFAULT_TESTS=(loopback_by_default exposed_on_request private_files no_secrets)
+  run_tests "$@"
 }
 
 main "$@"

@@ -10,7 +10,7 @@
 #
 # API: pass, fail, skip, assert_eq, assert_ok, assert_contains, assert_not_contains, assert_mode, finish,
 #      sandbox_setup, sandbox_cleanup, run_task TASK [ARGS], calls TOOL [PYTHON-EXPR], free_port,
-#      engine_host docker|podman
+#      engine_host docker|podman, run_tests
 
 if [[ -n "${_K8S_DEV_TESTING_LOADED:-}" ]]; then
   return 0
@@ -152,4 +152,19 @@ for line in lines:
     if c["tool"] == tool and eval(expr, {}, {"c": c}):
         print(" ".join(c["argv"]))
 PY
+}
+
+# The main loop of every test file: build the helper, then run each named test (`name` or
+# `name arg…`, calling test_<name>) in its own subshell, so sandboxes, traps and exports never
+# leak from one test into the next. Names come from the command line, else DEFAULT_TESTS.
+run_tests() { # [test...]
+  build_helper
+  local tests=("$@") t words failed=0
+  ((${#tests[@]})) || tests=("${DEFAULT_TESTS[@]}")
+  for t in "${tests[@]}"; do
+    echo "--- ${t}"
+    read -r -a words <<<"${t}"
+    ("test_${words[0]}" "${words[@]:1}" && finish) || failed=1
+  done
+  return "${failed}"
 }
