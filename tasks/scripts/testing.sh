@@ -101,6 +101,8 @@ sandbox_setup() {
   export K8S_DEV_REGISTRY="127.0.0.1:${K8S_DEV_REGISTRY_PORT}"
   export K8S_DEV_TIMEOUT=30s
   unset KUBECONFIG K8S_DEV_CONTEXT DOCKER_HOST DOCKER_CONTEXT K8S_DEV_ENGINE CONTAINER_ENGINE
+  # Tests read output as text; mise colours it under CI=true unless told not to.
+  export NO_COLOR=1
   # Real mise, offline: the pinned aqua tools cannot be downloaded here and the fakes stand in.
   export MISE_OFFLINE=1 MISE_TASK_RUN_AUTO_INSTALL=false MISE_TRUSTED_CONFIG_PATHS="${ROOT}"
   export MISE_CACHE_DIR="${SANDBOX}/mise-cache" MISE_STATE_DIR="${SANDBOX}/mise-state"
