@@ -322,14 +322,7 @@ fn endpoint_of(host: &str, fs: &dyn FileProbe) -> Result<Endpoint, Unusable> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::fakes::FakeFs;
-
-    fn linux_env() -> Env {
-        Env {
-            home: Some(PathBuf::from("/home/dev")),
-            ..Env::empty(Os::Linux)
-        }
-    }
+    use crate::engine::fakes::{FakeFs, linux_env};
 
     fn sources(list: &[Candidate]) -> Vec<&str> {
         list.iter().map(|c| c.source.as_str()).collect()

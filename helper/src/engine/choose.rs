@@ -241,15 +241,8 @@ mod tests {
     use super::*;
     use crate::engine::candidates::candidates;
     use crate::engine::context_meta_path;
-    use crate::engine::fakes::{FakeFs, FakeProber};
+    use crate::engine::fakes::{FakeFs, FakeProber, linux_env};
     use crate::env::Env;
-
-    fn linux_env() -> Env {
-        Env {
-            home: Some(PathBuf::from("/home/dev")),
-            ..Env::empty(Os::Linux)
-        }
-    }
 
     fn macos_env() -> Env {
         Env {

@@ -9,6 +9,15 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::{Endpoint, FileProbe, Probe, Prober};
+use crate::env::{Env, Os};
+
+/// A Linux user `dev` with nothing else set.
+pub(crate) fn linux_env() -> Env {
+    Env {
+        home: Some(PathBuf::from("/home/dev")),
+        ..Env::empty(Os::Linux)
+    }
+}
 
 #[derive(Default)]
 pub(crate) struct FakeFs {
