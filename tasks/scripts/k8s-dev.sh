@@ -227,16 +227,16 @@ write_kubeconfig() {
   ((merged)) || die "merging the kubeconfig of ${K8S_DEV_CLUSTER} failed (see above)"
 }
 
-wait_ready() {
+wait_ready() { # after select_cluster
   local nodes=$((1 + K8S_DEV_AGENTS))
   ce_helper wait registry "${K8S_DEV_REGISTRY}" --timeout "${K8S_DEV_TIMEOUT}"
-  ce_helper wait apiserver --kubeconfig "${CLUSTER_KUBECONFIG}" --context "${K3D_CONTEXT}" --timeout "${K8S_DEV_TIMEOUT}"
-  ce_helper wait nodes --count "${nodes}" --kubeconfig "${CLUSTER_KUBECONFIG}" --context "${K3D_CONTEXT}" --timeout "${K8S_DEV_TIMEOUT}"
+  ce_helper wait apiserver "${KUBE_FLAGS[@]}" --timeout "${K8S_DEV_TIMEOUT}"
+  ce_helper wait nodes --count "${nodes}" "${KUBE_FLAGS[@]}" --timeout "${K8S_DEV_TIMEOUT}"
 }
 
 # KEP-1755: tells Skaffold and Tilt where to push for this cluster and how pods pull.
-publish_registry_hosting() {
-  kubectl --kubeconfig "${CLUSTER_KUBECONFIG}" --context "${K3D_CONTEXT}" apply -f - >/dev/null <<CM
+publish_registry_hosting() { # after select_cluster
+  kctl apply -f - >/dev/null <<CM
 apiVersion: v1
 kind: ConfigMap
 metadata:
@@ -297,6 +297,7 @@ cmd_up() {
   ensure_registry "${K8S_DEV_REGISTRY_STATE}"
   ensure_cluster "${K8S_DEV_CLUSTER_STATE}"
   write_kubeconfig
+  select_cluster
   wait_ready
   if [[ "${K8S_DEV_CLUSTER_STATE}" != running ]]; then
     publish_registry_hosting
