@@ -142,10 +142,7 @@ test_bad_ports() {
   if [[ -z "${host}" ]]; then skip "busy port: no engine socket"; return 0; fi
   sandbox_setup
   export DOCKER_HOST="${host}"
-  python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(300)' \
-    "${K8S_DEV_API_PORT}" &
-  echo $! >"${SANDBOX}/holder.pid"
-  sleep 0.3
+  hold_port "${K8S_DEV_API_PORT}"
   run_task k8s:dev:up
   assert_eq 1 "${RC}" "busy API port: up exits 1"
   assert_contains "${ERR}" "port ${K8S_DEV_API_PORT} on 127.0.0.1 is in use by another program; stop it or set K8S_DEV_API_PORT" \

@@ -48,14 +48,7 @@ copy_workspace() {
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${ROOT}/target}"
   export K8S_DEV_STATE_DIR="${SANDBOX}/state"
   export MISE_TRUSTED_CONFIG_PATHS="${ROOT}:${WORK}"
-}
-
-run_in_work() { # mise task args...
-  local out="${SANDBOX}/out" err="${SANDBOX}/err"
-  RC=0
-  (cd "${WORK}" && mise run -q "$@") >"${out}" 2>"${err}" || RC=$?
-  OUT="$(cat "${out}")"
-  ERR="$(cat "${err}")"
+  TASK_DIR="${WORK}" # run_task runs the copy's tasks
 }
 
 check_sync() {
@@ -65,7 +58,7 @@ check_sync() {
   export K8S_DEV_REGISTRY="${K8S_DEV_TEST_REGISTRY}"
   export K8S_DEV_GATEWAY_IMAGE="test-$$-gateway" K8S_DEV_SUPERVISOR_IMAGE="test-$$-supervisor"
   export K8S_DEV_IMAGE_COMPRESSION=gzip
-  run_in_work k8s:dev:sync
+  run_task k8s:dev:sync
   assert_ok "sync builds and publishes both images"
   assert_contains "${ERR}" "cargo build" "sync prints the build phase time"
   assert_contains "${ERR}" "gateway image" "sync prints the image phase time"
@@ -78,14 +71,14 @@ check_sync() {
   assert_contains "$(podman --url "${K8S_DEV_TEST_PODMAN_HOST}" run --rm --network host "${K8S_DEV_TEST_REGISTRY}/${K8S_DEV_SUPERVISOR_IMAGE}:dev" --version)" \
     "example-supervisor" "the supervisor image runs and reports its version"
 
-  run_in_work k8s:dev:sync
+  run_task k8s:dev:sync
   assert_ok "second sync succeeds"
   assert_eq "0 True 0 True" \
     "$(publish_field "${K8S_DEV_GATEWAY_IMAGE}" 'r["bytes_uploaded"], r["unchanged"]' | tr -d '(),') $(publish_field "${K8S_DEV_SUPERVISOR_IMAGE}" 'r["bytes_uploaded"], r["unchanged"]' | tr -d '(),')" \
     "a second sync with no change pushes nothing"
 
   sed -i 's/seconds until SIGTERM or SIGINT/seconds until SIGTERM or SIGINT (edited)/' "${WORK}/example/supervisor/src/main.rs"
-  run_in_work k8s:dev:sync
+  run_task k8s:dev:sync
   assert_ok "sync after a one-line supervisor change succeeds"
   assert_eq "0 True" "$(publish_field "${K8S_DEV_GATEWAY_IMAGE}" 'r["bytes_uploaded"], r["unchanged"]' | tr -d '(),')" \
     "after the change the gateway pushes nothing"
@@ -97,7 +90,7 @@ check_sync() {
   local engine host
   for engine in docker podman; do
     host="$(engine_host "${engine}")"
-    DOCKER_HOST="${host}" K8S_DEV_IMAGE_BUILDER=engine K8S_DEV_GATEWAY_IMAGE="test-$$-engine-${engine}" run_in_work k8s:dev:sync
+    DOCKER_HOST="${host}" K8S_DEV_IMAGE_BUILDER=engine K8S_DEV_GATEWAY_IMAGE="test-$$-engine-${engine}" run_task k8s:dev:sync
     assert_ok "sync through the ${engine} engine (K8S_DEV_IMAGE_BUILDER=engine)"
     K8S_DEV_GATEWAY_IMAGE="test-$$-engine-${engine}" assert_contains \
       "$(K8S_DEV_GATEWAY_IMAGE="test-$$-engine-${engine}" gateway_version_via env DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST}" docker)" \
@@ -115,7 +108,7 @@ check_sync() {
 
 check_bootstrap() {
   local ctx="k3d-${K8S_DEV_CLUSTER}" kc="${HOME}/.kube/k3d-${K8S_DEV_CLUSTER}.yaml" tags
-  run_in_work k8s:dev:bootstrap
+  run_task k8s:dev:bootstrap
   assert_ok "bootstrap succeeds against the cluster"
   # shellcheck disable=SC1091 # written by sync
   tags="$(source "${K8S_DEV_STATE_DIR}/images.env" && echo "${K8S_DEV_GATEWAY_TAG} ${K8S_DEV_SUPERVISOR_TAG}")"
@@ -125,7 +118,7 @@ check_bootstrap() {
   assert_eq "1" "$(kubectl --kubeconfig "${kc}" get deployment openshell -n openshell -o jsonpath='{.status.updatedReplicas}')" \
     "the rendered Deployment reached the cluster and bootstrap waited for its rollout"
   assert_eq "Active" "$(kubectl --kubeconfig "${kc}" get namespace openshell -o jsonpath='{.status.phase}')" "bootstrap created the namespace"
-  run_in_work k8s:dev:bootstrap
+  run_task k8s:dev:bootstrap
   assert_ok "bootstrap is idempotent"
   assert_contains "${OUT}" "Release: openshell in openshell" "bootstrap reports the release"
 }
@@ -142,7 +135,7 @@ CARGO
   chmod +x "${bin}/cargo"
   local port
   port="$(free_port)"
-  PATH="${bin}:${PATH}" K8S_DEV_GATEWAY_PORT="${port}" run_in_work k8s:dev:gateway
+  PATH="${bin}:${PATH}" K8S_DEV_GATEWAY_PORT="${port}" run_task k8s:dev:gateway
   assert_ok "gateway starts cargo run"
   assert_eq "run -p example-gateway --bin example-gateway --" "$(cat "${K8S_DEV_FAKE_STATE}/cargo.argv")" \
     "gateway runs the gateway package with cargo"
@@ -150,15 +143,12 @@ CARGO
     "OPENSHELL_GATEWAY_PORT=${port}" "OPENSHELL_SANDBOX_IMAGE=${K8S_DEV_REGISTRY_PULL}/openshell-supervisor:dev" \
     OPENSHELL_SANDBOX_NAMESPACE=openshell)" "$(cat "${K8S_DEV_FAKE_STATE}/cargo.env")" \
     "gateway gets the cluster kubeconfig, the Kubernetes driver and the sandbox settings"
-  python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(300)' \
-    "${K8S_DEV_LB_PORT}" &
-  echo $! >"${SANDBOX}/lb-holder.pid"
-  sleep 0.3
-  PATH="${bin}:${PATH}" K8S_DEV_GATEWAY_PORT="${K8S_DEV_LB_PORT}" run_in_work k8s:dev:gateway
+  hold_port "${K8S_DEV_LB_PORT}"
+  PATH="${bin}:${PATH}" K8S_DEV_GATEWAY_PORT="${K8S_DEV_LB_PORT}" run_task k8s:dev:gateway
   assert_eq 1 "${RC}" "gateway on the load balancer's port fails"
   assert_contains "${ERR}" "in-cluster gateway" "gateway says the port is the in-cluster gateway's"
   assert_contains "${ERR}" "K8S_DEV_GATEWAY_PORT=" "gateway offers the port setting"
-  kill "$(cat "${SANDBOX}/lb-holder.pid")" 2>/dev/null || true
+  release_port "${K8S_DEV_LB_PORT}"
 }
 
 check_watch() {
@@ -196,13 +186,13 @@ test_workload() {
   sandbox_setup
   copy_workspace
   export DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST}"
-  run_in_work k8s:dev:up
+  run_task k8s:dev:up
   assert_ok "up (fake k3d) for the workload tests"
   check_sync
   check_bootstrap
   check_gateway
   check_watch
-  run_in_work k8s:dev:down --registry
+  run_task k8s:dev:down --registry
   assert_ok "down --registry after the workload tests"
 }
 

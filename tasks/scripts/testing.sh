@@ -10,7 +10,7 @@
 #
 # API: pass, fail, skip, assert_eq, assert_ok, assert_contains, assert_not_contains, assert_mode, finish,
 #      sandbox_setup, sandbox_cleanup, run_task TASK [ARGS], calls TOOL [PYTHON-EXPR], free_port,
-#      engine_host docker|podman, run_tests
+#      engine_host docker|podman, hold_port PORT, release_port PORT, run_tests
 
 if [[ -n "${_K8S_DEV_TESTING_LOADED:-}" ]]; then
   return 0
@@ -58,6 +58,23 @@ finish() {
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Another program holding a port on 127.0.0.1 (for busy-port tests), until release_port or the
+# sandbox cleanup stops it by its PID file. Returns once the port is really held.
+hold_port() { # port
+  python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(300)' \
+    "$1" &
+  echo $! >"${SANDBOX}/hold-$1.pid"
+  for _ in $(seq 1 50); do
+    python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),0.2)' "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  fail "could not hold port $1"
+}
+release_port() { # port
+  kill "$(cat "${SANDBOX}/hold-$1.pid")" 2>/dev/null || true
+  rm -f "${SANDBOX}/hold-$1.pid"
 }
 
 engine_host() { # docker|podman -> its socket, or empty
@@ -128,13 +145,13 @@ sandbox_cleanup() {
   rm -rf "${SANDBOX}"
 }
 
-# Run a mise task from the repository root; stdout, stderr and the exit code land in
-# OUT, ERR and RC.
+# Run a mise task from TASK_DIR (default: the repository root); stdout, stderr and the exit
+# code land in OUT, ERR and RC.
 # shellcheck disable=SC2034 # OUT, ERR and RC are read by the sourcing test
 run_task() {
   local out="${SANDBOX}/out" err="${SANDBOX}/err"
   RC=0
-  (cd "${ROOT}" && mise run -q "$@") >"${out}" 2>"${err}" || RC=$?
+  (cd "${TASK_DIR:-${ROOT}}" && mise run -q "$@") >"${out}" 2>"${err}" || RC=$?
   OUT="$(cat "${out}")"
   ERR="$(cat "${err}")"
 }
