@@ -8,7 +8,7 @@
 # bench_merge.rs, debug build, and the release build the tasks run when built) and the overhead of
 # `mise run` for an empty task. Prints figures on stderr; asserts nothing.
 #
-# `up` runs exactly as in the task tests (tasks/scripts/testing.sh): a sandbox HOME, the
+# `up` runs exactly as in the task tests (tests/tasks/testing.sh): a sandbox HOME, the
 # recording fakes of k3d/helm/skaffold first on PATH, a fake Kubernetes API, the real helper,
 # kubectl, mise and engine. The fake k3d is Python, so each k3d call costs its interpreter
 # start (~70 ms); the real k3d binary's calls would cost what its engine queries cost.
@@ -26,8 +26,8 @@ set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# shellcheck source=SCRIPTDIR/../tasks/scripts/testing.sh
-source "${BENCH_ROOT}/tasks/scripts/testing.sh"
+# shellcheck source=SCRIPTDIR/../tests/tasks/testing.sh
+source "${BENCH_ROOT}/tests/tasks/testing.sh"
 
 RUNS="${K8S_DEV_BENCH_RUNS:-5}"
 ENGINE_RUNS=30

@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Run every test suite of the kit: the Rust workspace (unit tests and the helper's CLI and
-# engine tests), the shell tests of the mise tasks (tasks/scripts/test-*.sh, real mise and
+# engine tests), the shell tests of the mise tasks (tests/tasks/test-*.sh, real mise and
 # kubectl with recording fakes of k3d/skaffold/helm), and the Python checks of the chart and
 # config files (tests/python, offline Helm library and schemas). `mise run test` calls this.
 #
@@ -42,7 +42,7 @@ suite_rust() {
 
 suite_shell() {
   local test failed=0
-  for test in "${ROOT}"/tasks/scripts/test-*.sh; do
+  for test in "${ROOT}"/tests/tasks/test-*.sh; do
     [[ -e "${test}" ]] || continue
     echo "--- ${test#"${ROOT}/"}" >&2
     bash "${test}" || failed=1

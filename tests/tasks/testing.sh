@@ -2,7 +2,7 @@
 # SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
 # SPDX-License-Identifier: Apache-2.0
 #
-# Shared harness of the task tests (tasks/scripts/test-*.sh). Source it; do not run it.
+# Shared harness of the task tests (tests/tasks/test-*.sh). Source it; do not run it.
 # Each test gets a sandbox: a temporary HOME, the recording fakes of k3d/helm/skaffold first on
 # PATH (tests/fakes), free ports for the API, load balancer and registry, and the fakes' state
 # directory. Real mise runs the real tasks; engine tests use K8S_DEV_TEST_DOCKER_HOST /
