@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
+# SPDX-License-Identifier: Apache-2.0
+#
+# The loop against a real Kubernetes control plane (tests/support/cluster.sh: etcd,
+# kube-apiserver, kube-controller-manager, kube-scheduler, kwok marking the node and pods Ready)
+# with the real tools (helm, skaffold, kubectl as pinned in mise.toml; tests/support/tools.sh
+# builds them), in remote mode (K8S_DEV_CONTEXT), through real mise:
+#   bootstrap          namespaces, CRDs from a file, helm install then upgrade, rollout waits;
+#                      status --json sees the node; down deletes nothing
+#   gateway            the out-of-cluster gateway creates a sandbox pod through kube-rs, the pod
+#                      becomes Ready, DELETE removes it
+#   watch              skaffold dev: the custom builder publishes to the registry, skaffold's helm
+#                      sequence installs the release, Ctrl-C uninstalls it
+#   apiserver_killed   kube-apiserver killed during bootstrap's rollout wait: a bounded error
+#                      naming what was awaited; the harness restarts it
+# Each test uses its own namespace and image names. Prints PASS/FAIL/SKIP lines.
+#
+# Environment: K8S_DEV_TEST_KUBECONFIG, K8S_DEV_TEST_CONTEXT, K8S_DEV_CLUSTER_STATE (from
+# `tests/support/cluster.sh up`), K8S_DEV_TEST_REGISTRY, K8S_DEV_TEST_DOCKER_HOST (from
+# `tests/support/engines.sh up`); missing ones skip, and fail under K8S_DEV_TEST_NO_SKIP=1.
+set -euo pipefail
+
+# shellcheck source=SCRIPTDIR/testing.sh
+source "$(dirname "${BASH_SOURCE[0]}")/testing.sh"
+
+usage() {
+  echo "Usage: $(basename "$0") [test-name...]   (default: all; see DEFAULT_TESTS)"
+}
+
+# The sandbox in remote mode against the harness, with the real tools first on PATH (the
+# recording fakes taken off it); returns 1 after a skip line when something is missing.
+real_sandbox() { # test name, [tool...] (default: helm kubectl)
+  local name="$1" missing="" tool
+  shift
+  (($#)) || set -- helm kubectl
+  [[ -n "${K8S_DEV_TEST_KUBECONFIG:-}" && -n "${K8S_DEV_TEST_CONTEXT:-}" ]] \
+    || missing+=" K8S_DEV_TEST_KUBECONFIG/K8S_DEV_TEST_CONTEXT (eval \"\$(tests/support/cluster.sh up)\")"
+  [[ -n "${K8S_DEV_TEST_REGISTRY:-}" && -n "${K8S_DEV_TEST_DOCKER_HOST:-}" ]] \
+    || missing+=" K8S_DEV_TEST_REGISTRY/K8S_DEV_TEST_DOCKER_HOST (eval \"\$(tests/support/engines.sh up)\")"
+  if [[ -n "${missing}" ]]; then
+    skip "${name}: not set:${missing}"
+    return 1
+  fi
+  sandbox_setup
+  local path="" dir
+  while read -r -d: dir; do
+    [[ "${dir}" == "${ROOT}/tests/fakes" ]] || path+="${dir}:"
+  done <<<"${PATH}:"
+  export PATH="${path%:}"
+  eval "$("${ROOT}/tests/support/tools.sh" env "$@" 2>/dev/null)"
+  for tool in "$@"; do
+    if ! command -v "${tool}" >/dev/null 2>&1; then
+      skip "${name}: ${tool} not found; run: tests/support/tools.sh build ${tool}"
+      return 1
+    fi
+  done
+  # A copy: a test must not be able to damage the harness's kubeconfig.
+  export KUBECONFIG="${SANDBOX}/kubeconfig"
+  (umask 077 && cp "${K8S_DEV_TEST_KUBECONFIG}" "${KUBECONFIG}")
+  export K8S_DEV_CONTEXT="${K8S_DEV_TEST_CONTEXT}"
+  export K8S_DEV_REGISTRY="${K8S_DEV_TEST_REGISTRY}" K8S_DEV_REGISTRY_PULL="${K8S_DEV_TEST_REGISTRY}"
+  export DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST}"
+  export K8S_DEV_NAMESPACE="rt-$$-${RANDOM}"
+  export K8S_DEV_SANDBOX_NAMESPACE="${K8S_DEV_NAMESPACE}"
+  export K8S_DEV_GATEWAY_IMAGE="rt-$$-gateway" K8S_DEV_SUPERVISOR_IMAGE="rt-$$-supervisor"
+  export K8S_DEV_STATE_DIR="${SANDBOX}/state"
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${ROOT}/target}"
+  export K8S_DEV_TIMEOUT=60s
+  # The gateway image of the last sync is not needed where no container runs (kwok).
+  export K8S_DEV_SKIP_SYNC=1
+  trap real_cleanup EXIT
+}
+
+# Namespaces of the test (and what is in them) go, before the next test: node ports are
+# cluster-wide, and values.dev.yaml fixes one. Then the sandbox.
+real_cleanup() {
+  local ns
+  for ns in "${K8S_DEV_NAMESPACE:-}" "${K8S_DEV_SANDBOX_NAMESPACE:-}"; do
+    [[ -n "${ns}" ]] || continue
+    kubectl --context "${K8S_DEV_CONTEXT}" delete namespace "${ns}" --ignore-not-found --timeout=60s >/dev/null 2>&1 || true
+  done
+  sandbox_cleanup
+}
+
+kc() { kubectl --context "${K8S_DEV_CONTEXT}" "$@"; }
+
+# A field of `helm status -o json` (a jq-like Python expression over `r`), or "absent".
+release_field() { # expression, [namespace]
+  helm --kube-context "${K8S_DEV_CONTEXT}" status "${K8S_DEV_RELEASE:-openshell}" -n "${2:-${K8S_DEV_NAMESPACE}}" -o json 2>/dev/null \
+    | python3 -c 'import json,sys; r=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1" 2>/dev/null || echo absent
+}
+
+# values.dev.yaml with extra YAML merged over it, as a values file for K8S_DEV_VALUES.
+values_with() { # extra yaml
+  local file="${SANDBOX}/values-${RANDOM}.yaml"
+  python3 - "${ROOT}/deploy/helm/openshell/values.dev.yaml" "$1" >"${file}" <<'PY'
+import sys, yaml
+def merge(dst, src):
+    for k, v in src.items():
+        if isinstance(v, dict) and isinstance(dst.get(k), dict):
+            merge(dst[k], v)
+        else:
+            dst[k] = v
+    return dst
+print(yaml.safe_dump(merge(yaml.safe_load(open(sys.argv[1])), yaml.safe_load(sys.argv[2]))))
+PY
+  echo "${file}"
+}
+
+# Pods of the chart pinned to a node that does not exist: the rollout never completes.
+UNSCHEDULABLE='{nodeSelector: {k8s-dev.test/never: "true"}}'
+
+# Wait (bounded) until FILE has a line matching the extended regex; 1 on timeout.
+await_line() { # file, regex, seconds
+  local i
+  for ((i = 0; i < $3 * 10; i++)); do
+    if grep -Eq "$2" "$1" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+test_bootstrap() {
+  real_sandbox bootstrap || return 0
+  local crd_group="rt$$.k8s-dev.test"
+  cat >"${SANDBOX}/crds.yaml" <<CRD
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.${crd_group}
+spec:
+  group: ${crd_group}
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+CRD
+  export K8S_DEV_CRDS="${SANDBOX}/crds.yaml"
+  unset K8S_DEV_SKIP_SYNC
+  run_task k8s:dev:bootstrap
+  assert_ok "bootstrap against the real API server with real helm"
+  assert_eq "deployed 1" "$(release_field 'r["info"]["status"], r["version"]' | tr -d "(),'")" \
+    "helm installed the release (revision 1)"
+  assert_eq "True" "$(kc get crd "widgets.${crd_group}" -o jsonpath='{.status.conditions[?(@.type=="Established")].status}')" \
+    "the CRD from K8S_DEV_CRDS is established"
+  assert_eq "1" "$(kc get deployment openshell -n "${K8S_DEV_NAMESPACE}" -o jsonpath='{.status.availableReplicas}')" \
+    "bootstrap returned after the rollout: the Deployment has its available replica"
+  local tag
+  # shellcheck disable=SC1091 # written by sync
+  tag="$(source "${K8S_DEV_STATE_DIR}/images.env" && echo "${K8S_DEV_GATEWAY_TAG}")"
+  assert_eq "${K8S_DEV_REGISTRY_PULL}/${K8S_DEV_GATEWAY_IMAGE}:${tag}" \
+    "$(kc get deployment openshell -n "${K8S_DEV_NAMESPACE}" -o jsonpath='{.spec.template.spec.containers[0].image}')" \
+    "the Deployment runs the gateway image sync just published"
+  assert_contains "$(curl -fsS "http://${K8S_DEV_TEST_REGISTRY}/v2/${K8S_DEV_GATEWAY_IMAGE}/tags/list")" "\"${tag}\"" \
+    "that image is in the registry"
+
+  run_task k8s:dev:bootstrap
+  assert_ok "a second bootstrap upgrades"
+  assert_contains "${ERR}" "has been upgraded" "real helm reports the upgrade"
+  assert_eq "deployed 2" "$(release_field 'r["info"]["status"], r["version"]' | tr -d "(),'")" "the release is at revision 2"
+
+  run_task k8s:dev:status --json
+  assert_ok "status --json in remote mode"
+  assert_eq "remote ${K8S_DEV_CONTEXT} reachable ${K8S_DEV_REGISTRY} kwok-node-0:True" "$(python3 -c '
+import json, sys
+s = json.loads(sys.argv[1])
+print(s["mode"], s["cluster"]["context"], s["cluster"]["state"], s["registry"]["push"],
+      " ".join("%s:%s" % (n["name"], n["ready"]) for n in s["nodes"]))' "${OUT}" 2>&1)" \
+    "status --json reports remote mode, the reachable context, the registry and the harness node Ready"
+
+  run_task k8s:dev:down
+  assert_ok "down in remote mode"
+  assert_contains "${ERR}" "nothing deleted" "down says it deletes nothing in remote mode"
+  assert_eq "deployed 2" "$(release_field 'r["info"]["status"], r["version"]' | tr -d "(),'")" "the release survives down"
+  kc delete crd "widgets.${crd_group}" --wait=false >/dev/null
+}
+
+test_gateway() {
+  real_sandbox gateway || return 0
+  kc create namespace "${K8S_DEV_NAMESPACE}" >/dev/null
+  local port health log="${SANDBOX}/gateway.log" pid body="" i
+  port="$(free_port)"
+  health="$(free_port)"
+  (cd "${ROOT}" && exec setsid env K8S_DEV_GATEWAY_PORT="${port}" OPENSHELL_HEALTH_PORT="${health}" \
+    mise run -q k8s:dev:gateway) >"${log}" 2>&1 &
+  pid=$!
+  echo "${pid}" >"${SANDBOX}/gateway.pid"
+  for ((i = 0; i < 1200; i++)); do
+    curl -fsS "http://127.0.0.1:${health}/readyz" >/dev/null 2>&1 && break
+    kill -0 "${pid}" 2>/dev/null || break
+    sleep 0.5
+  done
+  if ! curl -fsS "http://127.0.0.1:${health}/readyz" >/dev/null 2>&1; then
+    fail "the gateway became ready against the real API server: $(tail -n 20 "${log}")"
+    kill -TERM -- "-${pid}" 2>/dev/null || true
+    return 0
+  fi
+  pass "the gateway on the host is ready (it lists pods through kube-rs)"
+  body="$(curl -fsS -X POST -d '{"name":"rt-sandbox"}' "http://127.0.0.1:${port}/sandboxes")" || true
+  assert_contains "${body}" '"name":"rt-sandbox"' "POST /sandboxes creates the sandbox"
+  for ((i = 0; i < 100; i++)); do
+    body="$(curl -fsS "http://127.0.0.1:${port}/sandboxes/rt-sandbox" 2>/dev/null)" || true
+    [[ "${body}" == *'"ready":true'* ]] && break
+    sleep 0.3
+  done
+  assert_contains "${body}" '"ready":true' "the sandbox pod becomes Ready (scheduled, kwok runs it)"
+  assert_eq "${K8S_DEV_REGISTRY_PULL}/${K8S_DEV_SUPERVISOR_IMAGE}:dev" \
+    "$(kc get pod rt-sandbox -n "${K8S_DEV_NAMESPACE}" -o jsonpath='{.spec.containers[0].image}')" \
+    "the sandbox pod runs the supervisor image the task configured"
+  curl -fsS -X DELETE "http://127.0.0.1:${port}/sandboxes/rt-sandbox" >/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kc get pod rt-sandbox -n "${K8S_DEV_NAMESPACE}" >/dev/null 2>&1 || break
+    sleep 0.3
+  done
+  assert_eq "" "$(kc get pod rt-sandbox -n "${K8S_DEV_NAMESPACE}" -o name 2>/dev/null)" "DELETE /sandboxes/rt-sandbox removes the pod"
+  kill -TERM -- "-${pid}" 2>/dev/null || true
+  wait "${pid}" 2>/dev/null || true
+}
+
+test_watch() {
+  real_sandbox watch helm kubectl skaffold || return 0
+  # skaffold.yaml installs into its own namespace (openshell); this test owns it meanwhile.
+  local ns=openshell log="${SANDBOX}/watch.log" pid i rc=0
+  export K8S_DEV_SANDBOX_NAMESPACE="${ns}"
+  # Otherwise the first run in a fresh HOME turns on skaffold's usage metrics (sent to Google).
+  skaffold config set --global collect-metrics false >/dev/null
+  (cd "${ROOT}" && exec setsid mise run -q k8s:dev:watch) >"${log}" 2>&1 &
+  pid=$!
+  echo "${pid}" >"${SANDBOX}/watch.pid"
+  for ((i = 0; i < 1800; i++)); do
+    grep -q "Watching for changes" "${log}" 2>/dev/null && break
+    kill -0 "${pid}" 2>/dev/null || break
+    sleep 0.5
+  done
+  assert_contains "$(cat "${log}")" "Watching for changes" "watch: real skaffold built, deployed and saw the rollout stabilise"
+  local image
+  image="$(kc get deployment openshell -n "${ns}" -o jsonpath='{.spec.template.spec.containers[0].image}' 2>/dev/null)"
+  assert_contains "${image}" "${K8S_DEV_REGISTRY}/openshell-gateway:" "watch: the Deployment runs the image skaffold built into the registry"
+  assert_contains "${image}" "@sha256:" "watch: pinned by the digest the custom builder pushed"
+  assert_eq "deployed" "$(release_field 'r["info"]["status"]' "${ns}")" "watch: skaffold installed the release through real helm"
+  assert_contains "$(cat "${log}")" "Helm release openshell not installed. Installing..." \
+    "watch: skaffold found no release (helm get all failed) and installed it"
+  assert_contains "$(cat "${log}")" "Deployments stabilized" "watch: skaffold's status check saw the Deployment ready"
+  kill -INT -- "-${pid}" 2>/dev/null || true
+  for ((i = 0; i < 600; i++)); do
+    kill -0 "${pid}" 2>/dev/null || break
+    sleep 0.2
+  done
+  if kill -0 "${pid}" 2>/dev/null; then
+    kill -KILL -- "-${pid}" 2>/dev/null || true
+    fail "watch: Ctrl-C did not end skaffold within 120 s"
+  fi
+  wait "${pid}" || rc=$?
+  if [[ "${rc}" == 0 || "${rc}" == 130 ]]; then pass "watch: Ctrl-C ends the task (exit ${rc})"; else fail "watch: Ctrl-C exit ${rc}: $(tail -n 5 "${log}")"; fi
+  assert_contains "$(cat "${log}")" "Cleaning up" "watch: skaffold cleans up on Ctrl-C"
+  assert_contains "$(cat "${log}")" 'release "openshell" uninstalled' "watch: through helm delete"
+  assert_eq "absent" "$(release_field 'r["info"]["status"]' "${ns}")" "watch: the release is uninstalled"
+}
+
+test_apiserver_killed() {
+  real_sandbox apiserver_killed || return 0
+  if [[ -z "${K8S_DEV_CLUSTER_STATE:-}" || ! -s "${K8S_DEV_CLUSTER_STATE}/kube-apiserver.pid" ]]; then
+    skip "apiserver_killed: K8S_DEV_CLUSTER_STATE does not name the harness state (tests/support/cluster.sh env)"
+    return 0
+  fi
+  K8S_DEV_VALUES="$(values_with "${UNSCHEDULABLE}")"
+  export K8S_DEV_VALUES K8S_DEV_TIMEOUT=20s
+  local err="${SANDBOX}/bootstrap.err" pid start rc=0
+  start=${SECONDS}
+  (cd "${ROOT}" && exec mise run -q k8s:dev:bootstrap) >"${SANDBOX}/bootstrap.out" 2>"${err}" &
+  pid=$!
+  if await_line "${err}" "waiting up to 20s for rollout of deployment/openshell" 120; then
+    kill -KILL "$(cat "${K8S_DEV_CLUSTER_STATE}/kube-apiserver.pid")"
+    pass "bootstrap reached its rollout wait; kube-apiserver killed"
+  else
+    fail "bootstrap never reached its rollout wait: $(tail -n 5 "${err}")"
+  fi
+  wait "${pid}" || rc=$?
+  assert_eq 1 "$((rc != 0))" "bootstrap fails when the API server is gone (exit ${rc})"
+  assert_eq 1 "$((SECONDS - start <= 20 + 60))" "within the wait's limit plus start-up ($((SECONDS - start)) s)"
+  local error
+  error="$(grep '^error: ' "${err}" | tail -n 1)"
+  assert_contains "${error}" "timed out after 20s waiting for rollout of deployment/openshell in ${K8S_DEV_NAMESPACE}" \
+    "the error names what was awaited"
+  assert_contains "${error}" "refused" "and why it never came (the API server refused)"
+  eval "$("${ROOT}/tests/support/cluster.sh" up 2>/dev/null)" || true
+  assert_eq ok "$(kc get --raw /readyz 2>&1)" "the harness restarts the killed API server"
+}
+
+main() {
+  case "${1:-}" in -h | --help) usage; return 0 ;; esac
+  DEFAULT_TESTS=(bootstrap gateway watch apiserver_killed)
+  run_tests "$@"
+}
+
+main "$@"
