@@ -503,16 +503,32 @@ cmd_image() {
   fi
 }
 
+# The sandbox namespace, with Helm's ownership metadata for the release: a chart that renders it
+# (the stand-in's namespace.yaml) then adopts it, where Helm otherwise refuses to install ("exists
+# and cannot be imported into the current release"); a chart that does not leaves it alone. One
+# owned by another release is not taken over (Helm's own error then names it).
+ensure_sandbox_namespace() {
+  local ns="${K8S_DEV_SANDBOX_NAMESPACE}" owner
+  if ! owner="$(kctl get namespace "${ns}" -o jsonpath='{.metadata.annotations.meta\.helm\.sh/release-name}' 2>/dev/null)"; then
+    kctl create namespace "${ns}" >/dev/null
+    owner=""
+  fi
+  [[ -z "${owner}" ]] || return 0
+  kctl label namespace "${ns}" --overwrite app.kubernetes.io/managed-by=Helm >/dev/null
+  kctl annotate namespace "${ns}" --overwrite "meta.helm.sh/release-name=${K8S_DEV_RELEASE}" \
+    "meta.helm.sh/release-namespace=${K8S_DEV_NAMESPACE}" >/dev/null
+}
+
 cmd_bootstrap() {
   need_helper
   require_tool kubectl
   require_tool helm
   select_cluster
   ce_helper wait apiserver "${KUBE_FLAGS[@]}" --timeout "${K8S_DEV_TIMEOUT}"
-  local ns
-  for ns in "${K8S_DEV_NAMESPACE}" "${K8S_DEV_SANDBOX_NAMESPACE}"; do
-    kctl create namespace "${ns}" --dry-run=client -o yaml | kctl apply -f - >/dev/null
-  done
+  kctl create namespace "${K8S_DEV_NAMESPACE}" --dry-run=client -o yaml | kctl apply -f - >/dev/null
+  if [[ "${K8S_DEV_SANDBOX_NAMESPACE}" != "${K8S_DEV_NAMESPACE}" ]]; then
+    ensure_sandbox_namespace
+  fi
   if [[ -n "${K8S_DEV_CRDS}" ]]; then
     local crd
     log "applying CRDs from ${K8S_DEV_CRDS}"

@@ -8,6 +8,8 @@
 # builds them), in remote mode (K8S_DEV_CONTEXT), through real mise:
 #   bootstrap          namespaces, CRDs from a file, helm install then upgrade, rollout waits;
 #                      status --json sees the node; down deletes nothing
+#   sandbox_namespace  a chart that renders the sandbox Namespace installs although bootstrap
+#                      created that namespace first (Helm adopts it)
 #   gateway            the out-of-cluster gateway creates a sandbox pod through kube-rs, the pod
 #                      becomes Ready, DELETE removes it
 #   watch              skaffold dev: the custom builder publishes to the registry, skaffold's helm
@@ -180,6 +182,21 @@ print(s["mode"], s["cluster"]["context"], s["cluster"]["state"], s["registry"]["
   kc delete crd "widgets.${crd_group}" --wait=false >/dev/null
 }
 
+test_sandbox_namespace() {
+  real_sandbox sandbox_namespace || return 0
+  export K8S_DEV_SANDBOX_NAMESPACE="${K8S_DEV_NAMESPACE}-sandboxes"
+  K8S_DEV_VALUES="$(values_with "server: {sandboxNamespace: ${K8S_DEV_SANDBOX_NAMESPACE}}")"
+  export K8S_DEV_VALUES
+  run_task k8s:dev:bootstrap
+  assert_ok "bootstrap with a chart that renders the sandbox Namespace bootstrap created"
+  assert_not_contains "${ERR}" "cannot be imported" "helm does not refuse the namespace"
+  assert_eq "Helm ${K8S_DEV_RELEASE:-openshell}" \
+    "$(kc get namespace "${K8S_DEV_SANDBOX_NAMESPACE}" -o jsonpath='{.metadata.labels.app\.kubernetes\.io/managed-by} {.metadata.annotations.meta\.helm\.sh/release-name}')" \
+    "the release owns the sandbox namespace"
+  run_task k8s:dev:bootstrap
+  assert_ok "bootstrap again (upgrade) with the owned namespace"
+}
+
 test_gateway() {
   real_sandbox gateway || return 0
   kc create namespace "${K8S_DEV_NAMESPACE}" >/dev/null
@@ -294,7 +311,7 @@ test_apiserver_killed() {
 
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  DEFAULT_TESTS=(bootstrap gateway watch apiserver_killed)
+  DEFAULT_TESTS=(bootstrap sandbox_namespace gateway watch apiserver_killed)
   run_tests "$@"
 }
 
