@@ -519,6 +519,26 @@ ensure_sandbox_namespace() {
     "meta.helm.sh/release-namespace=${K8S_DEV_NAMESPACE}" >/dev/null
 }
 
+# A helm killed mid-operation (Ctrl-C, a dropped connection) leaves the release pending-* and
+# every later upgrade refuses: "another operation (install/upgrade/rollback) is in progress".
+# bootstrap is the only helm client of this release besides a running watch, so a pending
+# release here was interrupted: put it back (rollback; uninstall when it never deployed).
+recover_release() { # helm flags...
+  local status
+  status="$(helm status "${K8S_DEV_RELEASE}" "$@" --namespace "${K8S_DEV_NAMESPACE}" -o json 2>/dev/null \
+    | grep -o '"status":"[a-z-]*"' | head -n1 | cut -d'"' -f4)" || true
+  case "${status}" in
+    pending-install)
+      log "release ${K8S_DEV_RELEASE} was left pending-install by an interrupted helm; uninstalling it"
+      helm uninstall "${K8S_DEV_RELEASE}" "$@" --namespace "${K8S_DEV_NAMESPACE}" >&2
+      ;;
+    pending-upgrade | pending-rollback)
+      log "release ${K8S_DEV_RELEASE} was left ${status} by an interrupted helm; rolling back to its previous revision"
+      helm rollback "${K8S_DEV_RELEASE}" "$@" --namespace "${K8S_DEV_NAMESPACE}" >&2
+      ;;
+  esac
+}
+
 cmd_bootstrap() {
   need_helper
   require_tool kubectl
@@ -548,6 +568,7 @@ cmd_bootstrap() {
   fi
   local helm_flags=(--kube-context "${KUBE_CONTEXT}")
   [[ -z "${KUBE_FILE}" ]] || helm_flags+=(--kubeconfig "${KUBE_FILE}")
+  recover_release "${helm_flags[@]}"
   log "helm upgrade --install ${K8S_DEV_RELEASE} (${K8S_DEV_CHART}, ${K8S_DEV_VALUES})"
   helm upgrade --install "${K8S_DEV_RELEASE}" "${K8S_DEV_CHART}" "${helm_flags[@]}" \
     --namespace "${K8S_DEV_NAMESPACE}" --create-namespace \

@@ -16,6 +16,8 @@
 #                      sequence installs the release, Ctrl-C uninstalls it
 #   apiserver_killed   kube-apiserver killed during bootstrap's rollout wait: a bounded error
 #                      naming what was awaited; the harness restarts it
+#   pending_upgrade    a helm upgrade killed mid-way leaves the release pending-upgrade; the next
+#                      bootstrap recovers it
 # Each test uses its own namespace and image names. Prints PASS/FAIL/SKIP lines.
 #
 # Environment: K8S_DEV_TEST_KUBECONFIG, K8S_DEV_TEST_CONTEXT, K8S_DEV_CLUSTER_STATE (from
@@ -309,9 +311,35 @@ test_apiserver_killed() {
   assert_eq ok "$(kc get --raw /readyz 2>&1)" "the harness restarts the killed API server"
 }
 
+test_pending_upgrade() {
+  real_sandbox pending_upgrade || return 0
+  run_task k8s:dev:bootstrap
+  assert_ok "bootstrap installs the release"
+  # A real interrupted helm: it records the upgrade as pending, applies, waits for pods that
+  # never schedule, and dies there.
+  local values log="${SANDBOX}/helm.log" pid
+  values="$(values_with "${UNSCHEDULABLE}")"
+  helm --kube-context "${K8S_DEV_CONTEXT}" upgrade openshell "${ROOT}/deploy/helm/openshell" -n "${K8S_DEV_NAMESPACE}" \
+    -f "${values}" --wait --timeout 5m >"${log}" 2>&1 &
+  pid=$!
+  local i
+  for ((i = 0; i < 300; i++)); do
+    [[ "$(release_field 'r["info"]["status"]')" == pending-upgrade ]] && break
+    sleep 0.2
+  done
+  kill -KILL "${pid}" 2>/dev/null || true
+  wait "${pid}" 2>/dev/null || true
+  assert_eq "pending-upgrade 2" "$(release_field 'r["info"]["status"], r["version"]' | tr -d "(),'")" \
+    "a killed helm upgrade leaves revision 2 pending-upgrade"
+  run_task k8s:dev:bootstrap
+  assert_ok "the next bootstrap recovers the release"
+  assert_contains "${ERR}" "pending-upgrade" "bootstrap says what it recovered from"
+  assert_eq "deployed" "$(release_field 'r["info"]["status"]')" "the release is deployed again"
+}
+
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  DEFAULT_TESTS=(bootstrap sandbox_namespace gateway watch apiserver_killed)
+  DEFAULT_TESTS=(bootstrap sandbox_namespace gateway watch apiserver_killed pending_upgrade)
   run_tests "$@"
 }
 
