@@ -113,7 +113,9 @@ test_lifecycle() { # engine
   run_task k8s:dev:down
   assert_ok "${engine}: down succeeds"
   assert_eq "cluster delete ${name}" "$(calls k3d 'c["argv"][1] == "delete"')" "${engine}: down deletes the cluster only"
-  assert_contains "$(k3d registry list "${K8S_DEV_REGISTRY_NAME}" -o json)" '"Running": true' "${engine}: down keeps the registry running"
+  # Read as JSON: k3d prints it compact ("Running":true), and spacing is no contract.
+  assert_eq True "$(k3d registry list "${K8S_DEV_REGISTRY_NAME}" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["State"]["Running"])')" \
+    "${engine}: down keeps the registry running"
   assert_eq "other" "$(kubeconfig_contexts "${HOME}/.kube/config")" "${engine}: down removed the cluster's context and kept the user's"
   if [[ ! -e "${HOME}/.kube/k3d-${name}.yaml" ]]; then pass "${engine}: down removed the cluster kubeconfig"; else fail "${engine}: cluster kubeconfig left behind"; fi
 
