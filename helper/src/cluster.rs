@@ -118,9 +118,32 @@ pub fn parse_registry_list(json: &str, name: &str) -> Result<State> {
     })
 }
 
-/// k3d's words for "that object does not exist" (exit 1 with this text on stderr).
+/// k3d's words for "that object does not exist" (exit 1 with this text on stderr). When the
+/// engine does not answer, k3d 5.9 first logs the error and then says "No nodes found for given
+/// cluster" all the same (recorded in tests/data/recorded/k3d/cluster-list-no-engine*.json), so
+/// an error line besides the fatal one means the question went unanswered.
 pub fn is_not_found(stderr: &str) -> bool {
-    stderr.contains("No nodes found") || stderr.contains("Didn't find container")
+    let says_missing =
+        stderr.contains("No nodes found") || stderr.contains("Didn't find container");
+    let logged_error = stderr
+        .lines()
+        .any(|l| l.contains("level=error") || l.contains("ERRO\x1b[0m") || l.starts_with("ERRO"));
+    says_missing && !logged_error
+}
+
+/// The line of k3d's stderr that says what went wrong: its first error, else its last line.
+pub fn k3d_error(stderr: &str) -> &str {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines
+        .iter()
+        .find(|l| l.contains("level=error") || l.contains("ERRO"))
+        .or(lines.last())
+        .copied()
+        .unwrap_or("")
 }
 
 /// Validate a cluster name before anything runs: k3d's RFC 1123 rule and 32-character cap,
@@ -230,6 +253,40 @@ mod tests {
             "FATA[0000] failed to get node 'x': failed to get container for node 'x': Didn't find container for node 'x'"
         ));
         assert!(!is_not_found("Cannot connect to the Docker daemon"));
+    }
+
+    /// stderr of a call recorded from the real k3d 5.9.0 (tests/data/recorded/record.sh).
+    fn recorded_stderr(json: &str) -> String {
+        let case: serde_json::Value = serde_json::from_str(json).unwrap();
+        case["stderr"].as_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn recorded_missing_objects_are_recognised_in_both_log_formats() {
+        for json in [
+            include_str!("../../tests/data/recorded/k3d/cluster-list-missing.json"),
+            include_str!("../../tests/data/recorded/k3d/cluster-list-missing-colors.json"),
+            include_str!("../../tests/data/recorded/k3d/registry-list-missing.json"),
+            include_str!("../../tests/data/recorded/k3d/registry-list-missing-colors.json"),
+        ] {
+            assert!(is_not_found(&recorded_stderr(json)), "{json}");
+        }
+    }
+
+    #[test]
+    fn an_engine_that_does_not_answer_is_not_a_missing_cluster() {
+        for json in [
+            include_str!("../../tests/data/recorded/k3d/cluster-list-no-engine.json"),
+            include_str!("../../tests/data/recorded/k3d/cluster-list-no-engine-colors.json"),
+            include_str!("../../tests/data/recorded/k3d/registry-list-no-engine.json"),
+        ] {
+            let stderr = recorded_stderr(json);
+            assert!(!is_not_found(&stderr), "{stderr}");
+            assert!(
+                k3d_error(&stderr).contains("Cannot connect to the Docker daemon"),
+                "{stderr}"
+            );
+        }
     }
 
     #[test]

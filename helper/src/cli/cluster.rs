@@ -100,14 +100,9 @@ fn k3d_list(args: &[&str]) -> Result<Option<String>> {
     if cluster::is_not_found(&stderr) {
         return Ok(None);
     }
-    let last = stderr
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
     bail!(
         "k3d {}: {}; is the container engine running? try: k8s-dev-helper engine --explain",
         args.join(" "),
-        last.trim()
+        cluster::k3d_error(&stderr)
     )
 }
