@@ -8,15 +8,21 @@
 # config files (tests/python, offline Helm library and schemas). `mise run test` calls this.
 #
 # Engine-backed tests use the engines named by K8S_DEV_TEST_DOCKER_HOST,
-# K8S_DEV_TEST_PODMAN_HOST and K8S_DEV_TEST_REGISTRY and skip, saying why, when one is unset.
-# With K8S_DEV_TEST_NO_SKIP=1 (set by .ci/run) every such skip is a failure.
-# `tests/support/engines.sh up` starts private engines and prints those variables.
+# K8S_DEV_TEST_PODMAN_HOST and K8S_DEV_TEST_REGISTRY; cluster-backed tests the control plane named
+# by K8S_DEV_TEST_KUBECONFIG and K8S_DEV_TEST_CONTEXT with the real tools on PATH or in the tools
+# cache; each skips, saying why, when what it needs is missing. With K8S_DEV_TEST_NO_SKIP=1 (set by
+# .ci/run) every such skip is a failure. `tests/support/engines.sh up` and
+# `tests/support/cluster.sh up` start them and print those variables; `tests/support/tools.sh
+# build` builds the tools.
 #
 # Environment:
 #   K8S_DEV_TEST_DOCKER_HOST  dockerd socket for engine tests (unix:///...)
 #   K8S_DEV_TEST_PODMAN_HOST  Podman API socket for engine tests (unix:///...)
 #   K8S_DEV_TEST_REGISTRY     plain-HTTP registry host:port for publish/sync tests
-#   K8S_DEV_TEST_NO_SKIP      1: a skipped engine test fails the run
+#   K8S_DEV_TEST_KUBECONFIG   admin kubeconfig of tests/support/cluster.sh's control plane
+#   K8S_DEV_TEST_CONTEXT      its context
+#   K8S_DEV_CLUSTER_STATE     its state directory (fault tests kill and restart its API server)
+#   K8S_DEV_TEST_NO_SKIP      1: a skipped engine or cluster test fails the run
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,7 +38,10 @@ Environment:
   K8S_DEV_TEST_DOCKER_HOST  dockerd socket for engine tests (unix:///...)
   K8S_DEV_TEST_PODMAN_HOST  Podman API socket for engine tests (unix:///...)
   K8S_DEV_TEST_REGISTRY     plain-HTTP registry host:port for publish/sync tests
-  K8S_DEV_TEST_NO_SKIP      1: a skipped engine test fails the run
+  K8S_DEV_TEST_KUBECONFIG   admin kubeconfig of tests/support/cluster.sh's control plane
+  K8S_DEV_TEST_CONTEXT      its context
+  K8S_DEV_CLUSTER_STATE     its state directory (fault tests kill and restart its API server)
+  K8S_DEV_TEST_NO_SKIP      1: a skipped engine or cluster test fails the run
 USAGE
 }
 
