@@ -143,8 +143,9 @@ write_pki() {
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
     -out "${PKI}/ca.crt" 2>/dev/null
   local client="keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth"
+  # 127.0.0.2: tests reach it through a k3d load balancer bound to another loopback address.
   issue_cert apiserver "/CN=kube-apiserver" \
-    "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+    "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:127.0.0.2,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
   issue_cert admin "/O=system:masters/CN=kubernetes-admin" "${client}"
   issue_cert controller-manager "/CN=system:kube-controller-manager" "${client}"
   issue_cert scheduler "/CN=system:kube-scheduler" "${client}"

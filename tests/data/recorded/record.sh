@@ -12,7 +12,8 @@
 #
 # Needs: k3d, helm and skaffold in the tools cache (tests/support/tools.sh build k3d helm
 # skaffold); the Podman engine of tests/support/engines.sh (K8S_DEV_TEST_PODMAN_HOST; k3d's
-# containers are privileged, which dockerd cannot start without CAP_SYS_RESOURCE); the control
+# containers are privileged, which dockerd cannot start without CAP_SYS_RESOURCE) with the
+# registry:2 stand-in of tests/support/k3d-standins.sh (built here); the control
 # plane of tests/support/cluster.sh (K8S_DEV_TEST_KUBECONFIG, K8S_DEV_TEST_CONTEXT) and the
 # registry of engines.sh (K8S_DEV_TEST_REGISTRY) for helm and skaffold; podman, python3, cargo.
 #
@@ -60,26 +61,6 @@ tool_path() { # tool
   echo "${dir}/$1"
 }
 
-# docker.io/library/registry:2 as k3d creates registries from it: Debian's docker-registry
-# (Distribution 2.8) and its libc FROM scratch, serving :5000 like the official image.
-registry_image() {
-  local dir
-  dir="$(mktemp -d)"
-  mkdir -p "${dir}/rootfs/bin" "${dir}/rootfs/etc/docker/registry" "${dir}/rootfs/var/lib/registry" "${dir}/rootfs/tmp"
-  cp /usr/bin/docker-registry "${dir}/rootfs/bin/registry"
-  local lib
-  for lib in $(ldd /usr/bin/docker-registry | grep -o '/[^ ]*'); do
-    mkdir -p "${dir}/rootfs$(dirname "${lib}")"
-    cp "${lib}" "${dir}/rootfs${lib}"
-  done
-  printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /var/lib/registry\nhttp:\n  addr: :5000\n' \
-    >"${dir}/rootfs/etc/docker/registry/config.yml"
-  printf 'FROM scratch\nCOPY rootfs/ /\nEXPOSE 5000\nENTRYPOINT ["/bin/registry"]\nCMD ["serve", "/etc/docker/registry/config.yml"]\n' \
-    >"${dir}/Containerfile"
-  podman --url "${DOCKER_HOST}" build -q -f "${dir}/Containerfile" -t docker.io/library/registry:2 "${dir}" >/dev/null
-  rm -rf "${dir}"
-}
-
 # A container labelled the way k3d labels the nodes of a cluster (pkg/types/types.go and
 # defaults.go), so the real `k3d cluster list` reads a cluster without any k3s image. The
 # labels are written here from k3d's source: cluster-list cases are derived in that part.
@@ -101,7 +82,7 @@ record_k3d() {
   k3d="$(tool_path k3d)"
   export DOCKER_HOST="${K8S_DEV_TEST_PODMAN_HOST}"
   port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-  registry_image
+  "${ROOT}/tests/support/k3d-standins.sh" registry "${DOCKER_HOST}"
   podman --url "${DOCKER_HOST}" network create "${net}" >/dev/null
   trap 'k3d_cleanup' EXIT
   export REC_ENV="LOG_COLORS" REC_VARS="NAME=${name} PORT=${port} NETWORK=${net} MISSING_NETWORK=${net}-missing CLUSTER=${cluster}"

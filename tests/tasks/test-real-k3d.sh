@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
+# SPDX-License-Identifier: Apache-2.0
+#
+# The kit's own cluster lifecycle with the real k3d 5.9.0 on Podman: k3d creates the registry
+# and the cluster from deploy/k3d/cluster.yaml for real (networks, containers, port mappings,
+# registries.yaml in the nodes, the kubeconfig), with local images standing in for the ones it
+# would pull (tests/support/k3d-standins.sh: the "k3s" image runs no Kubernetes; its load
+# balancer passes the API port on to the real control plane of tests/support/cluster.sh, which
+# the kit's waits then reach). Through real mise:
+#   lifecycle     up (registry, cluster, kubeconfig, waits), a no-op second up, status --json,
+#                 down keeping the registry, up again reusing it, down --registry
+# Prints PASS/FAIL/SKIP lines.
+#
+# Environment: K8S_DEV_TEST_PODMAN_HOST, CONTAINERS_CONF, CONTAINERS_STORAGE_CONF,
+# CONTAINERS_REGISTRIES_CONF (tests/support/engines.sh up); K8S_DEV_TEST_KUBECONFIG
+# (tests/support/cluster.sh up); k3d built by tests/support/tools.sh. Missing ones skip, and
+# fail under K8S_DEV_TEST_NO_SKIP=1.
+set -euo pipefail
+
+# shellcheck source=SCRIPTDIR/testing.sh
+source "$(dirname "${BASH_SOURCE[0]}")/testing.sh"
+
+usage() {
+  echo "Usage: $(basename "$0") [test-name...]   (default: all; see DEFAULT_TESTS)"
+}
+
+# Podman CLI on the engine under test.
+pm() { podman --url "${DOCKER_HOST}" "$@"; }
+
+k3d_sandbox() { # test name
+  local missing=""
+  [[ -n "${K8S_DEV_TEST_PODMAN_HOST:-}" ]] || missing+=" K8S_DEV_TEST_PODMAN_HOST (eval \"\$(tests/support/engines.sh up)\")"
+  [[ -n "${K8S_DEV_TEST_KUBECONFIG:-}" ]] || missing+=" K8S_DEV_TEST_KUBECONFIG (eval \"\$(tests/support/cluster.sh up)\")"
+  if [[ -n "${missing}" ]]; then
+    skip "$1: not set:${missing}"
+    return 1
+  fi
+  local tool
+  for tool in busybox docker-registry; do
+    if ! command -v "${tool}" >/dev/null 2>&1; then
+      skip "$1: ${tool} not found; apt-get install busybox-static docker-registry"
+      return 1
+    fi
+  done
+  export K8S_DEV_TOOLS_CACHE="${K8S_DEV_TOOLS_CACHE:-${HOME}/.cache/k8s-dev-tools}"
+  sandbox_setup
+  trap k3d_cleanup EXIT
+  local path="" dir
+  while read -r -d: dir; do
+    [[ "${dir}" == "${ROOT}/tests/fakes" ]] || path+="${dir}:"
+  done <<<"${PATH}:"
+  export PATH="${path%:}"
+  eval "$("${ROOT}/tests/support/tools.sh" env k3d kubectl 2>/dev/null)"
+  if [[ "$(k3d version 2>/dev/null)" != *"k3d version v5"* ]]; then
+    skip "$1: the real k3d is not built; run: tests/support/tools.sh build k3d"
+    return 1
+  fi
+  export DOCKER_HOST="${K8S_DEV_TEST_PODMAN_HOST}" K8S_DEV_ENGINE=podman
+  # The harness has one node: a server and no agents.
+  export K8S_DEV_AGENTS=0 K8S_DEV_TIMEOUT=60s
+  STANDIN_TAG="t$$"
+  # The cluster network first: the load balancer forwards to the control plane through its
+  # gateway, where the forwarder listens (the API server listens on the host's loopback only).
+  # Netavark brings the network's bridge up with its first container: the keeper.
+  pm network create "${K8S_DEV_NETWORK}" >/dev/null
+  local gateway api port
+  gateway="$(pm network inspect "${K8S_DEV_NETWORK}" --format '{{range .Subnets}}{{.Gateway}}{{end}}')"
+  api="$(kubectl --kubeconfig "${K8S_DEV_TEST_KUBECONFIG}" config view --minify -o jsonpath='{.clusters[0].cluster.server}')"
+  api="${api#https://}"
+  port="$(free_port)"
+  "${ROOT}/tests/support/k3d-standins.sh" registry "${DOCKER_HOST}"
+  eval "$("${ROOT}/tests/support/k3d-standins.sh" cluster "${DOCKER_HOST}" "${K8S_DEV_TEST_KUBECONFIG}" \
+    "${gateway}:${port}" "${STANDIN_TAG}")"
+  pm run -d --name "k8s-dev-keeper-${STANDIN_TAG}" --network "${K8S_DEV_NETWORK}" "${K3D_IMAGE_TOOLS}" >/dev/null
+  forward "${gateway}" "${api}" "${SANDBOX}/api-forward" --port "${port}" || return 1
+}
+
+# tcp-forward.py under the sandbox: NAME.pid and NAME.port; returns once it listens.
+forward() { # listen host, target host:port, name, [forwarder flags...]
+  local name="$3" i
+  python3 "${ROOT}/tests/support/tcp-forward.py" "$1" "$2" --port-file "${name}.port" "${@:4}" >"${name}.log" 2>&1 &
+  echo $! >"${name}.pid"
+  for ((i = 0; i < 50; i++)); do
+    [[ -s "${name}.port" ]] && return 0
+    sleep 0.1
+  done
+  fail "the forwarder to $2 did not start: $(cat "${name}.log")"
+  return 1
+}
+
+# What k3d and the test made goes, whatever the test left: cluster, registry, network, images.
+k3d_cleanup() {
+  if [[ -n "${SANDBOX:-}" ]]; then
+    k3d cluster delete "${K8S_DEV_CLUSTER}" >/dev/null 2>&1 || true
+    k3d registry delete "${K8S_DEV_REGISTRY_NAME}" >/dev/null 2>&1 || true
+    pm rm -f -t 0 "k8s-dev-keeper-${STANDIN_TAG:-none}" >/dev/null 2>&1 || true
+    pm network rm -f "${K8S_DEV_NETWORK}" >/dev/null 2>&1 || true
+    pm rmi -f "localhost/k8s-dev-standin-k3s:${STANDIN_TAG:-none}" "localhost/k8s-dev-standin-proxy:${STANDIN_TAG:-none}" \
+      "localhost/k8s-dev-standin-tools:${STANDIN_TAG:-none}" >/dev/null 2>&1 || true
+  fi
+  sandbox_cleanup
+}
+
+# k3d's labels of one container, or "absent".
+label() { # container, label
+  pm inspect "$1" --format "{{index .Config.Labels \"$2\"}}" 2>/dev/null || echo absent
+}
+
+kubeconfig_server() {
+  kubectl --kubeconfig "${HOME}/.kube/k3d-${K8S_DEV_CLUSTER}.yaml" config view -o jsonpath='{.clusters[0].cluster.server}'
+}
+
+test_lifecycle() {
+  k3d_sandbox lifecycle || return 0
+  local name="${K8S_DEV_CLUSTER}" registry="k3d-${K8S_DEV_REGISTRY_NAME}"
+  run_task k8s:dev:up
+  assert_ok "up with the real k3d on Podman"
+  assert_contains "${OUT}" "Cluster: ${name} (k3d-${name}, was missing)" "up created the cluster"
+  assert_contains "${ERR}" "Cluster '${name}' created successfully!" "k3d created it from deploy/k3d/cluster.yaml"
+  assert_eq "running running running" \
+    "$(pm inspect "${registry}" "k3d-${name}-server-0" "k3d-${name}-serverlb" --format '{{.State.Status}}' | paste -sd' ' -)" \
+    "the registry, the server and the load balancer run"
+  assert_eq "${K8S_DEV_NETWORK} ${K8S_DEV_NETWORK}" \
+    "$(label "k3d-${name}-server-0" k3d.cluster.network) $(k3d registry list -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Networks"][0])')" \
+    "cluster and registry share the kit's network"
+  local registries
+  registries="$(k3d registry list -o json | python3 -c 'import json,sys; print(" ".join(n["name"] for n in json.load(sys.stdin)))')"
+  assert_contains " ${registries} " " ${registry} " "k3d lists the kit's registry"
+  assert_not_contains "${registries}" "k3d-${name}-registry" \
+    "registries.use created no registry of its own (k3d 5.9.0, k3d-io/k3d#1646)"
+  local mirrors
+  mirrors="$(pm exec "k3d-${name}-server-0" cat /etc/rancher/k3s/registries.yaml)"
+  assert_contains "${mirrors}" "${K8S_DEV_REGISTRY_PULL}:" "the nodes' registries.yaml mirrors the in-cluster pull name"
+  assert_contains "${mirrors}" "${K8S_DEV_REGISTRY}:" "and the host's push name"
+  assert_contains "${mirrors}" "http://${registry}:5000" "both to the registry container"
+  assert_eq "https://127.0.0.1:${K8S_DEV_API_PORT}" "$(kubeconfig_server)" "the cluster kubeconfig points at the API port"
+  assert_mode "${HOME}/.kube/k3d-${name}.yaml" 600 "the cluster kubeconfig is private"
+  assert_contains "$(curl -fsS "http://${K8S_DEV_REGISTRY}/v2/" 2>&1 && echo reachable)" reachable \
+    "the registry k3d created answers on ${K8S_DEV_REGISTRY}"
+
+  run_task k8s:dev:up
+  assert_ok "a second up"
+  assert_contains "${OUT}" "(k3d-${name}, was running)" "a second up finds the cluster running"
+
+  run_task k8s:dev:status --json
+  assert_ok "status --json"
+  assert_eq "running running" "$(python3 -c 'import json,sys; s=json.loads(sys.argv[1]); print(s["cluster"]["state"], s["registry"]["state"])' "${OUT}" 2>&1)" \
+    "status reads cluster and registry state from the real k3d"
+
+  run_task k8s:dev:down
+  assert_ok "down"
+  assert_eq "absent running" "$(pm inspect "k3d-${name}-server-0" --format '{{.State.Status}}' 2>/dev/null || echo absent) $(pm inspect "${registry}" --format '{{.State.Status}}')" \
+    "down deleted the cluster and kept the registry"
+
+  run_task k8s:dev:up
+  assert_ok "up after down"
+  assert_contains "${OUT}" "was missing)" "the cluster is created again"
+  assert_contains "${OUT}" "(was running)" "the kept registry is reused"
+
+  run_task k8s:dev:down --registry
+  assert_ok "down --registry"
+  assert_eq "absent" "$(pm inspect "${registry}" --format '{{.State.Status}}' 2>/dev/null || echo absent)" "down --registry deleted the registry"
+}
+
+main() {
+  case "${1:-}" in -h | --help) usage; return 0 ;; esac
+  DEFAULT_TESTS=(lifecycle)
+  run_tests "$@"
+}
+
+main "$@"
