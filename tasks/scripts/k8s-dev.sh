@@ -26,6 +26,12 @@ export K8S_DEV_AGENTS="${K8S_DEV_AGENTS:-1}"
 export K8S_DEV_K3S_IMAGE="${K8S_DEV_K3S_IMAGE:-docker.io/rancher/k3s:v1.32.5-k3s1}"
 export K8S_DEV_NETWORK="${K8S_DEV_NETWORK:-k3d}"
 export K8S_DEV_BIND_ADDRESS="${K8S_DEV_BIND_ADDRESS:-127.0.0.1}"
+# Where the kubeconfig finds the API (cluster.yaml's kubeAPI.host): the bind address itself,
+# unless that is every address.
+case "${K8S_DEV_BIND_ADDRESS}" in
+  0.0.0.0 | :: | "[::]") export K8S_DEV_API_HOST=127.0.0.1 ;;
+  *) export K8S_DEV_API_HOST="${K8S_DEV_BIND_ADDRESS}" ;;
+esac
 export K8S_DEV_API_PORT="${K8S_DEV_API_PORT:-6550}"
 export K8S_DEV_LB_PORT="${K8S_DEV_LB_PORT:-8080}"
 export K8S_DEV_NODEPORT="${K8S_DEV_NODEPORT:-30051}"

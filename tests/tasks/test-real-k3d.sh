@@ -10,6 +10,8 @@
 # the kit's waits then reach). Through real mise:
 #   lifecycle     up (registry, cluster, kubeconfig, waits), a no-op second up, status --json,
 #                 down keeping the registry, up again reusing it, down --registry
+#   bind_address  K8S_DEV_BIND_ADDRESS=127.0.0.2: the kubeconfig points where the API port is
+#                 bound
 # Prints PASS/FAIL/SKIP lines.
 #
 # Environment: K8S_DEV_TEST_PODMAN_HOST, CONTAINERS_CONF, CONTAINERS_STORAGE_CONF,
@@ -163,9 +165,19 @@ test_lifecycle() {
   assert_eq "absent" "$(pm inspect "${registry}" --format '{{.State.Status}}' 2>/dev/null || echo absent)" "down --registry deleted the registry"
 }
 
+test_bind_address() {
+  k3d_sandbox bind_address || return 0
+  export K8S_DEV_BIND_ADDRESS=127.0.0.2 K8S_DEV_REGISTRY="127.0.0.2:${K8S_DEV_REGISTRY_PORT}"
+  run_task k8s:dev:up
+  assert_eq "127.0.0.2:${K8S_DEV_API_PORT}" "$(pm port "k3d-${K8S_DEV_CLUSTER}-serverlb" 6443 2>/dev/null)" \
+    "k3d binds the API port on K8S_DEV_BIND_ADDRESS"
+  assert_eq "https://127.0.0.2:${K8S_DEV_API_PORT}" "$(kubeconfig_server)" "the kubeconfig points at that address"
+  assert_ok "up with K8S_DEV_BIND_ADDRESS=127.0.0.2 reaches the API server"
+}
+
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  DEFAULT_TESTS=(lifecycle)
+  DEFAULT_TESTS=(lifecycle bind_address)
   run_tests "$@"
 }
 
