@@ -199,6 +199,15 @@ ensure_registry() { # state
   esac
 }
 
+# k3d's timeout (options.k3d.timeout, K8S_DEV_TIMEOUT) also covers pulling the k3s image, which
+# alone can take longer on a cold machine or a slow link, and k3d then rolls the new cluster
+# back: pull it first, outside that limit. If the engine cannot, k3d tries and says why.
+pull_node_image() {
+  ce image inspect "${K8S_DEV_K3S_IMAGE}" >/dev/null 2>&1 && return 0
+  log "pulling ${K8S_DEV_K3S_IMAGE} (before k3d, whose ${K8S_DEV_TIMEOUT} limit then covers only the start)"
+  ce pull "${K8S_DEV_K3S_IMAGE}" >&2 || log "pulling ${K8S_DEV_K3S_IMAGE} failed; k3d will try"
+}
+
 ensure_cluster() { # state
   case "$1" in
     running) ;;
@@ -207,6 +216,7 @@ ensure_cluster() { # state
       k3d cluster start "${K8S_DEV_CLUSTER}" >&2
       ;;
     missing)
+      pull_node_image
       log "creating cluster ${K8S_DEV_CLUSTER} from ${K8S_DEV_K3D_CONFIG}"
       k3d cluster create --config "${K8S_DEV_K3D_CONFIG}" >&2
       ;;

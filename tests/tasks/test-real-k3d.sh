@@ -12,6 +12,8 @@
 #                 down keeping the registry, up again reusing it, down --registry
 #   bind_address  K8S_DEV_BIND_ADDRESS=127.0.0.2: the kubeconfig points where the API port is
 #                 bound
+#   cold_pull     a k3s image that takes longer to pull than K8S_DEV_TIMEOUT: up pulls it before
+#                 k3d's timeout starts
 # Prints PASS/FAIL/SKIP lines.
 #
 # Environment: K8S_DEV_TEST_PODMAN_HOST, CONTAINERS_CONF, CONTAINERS_STORAGE_CONF,
@@ -175,9 +177,42 @@ test_bind_address() {
   assert_ok "up with K8S_DEV_BIND_ADDRESS=127.0.0.2 reaches the API server"
 }
 
+test_cold_pull() {
+  k3d_sandbox cold_pull || return 0
+  # A registry slow enough that pulling the k3s image outlasts K8S_DEV_TIMEOUT (20 s): each of
+  # the pull's connections waits 8 s (a pull makes at least four). Podman speaks plain HTTP only to registries its configuration calls insecure, so
+  # this test runs a Podman service of its own on the same storage with one more such entry.
+  local slow_port
+  forward 127.0.0.1 "${K8S_DEV_TEST_REGISTRY:-127.0.0.1:5000}" "${SANDBOX}/slow" --delay 8 || return 0
+  slow_port="$(cat "${SANDBOX}/slow.port")"
+  { cat "${CONTAINERS_REGISTRIES_CONF}"; printf '\n[[registry]]\nlocation = "127.0.0.1:%s"\ninsecure = true\n' "${slow_port}"; } \
+    >"${SANDBOX}/registries.conf"
+  CONTAINERS_REGISTRIES_CONF="${SANDBOX}/registries.conf" setsid podman system service --time=0 \
+    "unix://${SANDBOX}/podman.sock" >"${SANDBOX}/podman.log" 2>&1 </dev/null &
+  echo $! >"${SANDBOX}/podman.pid"
+  local i
+  for ((i = 0; i < 100; i++)); do
+    curl -fsS --unix-socket "${SANDBOX}/podman.sock" http://d/_ping >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  local image="127.0.0.1:${slow_port}/k8s-dev-standin-k3s:${STANDIN_TAG}"
+  pm tag "${K8S_DEV_K3S_IMAGE}" "${K8S_DEV_TEST_REGISTRY}/k8s-dev-standin-k3s:${STANDIN_TAG}"
+  pm push -q "${K8S_DEV_TEST_REGISTRY}/k8s-dev-standin-k3s:${STANDIN_TAG}" >/dev/null
+  pm rmi "${K8S_DEV_TEST_REGISTRY}/k8s-dev-standin-k3s:${STANDIN_TAG}" >/dev/null
+  export DOCKER_HOST="unix://${SANDBOX}/podman.sock" K8S_DEV_K3S_IMAGE="${image}" K8S_DEV_TIMEOUT=20s
+  local start=${SECONDS}
+  run_task k8s:dev:up
+  assert_ok "up with a k3s image that takes longer to pull than K8S_DEV_TIMEOUT (20s)"
+  assert_not_contains "${ERR}" "deadline exceeded" "k3d's timeout did not run out during the pull"
+  assert_contains "${ERR}" "pulling ${image}" "up pulled the image before k3d"
+  assert_eq 1 "$((SECONDS - start >= 24))" "the pull really was slow ($((SECONDS - start)) s with it)"
+  run_task k8s:dev:down --registry
+  pm rmi -f "${image}" >/dev/null 2>&1 || true
+}
+
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  DEFAULT_TESTS=(lifecycle bind_address)
+  DEFAULT_TESTS=(lifecycle bind_address cold_pull)
   run_tests "$@"
 }
 
