@@ -29,10 +29,10 @@ TOOLS_DIR="${ROOT}/tests/tools"
 CACHE="${K8S_DEV_TOOLS_CACHE:-${HOME}/.cache/k8s-dev-tools}"
 NICE="${K8S_DEV_TOOLS_NICE:-10}"
 
-# What `build` and `env` cover without arguments (what CI needs). kubelet and kube-proxy (the
-# `node` tool) are built only when asked for: a real node needs more than the binaries.
-DEFAULT_TOOLS=(helm k3d kwok skaffold kubectl etcd kubernetes)
-ALL_TOOLS=(helm k3d kind kwok skaffold kubectl etcd kubernetes node)
+# What `build` and `env` cover without arguments (what CI needs): kind only when asked for (no
+# test runs it yet); `node` is kubelet and kube-proxy (tests/support/node.sh).
+DEFAULT_TOOLS=(helm k3d kwok skaffold kubectl etcd kubernetes node containerd)
+ALL_TOOLS=(helm k3d kind kwok skaffold kubectl etcd kubernetes node containerd)
 K8S_SERVERS=(kube-apiserver kube-controller-manager kube-scheduler)
 K8S_NODE=(kubelet kube-proxy)
 
@@ -96,6 +96,7 @@ version_of() { # tool
     etcd) versions_pin ETCD_VERSION ;;
     kwok) versions_pin KWOK_VERSION ;;
     kind) versions_pin KIND_VERSION ;;
+    containerd) versions_pin CONTAINERD_VERSION ;;
     *) usage_error "unknown tool '$1'; expected one of: ${ALL_TOOLS[*]}" ;;
   esac
 }
@@ -113,6 +114,7 @@ binaries_of() { # tool
     kubernetes) echo "${K8S_SERVERS[*]}" ;;
     node) echo "${K8S_NODE[*]}" ;;
     kwok) echo "kwok kwok-stages.yaml" ;;
+    containerd) echo "containerd containerd-shim-runc-v2" ;;
     *) echo "$1" ;;
   esac
 }
@@ -218,6 +220,13 @@ build_tool() { # tool
       ;;
     kind) pkgs=("sigs.k8s.io/kind@${version}") ;;
     kwok) pkgs=("sigs.k8s.io/kwok/cmd/kwok@${version}") ;;
+    containerd)
+      # Without cgo: no btrfs snapshotter (its C headers), as containerd's static release builds.
+      tags="no_btrfs"
+      ldflags="-X github.com/containerd/containerd/v2/version.Version=${version}"
+      pkgs=("github.com/containerd/containerd/v2/cmd/containerd@${version}"
+        "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@${version}")
+      ;;
     skaffold)
       wrapper=skaffold
       check_wrapper skaffold github.com/GoogleContainerTools/skaffold/v2 "${version}"
@@ -250,7 +259,7 @@ build_tool() { # tool
   log "building ${tool} ${version} (log: ${logfile})"
   local rc=0
   if [[ -z "${wrapper}" ]]; then
-    GOBIN="${tmp}" timed "${logfile}" go install -trimpath -ldflags "-s -w ${ldflags}" "${pkgs[@]}" || rc=$?
+    GOBIN="${tmp}" timed "${logfile}" go install -trimpath -tags "${tags}" -ldflags "-s -w ${ldflags}" "${pkgs[@]}" || rc=$?
   else
     local out="${tmp}/"
     # Module paths ending in a major version: name the binary, not the /vN element.
@@ -429,7 +438,7 @@ cmd_pin() {
         ;;
       kubernetes | node) pin_kubernetes_module kubernetes "$(version_of kubernetes)" "${K8S_SERVERS[@]}" "${K8S_NODE[@]}" ;;
       kubectl) pin_kubernetes_module kubectl "$(version_of kubectl)" kubectl ;;
-      helm | kind | kwok) log "${t} needs no wrapper module (go install ${t}@version)"; continue ;;
+      helm | kind | kwok | containerd) log "${t} needs no wrapper module (go install ${t}@version)"; continue ;;
       *) usage_error "unknown tool '${t}'; expected one of: ${ALL_TOOLS[*]}" ;;
     esac
     log "pinned tests/tools/${t/node/kubernetes}/go.mod at $(version_of "${t}")"
