@@ -237,7 +237,8 @@ command_of() { # component
         --leader-elect=false --profiling=false)
       ;;
     kwok)
-      COMMAND=("${bin}" --kubeconfig "${STATE}/admin.kubeconfig" --manage-all-nodes
+      # Only its own node: a real kubelet may join too (tests/support/node.sh).
+      COMMAND=("${bin}" --kubeconfig "${STATE}/admin.kubeconfig" --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake
         --config "${BIN[kwok-stages.yaml]}" --server-address "127.0.0.1:${KWOK_PORT}")
       ;;
   esac
