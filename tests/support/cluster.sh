@@ -56,14 +56,9 @@ USAGE
 log() { echo "[cluster] $*" >&2; }
 die() { echo "error: $*" >&2; exit 1; }
 
-# A killed process whose parent has not reaped it yet (a zombie) no longer runs.
-pid_alive() { # pid file
-  local pid
-  [[ -s "$1" ]] || return 1
-  pid="$(cat "$1")"
-  kill -0 "${pid}" 2>/dev/null && [[ "$(ps -o stat= -p "${pid}" 2>/dev/null)" != Z* ]]
-}
-component_alive() { pid_alive "${STATE}/$1.pid"; }
+# shellcheck source=SCRIPTDIR/daemons.sh
+source "${SCRIPT_DIR}/daemons.sh"
+component_alive() { daemon_alive "${STATE}/$1.pid"; }
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -313,8 +308,7 @@ start_component() { # component
   local name="$1"
   if component_alive "${name}"; then return 0; fi
   command_of "${name}"
-  setsid "${COMMAND[@]}" >"${STATE}/${name}.log" 2>&1 </dev/null &
-  echo "$!" >"${STATE}/${name}.pid"
+  daemon_start "${STATE}/${name}.pid" "${STATE}/${name}.log" "${COMMAND[@]}"
   STARTED+=("${name}")
   local deadline=$((SECONDS + TIMEOUT))
   until healthy "${name}" >/dev/null 2>&1; do
@@ -374,25 +368,7 @@ cmd_up() {
   cmd_env
 }
 
-stop_component() { # component
-  local pidfile="${STATE}/$1.pid" pid _
-  [[ -s "${pidfile}" ]] || return 0
-  pid="$(cat "${pidfile}")"
-  if kill -0 "${pid}" 2>/dev/null; then
-    kill -TERM "${pid}" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-      kill -0 "${pid}" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "${pid}" 2>/dev/null; then
-      log "$1 (pid ${pid}) ignored SIGTERM for 10s; sending SIGKILL"
-      kill -KILL "${pid}" 2>/dev/null || true
-      sleep 0.2
-    fi
-    log "stopped $1 (pid ${pid})"
-  fi
-  rm -f "${pidfile}"
-}
+stop_component() { daemon_stop "$1" "${STATE}/$1.pid"; }
 
 cmd_down() {
   local i c port busy=()
@@ -417,11 +393,7 @@ cmd_status() {
   local c
   [[ ! -f "${STATE}/ports.env" ]] || load_ports
   for c in "${COMPONENTS[@]}"; do
-    if component_alive "${c}"; then
-      echo "${c}: running (pid $(cat "${STATE}/${c}.pid"), 127.0.0.1:$(ports_of "${c}" | cut -d' ' -f1))"
-    else
-      echo "${c}: stopped"
-    fi
+    daemon_status "${c}" "${STATE}/${c}.pid" "127.0.0.1:$(ports_of "${c}" | cut -d' ' -f1)"
   done
 }
 

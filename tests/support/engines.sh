@@ -43,7 +43,8 @@ USAGE
 log() { echo "[engines] $*" >&2; }
 die() { echo "error: $*" >&2; exit 1; }
 
-pid_alive() { [[ -s "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# shellcheck source=SCRIPTDIR/daemons.sh
+source "$(dirname "${BASH_SOURCE[0]}")/daemons.sh"
 
 wait_until() { # name, command...
   local name="$1" deadline
@@ -138,12 +139,11 @@ podman_env() {
 start_daemon() { # name, command...
   local name="$1"
   shift
-  if pid_alive "${STATE}/${name}.pid"; then
+  if daemon_alive "${STATE}/${name}.pid"; then
     log "${name} already running (pid $(cat "${STATE}/${name}.pid"))"
     return 0
   fi
-  setsid "$@" >"${STATE}/${name}.log" 2>&1 </dev/null &
-  echo "$!" >"${STATE}/${name}.pid"
+  daemon_start "${STATE}/${name}.pid" "${STATE}/${name}.log" "$@"
 }
 
 cmd_env() {
@@ -173,32 +173,15 @@ cmd_up() {
   cmd_env
 }
 
-stop_by_pidfile() { # name
-  local pidfile="${STATE}/$1.pid" pid _
-  [[ -s "${pidfile}" ]] || return 0
-  pid="$(cat "${pidfile}")"
-  if kill -0 "${pid}" 2>/dev/null; then
-    kill -TERM "${pid}" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-      kill -0 "${pid}" 2>/dev/null || break
-      sleep 0.2
-    done
-    if kill -0 "${pid}" 2>/dev/null; then
-      log "$1 (pid ${pid}) ignored SIGTERM for 20s; sending SIGKILL"
-      kill -KILL "${pid}" 2>/dev/null || true
-    fi
-    log "stopped $1 (pid ${pid})"
-  fi
-  rm -f "${pidfile}"
-}
+stop_by_pidfile() { daemon_stop "$1" "${STATE}/$1.pid" 20; }
 
 cmd_down() {
   # Podman containers live under conmon, not the API service, and dockerd waits 10s per
   # container whose PID 1 ignores SIGTERM: stop containers first with a short grace period.
-  if pid_alive "${STATE}/podman.pid"; then
+  if daemon_alive "${STATE}/podman.pid"; then
     timeout 30 podman --url "unix://${STATE}/podman.sock" stop --all -t 2 >/dev/null 2>&1 || true
   fi
-  if pid_alive "${STATE}/dockerd.pid"; then
+  if daemon_alive "${STATE}/dockerd.pid"; then
     local ids
     ids="$(DOCKER_HOST="unix://${STATE}/docker.sock" timeout 30 docker ps -q 2>/dev/null || true)"
     if [[ -n "${ids}" ]]; then
@@ -224,13 +207,7 @@ cmd_purge() {
 
 cmd_status() {
   local name
-  for name in "${DAEMONS[@]}"; do
-    if pid_alive "${STATE}/${name}.pid"; then
-      echo "${name}: running (pid $(cat "${STATE}/${name}.pid"))"
-    else
-      echo "${name}: stopped"
-    fi
-  done
+  for name in "${DAEMONS[@]}"; do daemon_status "${name}" "${STATE}/${name}.pid"; done
 }
 
 main() {

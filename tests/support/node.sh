@@ -39,7 +39,8 @@ usage() {
 log() { echo "[node] $*" >&2; }
 die() { echo "error: $*" >&2; exit 1; }
 
-pid_alive() { [[ -s "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# shellcheck source=SCRIPTDIR/daemons.sh
+source "${SCRIPT_DIR}/daemons.sh"
 
 tool_dir() { # tool
   "${SCRIPT_DIR}/tools.sh" path "$1" 2>/dev/null || die "$1 is not built; run: tests/support/tools.sh build $1"
@@ -48,9 +49,7 @@ tool_dir() { # tool
 start() { # name, command...
   local name="$1"
   shift
-  pid_alive "${STATE}/${name}.pid" && return 0
-  setsid "$@" >"${STATE}/${name}.log" 2>&1 </dev/null &
-  echo "$!" >"${STATE}/${name}.pid"
+  daemon_start "${STATE}/${name}.pid" "${STATE}/${name}.log" "$@"
 }
 
 # Wait until CHECK succeeds, failing with the component's log tail when it exits or times out.
@@ -58,7 +57,7 @@ await() { # name, seconds, check command...
   local name="$1" deadline=$((SECONDS + $2))
   shift 2
   until "$@" >/dev/null 2>&1; do
-    if ! pid_alive "${STATE}/${name}.pid"; then
+    if ! daemon_alive "${STATE}/${name}.pid"; then
       tail -n 25 "${STATE}/${name}.log" >&2
       die "${name} exited; log: ${STATE}/${name}.log"
     fi
@@ -214,7 +213,7 @@ cmd_up() {
 }
 
 cmd_env() {
-  pid_alive "${STATE}/kubelet.pid" || die "no node runs from ${STATE}; run: tests/support/node.sh up"
+  daemon_alive "${STATE}/kubelet.pid" || die "no node runs from ${STATE}; run: tests/support/node.sh up"
   cat <<ENV
 export K8S_DEV_NODE_STATE=${STATE}
 export K8S_DEV_TEST_NODE=${NODE}
@@ -222,32 +221,22 @@ export K8S_DEV_TEST_NODE_TAINT=${TAINT}
 ENV
 }
 
-stop_pid() { # name, pid
-  local _
-  kill -TERM "$2" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$2" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$2" 2>/dev/null || true
-}
-
 # Pods first, through the kubelet (so CNI releases their addresses and rules), then the daemons
 # by PID, then whatever outlived them: runc shims (by the PID files containerd keeps), mounts
 # under the state directory, the bridge.
 cmd_down() {
-  local name i f mount
-  if pid_alive "${STATE}/kubelet.pid" && [[ -f "${CLUSTER}/admin.kubeconfig" ]]; then
+  local i f mount
+  if daemon_alive "${STATE}/kubelet.pid" && [[ -f "${CLUSTER}/admin.kubeconfig" ]]; then
     kubectl --kubeconfig "${CLUSTER}/admin.kubeconfig" delete pods --all-namespaces --field-selector "spec.nodeName=${NODE}" \
       --timeout=60s >/dev/null 2>&1 || true
     kubectl --kubeconfig "${CLUSTER}/admin.kubeconfig" delete node "${NODE}" --timeout=30s >/dev/null 2>&1 || true
   fi
   for ((i = ${#DAEMONS[@]} - 1; i >= 0; i--)); do
     name="${DAEMONS[i]}"
-    [[ -s "${STATE}/${name}.pid" ]] || continue
-    stop_pid "${name}" "$(cat "${STATE}/${name}.pid")"
-    log "stopped ${name} (pid $(cat "${STATE}/${name}.pid"))"
-    rm -f "${STATE}/${name}.pid"
+    daemon_stop "${name}" "${STATE}/${name}.pid"
   done
   for f in "${STATE}"/containerd/state/io.containerd.runtime.v2.task/*/*/{init,shim}.pid; do
-    [[ -s "${f}" ]] && stop_pid shim "$(cat "${f}")"
+    [[ -s "${f}" ]] && daemon_stop "shim process" "${f}"
   done
   { findmnt -rn -o TARGET | grep -F "${STATE}/" || true; } | sort -r | while read -r mount; do
     umount "${mount}" 2>/dev/null || umount -l "${mount}" || true
@@ -257,9 +246,7 @@ cmd_down() {
 
 cmd_status() {
   local name
-  for name in "${DAEMONS[@]}"; do
-    if pid_alive "${STATE}/${name}.pid"; then echo "${name}: running (pid $(cat "${STATE}/${name}.pid"))"; else echo "${name}: stopped"; fi
-  done
+  for name in "${DAEMONS[@]}"; do daemon_status "${name}" "${STATE}/${name}.pid"; done
 }
 
 main() {

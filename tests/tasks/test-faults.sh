@@ -39,16 +39,6 @@ engine_sandbox() { # test name
   export PATH="${SANDBOX}/bin:${PATH}"
 }
 
-# Wait (bounded) until FILE has a line matching the extended regex; 1 on timeout.
-await_line() { # file, regex, seconds
-  local i
-  for ((i = 0; i < $3 * 10; i++)); do
-    if grep -Eq "$2" "$1" 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
-
 # `mise run -q TASK` in the background as the leader of its own process group, as a terminal
 # runs a foreground job; its PID (= the group) goes to PID, its output to SANDBOX/NAME.{out,err}.
 start_task() { # name, task

@@ -115,16 +115,6 @@ PY
 # Pods of the chart pinned to a node that does not exist: the rollout never completes.
 UNSCHEDULABLE='{nodeSelector: {k8s-dev.test/never: "true"}}'
 
-# Wait (bounded) until FILE has a line matching the extended regex; 1 on timeout.
-await_line() { # file, regex, seconds
-  local i
-  for ((i = 0; i < $3 * 10; i++)); do
-    if grep -Eq "$2" "$1" 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
-
 test_bootstrap() {
   real_sandbox bootstrap || return 0
   local crd_group="rt$$.k8s-dev.test"

@@ -10,7 +10,8 @@
 #
 # API: pass, fail, skip, assert_eq, assert_ok, assert_contains, assert_not_contains, assert_mode, finish,
 #      sandbox_setup, sandbox_cleanup, run_task TASK [ARGS], calls TOOL [PYTHON-EXPR], free_port,
-#      engine_host docker|podman, hold_port PORT, release_port PORT, run_tests
+#      engine_host docker|podman, hold_port PORT, release_port PORT, await_line FILE REGEX SECONDS,
+#      run_tests
 
 if [[ -n "${_K8S_DEV_TESTING_LOADED:-}" ]]; then
   return 0
@@ -75,6 +76,16 @@ hold_port() { # port
 release_port() { # port
   kill "$(cat "${SANDBOX}/hold-$1.pid")" 2>/dev/null || true
   rm -f "${SANDBOX}/hold-$1.pid"
+}
+
+# Wait (bounded) until FILE has a line matching the extended regex; 1 on timeout.
+await_line() { # file, regex, seconds
+  local i
+  for ((i = 0; i < $3 * 10; i++)); do
+    if grep -Eq "$2" "$1" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  return 1
 }
 
 engine_host() { # docker|podman -> its socket, or empty
