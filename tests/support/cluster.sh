@@ -30,6 +30,8 @@ TIMEOUT="${K8S_DEV_CLUSTER_TIMEOUT:-60}"
 # Start order; `down` stops in reverse.
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 NODE_NAME=kwok-node-0
+# kwok's stage file, next to its binary in the tools cache (tests/support/tools.sh).
+KWOK_STAGES=kwok-stages-heartbeat.yaml
 SERVICE_CIDR=10.96.0.0/16
 PKI="${STATE}/pki"
 
@@ -72,7 +74,7 @@ binary() { # component
   local tool dir
   case "$1" in
     etcd) tool=etcd ;;
-    kwok | kwok-stages.yaml) tool=kwok ;;
+    kwok | kwok-stages*.yaml) tool=kwok ;;
     *) tool=kubernetes ;;
   esac
   if dir="$("${SCRIPT_DIR}/tools.sh" path "${tool}" 2>/dev/null)" && [[ -e "${dir}/$1" ]]; then
@@ -234,7 +236,7 @@ command_of() { # component
     kwok)
       # Only its own node: a real kubelet may join too (tests/support/node.sh).
       COMMAND=("${bin}" --kubeconfig "${STATE}/admin.kubeconfig" --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake
-        --config "${BIN[kwok-stages.yaml]}" --server-address "127.0.0.1:${KWOK_PORT}")
+        --config "${BIN[${KWOK_STAGES}]}" --server-address "127.0.0.1:${KWOK_PORT}")
       ;;
   esac
 }
@@ -330,7 +332,7 @@ start_component() { # component
 declare -A BIN
 resolve_binaries() {
   local c
-  for c in "${COMPONENTS[@]}" kwok-stages.yaml; do
+  for c in "${COMPONENTS[@]}" "${KWOK_STAGES}"; do
     BIN[${c}]="$(binary "${c}")" || exit 1
   done
 }

@@ -113,7 +113,7 @@ binaries_of() { # tool
   case "$1" in
     kubernetes) echo "${K8S_SERVERS[*]}" ;;
     node) echo "${K8S_NODE[*]}" ;;
-    kwok) echo "kwok kwok-stages.yaml" ;;
+    kwok) echo "kwok ${KWOK_STAGES}" ;;
     containerd) echo "containerd containerd-shim-runc-v2" ;;
     *) echo "$1" ;;
   esac
@@ -160,11 +160,15 @@ helm_ldflags() { # version
 }
 
 # kwok ships no stages built in: the harness's config is the stage files of its module that make a
-# node Ready and keep its lease, and make pods Ready, complete (Jobs) and go away when deleted.
+# node Ready and post its status every ~20 s, and make pods Ready, complete (Jobs) and go away when
+# deleted. Not the lease heartbeat: kwok holds no lease for a node it manages by annotation, and
+# the controller manager then marks the node's pods NotReady. The file's name changes with the
+# choice, so a cached kwok gets the new one.
+KWOK_STAGES=kwok-stages-heartbeat.yaml
 kwok_stages() { # version
   local dir f
   dir="$(go mod download -json "sigs.k8s.io/kwok@$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
-  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+  for f in node/fast/node-initialize.yaml node/heartbeat/node-heartbeat.yaml \
     pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
     [[ -f "${dir}/kustomize/stage/${f}" ]] || die "kwok $1 has no kustomize/stage/${f}; update kwok_stages in tools.sh"
     echo "---"
@@ -267,7 +271,7 @@ build_tool() { # tool
     (cd "${TOOLS_DIR}/${wrapper}" && timed "${logfile}" go build -trimpath -tags "${tags}" \
       -ldflags "-s -w ${ldflags}" -o "${out}" "${pkgs[@]}") || rc=$?
   fi
-  if ((rc == 0)) && [[ "${tool}" == kwok ]]; then kwok_stages "${version}" >"${tmp}/kwok-stages.yaml" || rc=$?; fi
+  if ((rc == 0)) && [[ "${tool}" == kwok ]]; then kwok_stages "${version}" >"${tmp}/${KWOK_STAGES}" || rc=$?; fi
   if ((rc != 0)); then
     rm -rf "${tmp}"
     tail -n 20 "${logfile}" >&2
