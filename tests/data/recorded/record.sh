@@ -44,9 +44,11 @@ out, tmp, rc, env_names, var_pairs, argv = sys.argv[1], sys.argv[2], int(sys.arg
 argv = [os.path.basename(argv[0])] + argv[1:]
 env = {k: os.environ.get(k) for k in env_names.split() if k}
 variables = dict(p.split("=", 1) for p in var_pairs.split() if p)
-case = {"argv": argv, "env": env, "vars": variables, "exit": rc,
-        "stdout": open(os.path.join(tmp, "stdout"), errors="replace").read(),
-        "stderr": open(os.path.join(tmp, "stderr"), errors="replace").read()}
+redact = os.environ.get("REC_REDACT")
+def read(name):
+    text = open(os.path.join(tmp, name), errors="replace").read()
+    return text.replace(redact, "REDACTED") if redact else text
+case = {"argv": argv, "env": env, "vars": variables, "exit": rc, "stdout": read("stdout"), "stderr": read("stderr")}
 with open(out, "w") as f:
     json.dump(case, f, indent=1, sort_keys=False)
     f.write("\n")
@@ -59,21 +61,6 @@ tool_path() { # tool
   local dir
   dir="$("${ROOT}/tests/support/tools.sh" path "$1")" || die "$1 is not built; run: tests/support/tools.sh build $1"
   echo "${dir}/$1"
-}
-
-# A container labelled the way k3d labels the nodes of a cluster (pkg/types/types.go and
-# defaults.go), so the real `k3d cluster list` reads a cluster without any k3s image. The
-# labels are written here from k3d's source: cluster-list cases are derived in that part.
-fake_node() { # cluster, role, name, network, [extra label...]
-  local cluster="$1" role="$2" name="$3" network="$4"
-  shift 4
-  local labels=(--label app=k3d --label "k3d.cluster=${cluster}" --label "k3d.role=${role}"
-    --label "k3d.cluster.network=${network}" --label k3d.cluster.network.external=true
-    --label "k3d.cluster.imageVolume=k3d-${cluster}-images" --label k3d.version=v5.9.0)
-  local l
-  for l in "$@"; do labels+=(--label "${l}"); done
-  podman --url "${DOCKER_HOST}" run -d --name "${name}" --network "${network}" "${labels[@]}" \
-    --entrypoint /bin/registry docker.io/library/registry:2 serve /etc/docker/registry/config.yml >/dev/null
 }
 
 record_k3d() {
@@ -111,24 +98,43 @@ record_k3d() {
     DOCKER_HOST="unix:///nonexistent/docker.sock" REC_ENV="LOG_COLORS DOCKER_HOST" \
       record "k3d/registry-list-no-engine${suffix}" "${k3d}" registry list "${name}" -o json
   done
-  # A cluster of 1 server + 1 agent + load balancer, as k3d labels them (derived: see README).
+  # A cluster of 1 server + 1 agent + load balancer, created, stopped, started and deleted by
+  # the real k3d from the stand-in images of tests/support/k3d-standins.sh (no k3s runs in them;
+  # the kubeconfig they hand k3d holds no real credentials).
   export LOG_COLORS=false
-  fake_node "${cluster}" server "k3d-${cluster}-server-0" "${net}" k3d.server.api.host=127.0.0.1 \
-    k3d.server.api.hostIP=127.0.0.1 k3d.server.api.port=6550
-  fake_node "${cluster}" agent "k3d-${cluster}-agent-0" "${net}"
-  fake_node "${cluster}" loadbalancer "k3d-${cluster}-serverlb" "${net}"
+  local kubeconfig api_port token
+  kubeconfig="$(mktemp)"
+  printf '%s\n' 'apiVersion: v1' 'kind: Config' 'current-context: x' \
+    'clusters: [{name: x, cluster: {server: "https://127.0.0.1:6443", certificate-authority-data: RkFLRQ==}}]' \
+    'users: [{name: x, user: {client-certificate-data: RkFLRQ==, client-key-data: RkFLRQ==}}]' \
+    'contexts: [{name: x, context: {cluster: x, user: x}}]' >"${kubeconfig}"
+  eval "$("${ROOT}/tests/support/k3d-standins.sh" cluster "${DOCKER_HOST}" "${kubeconfig}" 127.0.0.1:9 rec)"
+  api_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  REC_VARS+=" API_PORT=${api_port}"
+  record k3d/cluster-create "${k3d}" cluster create "${cluster}" --agents 1 --network "${net}" --image "${K8S_DEV_K3S_IMAGE}" \
+    --api-port "127.0.0.1:${api_port}" --kubeconfig-update-default=false --kubeconfig-switch-context=false
+  # The k3s token of this throwaway cluster is in every node's env: not kept.
+  token="$(podman --url "${DOCKER_HOST}" inspect "k3d-${cluster}-server-0" --format '{{range .Config.Env}}{{println .}}{{end}}' \
+    | sed -n 's/^K3S_TOKEN=//p')"
+  export REC_REDACT="${token}"
   record k3d/cluster-list "${k3d}" cluster list "${cluster}" -o json
   record k3d/cluster-list-all "${k3d}" cluster list -o json
+  record k3d/kubeconfig-get "${k3d}" kubeconfig get "${cluster}"
   podman --url "${DOCKER_HOST}" stop -t 2 "k3d-${cluster}-agent-0" >/dev/null
   record k3d/cluster-list-partial "${k3d}" cluster list "${cluster}" -o json
-  podman --url "${DOCKER_HOST}" stop -t 2 "k3d-${cluster}-server-0" "k3d-${cluster}-serverlb" >/dev/null
+  record k3d/cluster-stop "${k3d}" cluster stop "${cluster}"
   record k3d/cluster-list-stopped "${k3d}" cluster list "${cluster}" -o json
+  record k3d/cluster-start "${k3d}" cluster start "${cluster}"
+  record k3d/cluster-delete "${k3d}" cluster delete "${cluster}"
+  rm -f "${kubeconfig}"
 }
 
 k3d_cleanup() {
-  podman --url "${DOCKER_HOST}" rm -f -t 2 "k3d-rec-registry" "k3d-rec-cluster-server-0" "k3d-rec-cluster-agent-0" \
-    "k3d-rec-cluster-serverlb" >/dev/null 2>&1 || true
+  "$(tool_path k3d)" cluster delete rec-cluster >/dev/null 2>&1 || true
+  podman --url "${DOCKER_HOST}" rm -f -t 2 "k3d-rec-registry" >/dev/null 2>&1 || true
   podman --url "${DOCKER_HOST}" network rm "k3d-rec-net" >/dev/null 2>&1 || true
+  podman --url "${DOCKER_HOST}" rmi -f localhost/k8s-dev-standin-k3s:rec localhost/k8s-dev-standin-proxy:rec \
+    localhost/k8s-dev-standin-tools:rec >/dev/null 2>&1 || true
 }
 
 record_helm() {
