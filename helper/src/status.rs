@@ -8,10 +8,10 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::wait::kube::{condition, name_of};
+use crate::kubectl::{condition, name_of};
 
 #[derive(Debug, Serialize)]
-pub struct Status {
+pub struct StatusReport {
     /// `local` (the kit's k3d cluster) or `remote` (K8S_DEV_CONTEXT).
     pub mode: &'static str,
     pub cluster: ClusterView,
@@ -88,7 +88,7 @@ pub fn mode_string(mode: u32) -> String {
     format!("{:04o}", mode & 0o7777)
 }
 
-impl Status {
+impl StatusReport {
     /// The human view: a heading, a blank line, then `  Key: value` lines.
     pub fn render(&self) -> String {
         let c = &self.cluster;
@@ -185,7 +185,7 @@ mod tests {
 
     #[test]
     fn render_shows_every_part_on_its_own_line() {
-        let status = Status {
+        let status = StatusReport {
             mode: "local",
             cluster: ClusterView {
                 name: "dev".into(),

@@ -455,7 +455,7 @@ fn wait_crd_until_established() {
     let mut wait = Background::spawn(api.wait_cmd(&["crd", "sandboxes.agents.example.com"]));
     assert_eq!(
         wait.next_line(),
-        "waiting up to 2m for crd sandboxes.agents.example.com… (Established is False: Installing)\n"
+        "waiting up to 3m for crd sandboxes.agents.example.com… (Established is False: Installing)\n"
     );
     api.control("/_fake/hold?path=/apis/apiextensions.k8s.io/v1/customresourcedefinitions/sandboxes.agents.example.com&hold=false");
     let (code, rest) = wait.finish();
@@ -534,7 +534,7 @@ fn wait_rollout_of_deployment_and_statefulset() {
     ]));
     assert_eq!(
         wait.next_line(),
-        "waiting up to 2m for rollout of deployment/web in openshell (context fake)… (0 of 2 new replicas updated)\n"
+        "waiting up to 3m for rollout of deployment/web in openshell (context fake)… (0 of 2 new replicas updated)\n"
     );
     api.kubectl(
         &[
@@ -557,7 +557,7 @@ fn wait_rollout_of_deployment_and_statefulset() {
         Background::spawn(api.wait_cmd(&["rollout", "statefulset/openshell", "-n", "openshell"]));
     assert_eq!(
         wait.next_line(),
-        "waiting up to 2m for rollout of statefulset/openshell in openshell… (0 of 1 pods ready)\n"
+        "waiting up to 3m for rollout of statefulset/openshell in openshell… (0 of 1 pods ready)\n"
     );
     api.control(
         "/_fake/hold?path=/apis/apps/v1/namespaces/openshell/statefulsets/openshell&hold=false",

@@ -13,6 +13,8 @@
 #   bad_kubeconfig   malformed ~/.kube/config, KUBECONFIG naming a directory: the file is left
 #                    alone, and up completes once it is fixed
 #   read_only_kube   a read-only ~/.kube, as uid 65534 (root ignores permissions)
+#   injection        settings that would run code in bash arithmetic, add YAML through k3d's
+#                    env expansion, break the mirror config's quotes or pass as options
 # Prints PASS/FAIL/SKIP lines.
 #
 # Environment: K8S_DEV_TEST_DOCKER_HOST (engine socket; unset skips the cases that get past
@@ -287,9 +289,30 @@ test_read_only_kube() {
   export DOCKER_HOST="${engine}"
 }
 
+test_injection() {
+  sandbox_setup
+  local before marker="${SANDBOX}/tmp/pwned"
+  before="$(disk_state)"
+  K8S_DEV_AGENTS="HOME[\$(touch ${marker})]" run_task k8s:dev:up
+  assert_refused "K8S_DEV_AGENTS with a command substitution" "set K8S_DEV_AGENTS to a whole number from 0 to 9" "${before}"
+  if [[ -e "${marker}" ]]; then fail "K8S_DEV_AGENTS ran code"; else pass "K8S_DEV_AGENTS ran no code"; fi
+  K8S_DEV_AGENTS=two run_task k8s:dev:up
+  assert_refused "K8S_DEV_AGENTS=two" "K8S_DEV_AGENTS: 'two' is not a whole number" "${before}"
+  K8S_DEV_NETWORK=$'k3d\nvolumes:\n  - volume: /:/host' run_task k8s:dev:up
+  assert_refused "a newline in K8S_DEV_NETWORK (YAML through k3d's env expansion)" "set K8S_DEV_NETWORK to" "${before}"
+  K8S_DEV_NODEPORT=$'30051\n  - port: 0.0.0.0:2375:2375' run_task k8s:dev:up
+  assert_refused "a newline in K8S_DEV_NODEPORT (a port past the bind address)" "set K8S_DEV_NODEPORT to" "${before}"
+  K8S_DEV_REGISTRY_PULL='reg":5000' run_task k8s:dev:up
+  assert_refused "a quote in the pull name (the mirror config)" "set K8S_DEV_REGISTRY_PULL to" "${before}"
+  K8S_DEV_CLUSTER=--help run_task k8s:dev:down
+  assert_refused "a cluster name that is an option" "starts with '-'" "${before}"
+  K8S_DEV_CRDS=--kubeconfig=/tmp/x run_task k8s:dev:bootstrap
+  assert_refused "a CRD path that is an option" "set K8S_DEV_CRDS to" "${before}"
+}
+
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  DEFAULT_TESTS=(names ports docker_host no_engine missing_tools bad_kubeconfig read_only_kube)
+  DEFAULT_TESTS=(names ports docker_host no_engine missing_tools bad_kubeconfig read_only_kube injection)
   run_tests "$@"
 }
 

@@ -31,7 +31,8 @@ gateway_version_via() { # cli words...
   health="$(free_port)"
   id="$("$@" run -d --rm --pull always --network host "${K8S_DEV_TEST_REGISTRY}/${K8S_DEV_GATEWAY_IMAGE}:dev" \
     --bind-address 127.0.0.1 --port "${port}" --health-port "${health}")" || return 1
-  for _ in $(seq 1 50); do
+  local i
+  for ((i = 0; i < 50; i++)); do
     body="$(curl -fsS "http://127.0.0.1:${port}/version" 2>/dev/null)" && break
     sleep 0.2
   done
@@ -52,7 +53,6 @@ copy_workspace() {
 }
 
 check_sync() {
-  local registry_up="${K8S_DEV_REGISTRY}"
   # Pulled by both engines: the CI registry is the one both trust over plain HTTP; gzip
   # because Docker before 23 cannot unpack zstd layers.
   export K8S_DEV_REGISTRY="${K8S_DEV_TEST_REGISTRY}"
@@ -102,17 +102,23 @@ check_sync() {
     DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST}" docker image rm -f "${K8S_DEV_TEST_REGISTRY}/${ref}:dev" >/dev/null 2>&1 || true
     podman --url "${K8S_DEV_TEST_PODMAN_HOST}" image rm -f "${K8S_DEV_TEST_REGISTRY}/${ref}:dev" >/dev/null 2>&1 || true
   done
-  export K8S_DEV_REGISTRY="${registry_up}"
-  unset K8S_DEV_GATEWAY_IMAGE K8S_DEV_SUPERVISOR_IMAGE K8S_DEV_IMAGE_COMPRESSION
+  unset K8S_DEV_REGISTRY K8S_DEV_GATEWAY_IMAGE K8S_DEV_SUPERVISOR_IMAGE K8S_DEV_IMAGE_COMPRESSION
 }
 
 check_bootstrap() {
   local ctx="k3d-${K8S_DEV_CLUSTER}" kc="${HOME}/.kube/k3d-${K8S_DEV_CLUSTER}.yaml" tags
+  local pull="${K8S_DEV_REGISTRY_NAME}:5000" # derived from the registry name alone
+  # CRDs kubectl cannot apply: bootstrap stops before the chart (a `for` over the failed apply's
+  # output used to install the chart anyway and exit 0).
+  K8S_DEV_CRDS="${SANDBOX}/no-such-crds.yaml" K8S_DEV_SKIP_SYNC=1 run_task k8s:dev:bootstrap
+  assert_eq 1 "${RC}" "bootstrap with CRDs kubectl cannot apply fails"
+  assert_contains "${ERR}" "error: applying the CRDs in ${SANDBOX}/no-such-crds.yaml failed" "the failure names the CRDs"
+  assert_eq "" "$(calls helm 'c["argv"][0] == "upgrade"')" "no chart installed without its CRDs"
   run_task k8s:dev:bootstrap
   assert_ok "bootstrap succeeds against the cluster"
   # shellcheck disable=SC1091 # written by sync
   tags="$(source "${K8S_DEV_STATE_DIR}/images.env" && echo "${K8S_DEV_GATEWAY_TAG} ${K8S_DEV_SUPERVISOR_TAG}")"
-  assert_eq "upgrade --install openshell deploy/helm/openshell --kube-context ${ctx} --kubeconfig ${kc} --namespace openshell --create-namespace --values deploy/helm/openshell/values.dev.yaml --set image.repository=${K8S_DEV_REGISTRY_PULL}/openshell-gateway --set image.tag=${tags% *} --set supervisor.image.repository=${K8S_DEV_REGISTRY_PULL}/openshell-supervisor --set supervisor.image.tag=dev" \
+  assert_eq "upgrade --install openshell deploy/helm/openshell --kube-context ${ctx} --kubeconfig ${kc} --namespace openshell --create-namespace --values deploy/helm/openshell/values.dev.yaml --set image.repository=${pull}/openshell-gateway --set image.tag=${tags% *} --set supervisor.image.repository=${pull}/openshell-supervisor --set supervisor.image.tag=dev" \
     "$(calls helm 'c["argv"][0] == "upgrade"' | tail -n1)" \
     "bootstrap installs the chart with the dev values, the gateway's content tag and the supervisor's :dev"
   assert_eq "1" "$(kubectl --kubeconfig "${kc}" get deployment openshell -n openshell -o jsonpath='{.status.updatedReplicas}')" \
@@ -140,15 +146,38 @@ CARGO
   assert_eq "run -p example-gateway --bin example-gateway --" "$(cat "${K8S_DEV_FAKE_STATE}/cargo.argv")" \
     "gateway runs the gateway package with cargo"
   assert_eq "$(printf '%s\n' "KUBECONFIG=${HOME}/.kube/k3d-${K8S_DEV_CLUSTER}.yaml" OPENSHELL_DRIVERS=kubernetes \
-    "OPENSHELL_GATEWAY_PORT=${port}" "OPENSHELL_SANDBOX_IMAGE=${K8S_DEV_REGISTRY_PULL}/openshell-supervisor:dev" \
+    "OPENSHELL_GATEWAY_PORT=${port}" "OPENSHELL_SANDBOX_IMAGE=${K8S_DEV_REGISTRY_NAME}:5000/openshell-supervisor:dev" \
     OPENSHELL_SANDBOX_NAMESPACE=openshell)" "$(cat "${K8S_DEV_FAKE_STATE}/cargo.env")" \
     "gateway gets the cluster kubeconfig, the Kubernetes driver and the sandbox settings"
-  hold_port "${K8S_DEV_LB_PORT}"
+  rm -f "${K8S_DEV_FAKE_STATE}/cargo.argv"
   PATH="${bin}:${PATH}" K8S_DEV_GATEWAY_PORT="${K8S_DEV_LB_PORT}" run_task k8s:dev:gateway
   assert_eq 1 "${RC}" "gateway on the load balancer's port fails"
   assert_contains "${ERR}" "in-cluster gateway" "gateway says the port is the in-cluster gateway's"
-  assert_contains "${ERR}" "K8S_DEV_GATEWAY_PORT=" "gateway offers the port setting"
-  release_port "${K8S_DEV_LB_PORT}"
+  assert_contains "${ERR}" "set K8S_DEV_GATEWAY_PORT to another port" "gateway offers the port setting"
+  if [[ ! -e "${K8S_DEV_FAKE_STATE}/cargo.argv" ]]; then pass "gateway ran no cargo after refusing"; else fail "gateway ran cargo on the load balancer's port"; fi
+
+  # Remote mode: the gateway gets a one-context copy of the user's kubeconfig, created fresh
+  # (0600; the copy used to be written over an old file, keeping its 0644) and removed when the
+  # task ends.
+  local old_copy="${K8S_DEV_STATE_DIR}/remote-kubeconfig.yaml"
+  mkdir -p "${K8S_DEV_STATE_DIR}"
+  echo old >"${old_copy}"
+  chmod 644 "${old_copy}"
+  cat >"${bin}/cargo" <<'CARGO'
+#!/usr/bin/env bash
+# Recording fake of `cargo run`: the kubeconfig it was given, its mode and its contexts.
+{ echo "${KUBECONFIG}"; stat -c %a "${KUBECONFIG}"; grep -c 'name: k3d-' "${KUBECONFIG}"; } >"${K8S_DEV_FAKE_STATE}/cargo.kubeconfig"
+CARGO
+  PATH="${bin}:${PATH}" KUBECONFIG="${HOME}/.kube/config" K8S_DEV_CONTEXT="k3d-${K8S_DEV_CLUSTER}-copy" K8S_DEV_GATEWAY_PORT="${port}" \
+    K8S_DEV_REGISTRY="localhost:${K8S_DEV_REGISTRY_PORT}" K8S_DEV_REGISTRY_PULL="${K8S_DEV_REGISTRY_NAME}:5000" \
+    bash -c 'kubectl config set-context "${K8S_DEV_CONTEXT}" --cluster "k3d-${K8S_DEV_CLUSTER}" --user "admin@k3d-${K8S_DEV_CLUSTER}" >/dev/null && cd "$1" && mise run -q k8s:dev:gateway' _ "${WORK}" \
+    >"${SANDBOX}/out" 2>"${SANDBOX}/err" || fail "remote gateway: $(cat "${SANDBOX}/err")"
+  local given mode
+  { read -r given; read -r mode; } <"${K8S_DEV_FAKE_STATE}/cargo.kubeconfig"
+  assert_contains "${given}" "${K8S_DEV_STATE_DIR}/remote-kubeconfig." "remote gateway: KUBECONFIG is a fresh copy in the state directory"
+  assert_eq 600 "${mode}" "remote gateway: the copy is 0600"
+  if [[ ! -e "${given}" ]]; then pass "remote gateway: the copy is gone after the task"; else fail "remote gateway: ${given} left behind"; fi
+  kubectl config delete-context "k3d-${K8S_DEV_CLUSTER}-copy" >/dev/null
 }
 
 check_watch() {
@@ -156,7 +185,8 @@ check_watch() {
   (cd "${WORK}" && exec setsid mise run -q k8s:dev:watch) >"${log}" 2>&1 &
   pid=$!
   echo "${pid}" >"${SANDBOX}/watch.pid"
-  for _ in $(seq 1 600); do
+  local i
+  for ((i = 0; i < 600; i++)); do
     grep -q "Watching for changes" "${log}" && break
     kill -0 "${pid}" 2>/dev/null || break
     sleep 0.5
@@ -164,7 +194,7 @@ check_watch() {
   assert_contains "$(cat "${log}")" "Watching for changes" "watch: skaffold dev built, pushed and deployed"
   local build
   build="$(calls skaffold 'c["argv"][0] == "dev"')"
-  assert_eq "dev --filename skaffold.yaml --default-repo ${K8S_DEV_REGISTRY} --kube-context k3d-${K8S_DEV_CLUSTER} --kubeconfig ${HOME}/.kube/k3d-${K8S_DEV_CLUSTER}.yaml" \
+  assert_eq "dev --filename skaffold.yaml --default-repo localhost:${K8S_DEV_REGISTRY_PORT} --kube-context k3d-${K8S_DEV_CLUSTER} --kubeconfig ${HOME}/.kube/k3d-${K8S_DEV_CLUSTER}.yaml" \
     "${build}" "watch runs skaffold dev with the cluster's kubeconfig and the registry as default repo"
   assert_contains "$(calls helm '"upgrade" in c["argv"] and "--kube-context" in c["argv"]' | tail -n1)" \
     "--set image.tag=fake-1@sha256:" "watch: the release gets the pushed tag and digest through setValueTemplates"

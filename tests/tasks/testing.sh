@@ -10,7 +10,8 @@
 #
 # API: pass, fail, skip, assert_eq, assert_ok, assert_contains, assert_not_contains, assert_mode, finish,
 #      sandbox_setup, sandbox_cleanup, run_task TASK [ARGS], calls TOOL [PYTHON-EXPR], free_port,
-#      engine_host docker|podman, hold_port PORT, release_port PORT, run_tests
+#      engine_host docker|podman, hold_port PORT, release_port PORT, run_tests, setting NAME,
+#      lock_free
 
 if [[ -n "${_K8S_DEV_TESTING_LOADED:-}" ]]; then
   return 0
@@ -66,7 +67,8 @@ hold_port() { # port
   python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(300)' \
     "$1" &
   echo $! >"${SANDBOX}/hold-$1.pid"
-  for _ in $(seq 1 50); do
+  local i
+  for ((i = 0; i < 50; i++)); do
     python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),0.2)' "$1" 2>/dev/null && return 0
     sleep 0.1
   done
@@ -107,17 +109,21 @@ sandbox_setup() {
   local venv_bin
   venv_bin="$("${ROOT}/tests/support/python-env.sh")"
   export PATH="${ROOT}/tests/fakes:${venv_bin}:${PATH}"
+  # Independent settings only: the push and pull names, the context and the kubeconfig paths
+  # are derived from these by the helper, as they are for a user who sets one of them.
   export K8S_DEV_CLUSTER="t$$-${RANDOM}"
   export K8S_DEV_NETWORK="k8s-dev-test-$$"
   export K8S_DEV_REGISTRY_NAME="reg-$$"
-  export K8S_DEV_REGISTRY_PULL="${K8S_DEV_REGISTRY_NAME}:5000"
   export K8S_DEV_API_PORT K8S_DEV_LB_PORT K8S_DEV_REGISTRY_PORT
   K8S_DEV_API_PORT="$(free_port)"
   K8S_DEV_LB_PORT="$(free_port)"
   K8S_DEV_REGISTRY_PORT="$(free_port)"
-  export K8S_DEV_REGISTRY="127.0.0.1:${K8S_DEV_REGISTRY_PORT}"
   export K8S_DEV_TIMEOUT=30s
-  unset KUBECONFIG K8S_DEV_CONTEXT DOCKER_HOST DOCKER_CONTEXT K8S_DEV_ENGINE CONTAINER_ENGINE
+  unset KUBECONFIG K8S_DEV_CONTEXT DOCKER_HOST DOCKER_CONTEXT K8S_DEV_ENGINE CONTAINER_ENGINE \
+    K8S_DEV_REGISTRY K8S_DEV_REGISTRY_PULL XDG_STATE_HOME
+  # The per-user up/down lock lands here, not in the developer's runtime directory.
+  export XDG_RUNTIME_DIR="${SANDBOX}/run"
+  mkdir -m 700 "${XDG_RUNTIME_DIR}"
   # Tests read output as text; mise colours it under CI=true unless told not to.
   export NO_COLOR=1
   # Real mise, offline: the pinned aqua tools cannot be downloaded here and the fakes stand in.
@@ -143,6 +149,25 @@ sandbox_cleanup() {
   done
   if [[ -n "${DOCKER_HOST:-}" ]]; then docker network rm "${K8S_DEV_NETWORK}" >/dev/null 2>&1 || true; fi
   rm -rf "${SANDBOX}"
+}
+
+# A setting's value as the helper resolves it in the sandbox (derived ones included).
+setting() { # name
+  "${K8S_DEV_HELPER}" settings --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]]["value"] or "")' "$1"
+}
+
+# Whether nobody holds the up/down lock (a flock on its file; a missing file is free too).
+lock_free() {
+  python3 - "$(setting K8S_DEV_LOCK_FILE)" <<'PY'
+import fcntl, os, sys
+if not os.path.exists(sys.argv[1]):
+    sys.exit(0)
+with open(sys.argv[1]) as f:
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        sys.exit(1)
+PY
 }
 
 # Run a mise task from TASK_DIR (default: the repository root); stdout, stderr and the exit

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::doctor::{HostSystem, Status, report};
+use crate::doctor::{CheckStatus, HostSystem, report};
 use crate::env::Env;
 
 /// Check this machine for the k8s-dev loop and say how to fix what is wrong.
@@ -43,7 +43,7 @@ impl DoctorArgs {
             report.render()
         };
         std::io::stdout().write_all(out.as_bytes())?;
-        match report.count(Status::Fail) {
+        match report.count(CheckStatus::Fail) {
             0 => Ok(()),
             1 => anyhow::bail!("1 check failed; see its fix above"),
             n => anyhow::bail!("{n} checks failed; see their fixes above"),

@@ -36,14 +36,25 @@ pub fn merge_file(new: &Path, target: &Path, options: MergeOptions) -> Result<(S
             )
         })?
     };
+    merge_text(&new_text, new, target, options)
+}
+
+/// Merge kubeconfig text (`new` names where it came from, e.g. `k3d kubeconfig get dev`) into
+/// `target`, as [`merge_file`] does; no temporary file holds the credentials on the way.
+pub fn merge_text(
+    new_text: &str,
+    new: &Path,
+    target: &Path,
+    options: MergeOptions,
+) -> Result<(Summary, Written)> {
     let context = || format!("merging {} into {}", source_name(new), target.display());
     // Judge the new file before touching anything, so a bad one creates no directory either.
-    merge("", &new_text, options)
+    merge("", new_text, options)
         .map_err(|err| explain(err, new, target))
         .with_context(context)?;
     store::update(target, Missing::Create, |old| {
-        let (text, summary) = merge(old.unwrap_or(""), &new_text, options)
-            .map_err(|err| explain(err, new, target))?;
+        let (text, summary) =
+            merge(old.unwrap_or(""), new_text, options).map_err(|err| explain(err, new, target))?;
         Ok((summary.changed.then_some(text), summary))
     })
     .with_context(context)
@@ -87,6 +98,28 @@ pub fn check_file(target: &Path) -> Result<()> {
     store::check_writable(&path).with_context(context)
 }
 
+/// Delete a kubeconfig file the kit owns (a cluster's own `~/.kube/k3d-<cluster>.yaml`) and its
+/// backup; a missing file is fine, so `down` can run twice.
+pub fn delete_file(target: &Path) -> Result<()> {
+    let path = store::resolve(target)?;
+    for file in [backup_of(&path), path] {
+        match fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err).with_context(|| format!("removing {}", file.display())),
+        }
+    }
+    Ok(())
+}
+
+/// The one-deep backup an edit leaves next to the file: `<file>.bak`.
+fn backup_of(path: &Path) -> std::path::PathBuf {
+    path.with_file_name(format!(
+        "{}.bak",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    ))
+}
+
 /// How the new file is named in messages: its path, or `stdin` for `-`.
 pub fn source_name(new: &Path) -> String {
     if new == Path::new("-") {
@@ -107,12 +140,7 @@ fn explain(err: Invalid, new: &Path, target: &Path) -> anyhow::Error {
         Input::Target => {
             let backup = store::resolve(target)
                 .ok()
-                .map(|path| {
-                    path.with_file_name(format!(
-                        "{}.bak",
-                        path.file_name().unwrap_or_default().to_string_lossy()
-                    ))
-                })
+                .map(|path| backup_of(&path))
                 .filter(|backup| backup.is_file());
             let hint = match backup {
                 Some(backup) => format!(" (the previous version is {})", backup.display()),
@@ -189,6 +217,49 @@ mod tests {
         );
         assert_eq!(fs::read_to_string(&target).unwrap(), "clusters: [\n");
         assert!(!err.contains("secret-token"));
+    }
+
+    #[test]
+    fn delete_file_removes_the_file_and_its_backup_and_is_idempotent() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("k3d-a.yaml");
+        let new = tmp.path().join("new.yaml");
+        fs::write(&new, NEW).unwrap();
+        merge_file(&new, &target, MergeOptions::default()).unwrap();
+        fs::write(&new, NEW.replace("secret-token", "other-token")).unwrap();
+        merge_file(&new, &target, MergeOptions::default()).unwrap();
+        assert!(tmp.path().join("k3d-a.yaml.bak").is_file());
+        delete_file(&target).unwrap();
+        assert!(!target.exists() && !tmp.path().join("k3d-a.yaml.bak").exists());
+        delete_file(&target).unwrap();
+    }
+
+    #[test]
+    fn merge_text_names_its_source() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("config");
+        let err = merge_text(
+            "clusters: [{}]",
+            Path::new("k3d kubeconfig get a"),
+            &target,
+            MergeOptions::default(),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").starts_with("merging k3d kubeconfig get a into "),
+            "{err:#}"
+        );
+        merge_text(
+            NEW,
+            Path::new("k3d kubeconfig get a"),
+            &target,
+            MergeOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     #[test]
