@@ -189,6 +189,40 @@ test_remote_mode() {
   assert_eq "" "$(calls k3d)" "remote mode: no k3d call at all"
 }
 
+# The first task of a fresh clone builds the helper for minutes: it must say so up front, show
+# cargo's progress on a terminal (not in logs), and say nothing once the build is current.
+test_helper_first_build() {
+  sandbox_setup
+  export CARGO_TARGET_DIR="${SANDBOX}/target"
+  mkdir -p "${SANDBOX}/bin"
+  cat >"${SANDBOX}/bin/cargo" <<'SH'
+#!/usr/bin/env bash
+# Records the build's arguments and "builds" the release helper.
+echo "$*" >>"${K8S_DEV_FAKE_STATE}/cargo.args"
+mkdir -p "${CARGO_TARGET_DIR}/release"
+printf '#!/bin/sh\n' >"${CARGO_TARGET_DIR}/release/k8s-dev-helper"
+chmod +x "${CARGO_TARGET_DIR}/release/k8s-dev-helper"
+SH
+  chmod +x "${SANDBOX}/bin/cargo"
+  mkdir -p "${K8S_DEV_FAKE_STATE}"
+  local find='source tasks/scripts/helper.sh && require_helper'
+  first() { (cd "${ROOT}" && env -u K8S_DEV_HELPER PATH="${SANDBOX}/bin:${PATH}" bash -c "${find}") 2>&1; }
+  local out
+  out="$(first)"
+  assert_contains "${out}" "building k8s-dev-helper (release)" "first run: says it builds the helper"
+  assert_contains "${out}" "this is the first run here; it takes a few minutes" "first run: says why and for how long"
+  assert_contains "$(cat "${K8S_DEV_FAKE_STATE}/cargo.args")" "build --quiet --release" "first run, not a terminal: cargo is quiet"
+  assert_eq "" "$(first)" "a later run with the build current says nothing"
+  assert_eq 1 "$(wc -l <"${K8S_DEV_FAKE_STATE}/cargo.args")" "a later run with the build current builds nothing"
+  touch -d '2000-01-01' "${CARGO_TARGET_DIR}/release/k8s-dev-helper"
+  : >"${K8S_DEV_FAKE_STATE}/cargo.args"
+  out="$(cd "${ROOT}" && env -u K8S_DEV_HELPER PATH="${SANDBOX}/bin:${PATH}" \
+    script -qec "bash -c '${find}'" /dev/null 2>&1)"
+  assert_contains "${out}" "its sources changed since the last build" "a stale build: says why it rebuilds"
+  assert_eq "build --release --manifest-path ${ROOT}/Cargo.toml -p k8s-dev-helper" "$(cat "${K8S_DEV_FAKE_STATE}/cargo.args")" \
+    "on a terminal: cargo shows its progress"
+}
+
 test_task_list() {
   sandbox_setup
   local listing task
@@ -213,7 +247,7 @@ test_no_unchecked_substitutions() {
 
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  DEFAULT_TESTS=(task_list no_unchecked_substitutions bad_name bad_ports remote_mode "lifecycle docker" "lifecycle podman")
+  DEFAULT_TESTS=(task_list no_unchecked_substitutions helper_first_build bad_name bad_ports remote_mode "lifecycle docker" "lifecycle podman")
   run_tests "$@"
 }
 
