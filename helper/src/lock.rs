@@ -247,30 +247,20 @@ mod tests {
         assert_eq!(Holder::parse("garbage"), None);
     }
 
+    /// Take the lock on `file` as `holder(pid)`, waiting at most 200 ms.
+    fn take(file: &File, path: &Path, pid: u32) -> Result<()> {
+        let clock = SystemClock::start();
+        let limit = Duration::from_millis(200);
+        acquire(file.as_raw_fd(), path, me(), &holder(pid), limit, &clock)
+    }
+
     #[test]
     fn a_held_lock_times_out_naming_its_holder_then_frees_when_the_holder_closes() {
         let (_tmp, path) = lock_dir();
         let first = open(&path);
-        let clock = SystemClock::start();
-        acquire(
-            first.as_raw_fd(),
-            &path,
-            me(),
-            &holder(1),
-            Duration::from_secs(1),
-            &clock,
-        )
-        .unwrap();
+        take(&first, &path, 1).unwrap();
         let second = open(&path);
-        let err = acquire(
-            second.as_raw_fd(),
-            &path,
-            me(),
-            &holder(2),
-            Duration::from_millis(200),
-            &SystemClock::start(),
-        )
-        .unwrap_err();
+        let err = take(&second, &path, 2).unwrap_err();
         assert_eq!(exit::code_of(&err), exit::TIMEOUT);
         let msg = format!("{err:#}");
         assert!(
@@ -280,15 +270,7 @@ mod tests {
         assert!(msg.contains("K8S_DEV_LOCK_TIMEOUT"), "{msg}");
         // The holder exits (its descriptor closes, even on SIGKILL): the lock is free at once.
         drop(first);
-        acquire(
-            second.as_raw_fd(),
-            &path,
-            me(),
-            &holder(2),
-            Duration::from_millis(200),
-            &SystemClock::start(),
-        )
-        .unwrap();
+        take(&second, &path, 2).unwrap();
         assert_eq!(
             fs::read_to_string(&path).unwrap(),
             "pid=2 user=alice what=up of cluster dev\n"

@@ -33,9 +33,8 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
-/// A CA named `name` (ca-NAME.pem / ca-NAME.key).
-fn ca(dir: &Path, name: &str) {
-    let (key, cert) = (format!("ca-{name}.key"), format!("ca-{name}.pem"));
+/// A P-256 key in SEC1 PEM (`EC PRIVATE KEY`), as k3s writes its keys.
+fn ec_key(dir: &Path, key: &str) {
     openssl(
         dir,
         &[
@@ -45,9 +44,15 @@ fn ca(dir: &Path, name: &str) {
             "-genkey",
             "-noout",
             "-out",
-            &key,
+            key,
         ],
     );
+}
+
+/// A CA named `name` (ca-NAME.pem / ca-NAME.key).
+fn ca(dir: &Path, name: &str) {
+    let (key, cert) = (format!("ca-{name}.key"), format!("ca-{name}.pem"));
+    ec_key(dir, &key);
     openssl(
         dir,
         &[
@@ -73,18 +78,7 @@ fn signed(dir: &Path, name: &str, by: &str, subject: &str, ext: &str) {
         format!("{name}.csr"),
         format!("{name}.pem"),
     );
-    openssl(
-        dir,
-        &[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            &key,
-        ],
-    );
+    ec_key(dir, &key);
     openssl(
         dir,
         &["req", "-new", "-key", &key, "-subj", subject, "-out", &csr],

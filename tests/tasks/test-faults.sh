@@ -26,22 +26,6 @@ usage() {
   echo "Usage: $(basename "$0") [test-name...]   (default: all; see main for names)"
 }
 
-# The sandbox plus the Docker engine; returns 1 (after a skip line) without one.
-engine_sandbox() { # test name
-  local host
-  host="$(engine_host docker)"
-  if [[ -z "${host}" ]]; then
-    skip "$1: no docker socket (K8S_DEV_TEST_DOCKER_HOST)"
-    return 1
-  fi
-  # cargo's toolchain stays the caller's when HOME moves into the sandbox.
-  export RUSTUP_HOME="${RUSTUP_HOME:-${HOME}/.rustup}" CARGO_HOME="${CARGO_HOME:-${HOME}/.cargo}"
-  sandbox_setup
-  export DOCKER_HOST="${host}"
-  mkdir -p "${SANDBOX}/bin"
-  export PATH="${SANDBOX}/bin:${PATH}"
-}
-
 # Wait (bounded) until FILE has a line matching the extended regex; 1 on timeout.
 await_line() { # file, regex, seconds
   local i

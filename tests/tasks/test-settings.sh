@@ -25,19 +25,10 @@ usage() {
   echo "Usage: $(basename "$0") [test-name...]   (default: all; see main for names)"
 }
 
-# A sandbox with the Docker engine and recording stubs of skaffold and cargo first on PATH.
-engine_sandbox() { # what
-  local host
-  host="$(engine_host docker)"
-  if [[ -z "${host}" ]]; then
-    skip "$1: no docker socket (K8S_DEV_TEST_DOCKER_HOST)"
-    return 1
-  fi
-  export RUSTUP_HOME="${RUSTUP_HOME:-${HOME}/.rustup}" CARGO_HOME="${CARGO_HOME:-${HOME}/.cargo}"
-  sandbox_setup
-  export DOCKER_HOST="${host}"
+# engine_sandbox plus recording stubs of skaffold and cargo first on PATH.
+stub_sandbox() { # what
+  engine_sandbox "$1" || return 1
   export CARGO_TARGET_DIR="${SANDBOX}/target"
-  mkdir -p "${SANDBOX}/bin"
   cat >"${SANDBOX}/bin/skaffold" <<'SH'
 #!/usr/bin/env bash
 # Records `skaffold dev`'s arguments; deploys nothing.
@@ -62,7 +53,6 @@ case "$1" in
 esac
 SH
   chmod +x "${SANDBOX}/bin/skaffold" "${SANDBOX}/bin/cargo"
-  export PATH="${SANDBOX}/bin:${PATH}"
 }
 
 config_get() { # python expression over the k3d config `d` k3d received
@@ -76,7 +66,7 @@ configmap() { # key of localRegistryHosting.v1
 }
 
 test_registry_port() {
-  engine_sandbox "derived from the registry port" || return 0
+  stub_sandbox "derived from the registry port" || return 0
   K8S_DEV_REGISTRY_PORT="$(free_port)"
   local port="${K8S_DEV_REGISTRY_PORT}" push="localhost:${K8S_DEV_REGISTRY_PORT}"
   run_task k8s:dev:up
@@ -106,7 +96,7 @@ test_registry_port() {
 }
 
 test_registry_name() {
-  engine_sandbox "derived from the registry name" || return 0
+  stub_sandbox "derived from the registry name" || return 0
   export K8S_DEV_REGISTRY_NAME="named-$$"
   local pull="named-$$:5000"
   run_task k8s:dev:up
@@ -132,7 +122,7 @@ test_registry_name() {
 }
 
 test_cluster_name() {
-  engine_sandbox "derived from the cluster name" || return 0
+  stub_sandbox "derived from the cluster name" || return 0
   export K8S_DEV_CLUSTER="named-$$"
   local ctx="k3d-named-$$" kc="${HOME}/.kube/k3d-named-$$.yaml"
   run_task k8s:dev:up

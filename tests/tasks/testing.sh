@@ -10,8 +10,8 @@
 #
 # API: pass, fail, skip, assert_eq, assert_ok, assert_contains, assert_not_contains, assert_mode, finish,
 #      sandbox_setup, sandbox_cleanup, run_task TASK [ARGS], calls TOOL [PYTHON-EXPR], free_port,
-#      engine_host docker|podman, hold_port PORT, release_port PORT, run_tests, setting NAME,
-#      lock_free
+#      engine_host docker|podman, engine_sandbox WHAT, hold_port PORT, release_port PORT,
+#      run_tests, setting NAME, lock_free
 
 if [[ -n "${_K8S_DEV_TESTING_LOADED:-}" ]]; then
   return 0
@@ -130,6 +130,21 @@ sandbox_setup() {
   export MISE_OFFLINE=1 MISE_TASK_RUN_AUTO_INSTALL=false MISE_TRUSTED_CONFIG_PATHS="${ROOT}"
   export MISE_CACHE_DIR="${SANDBOX}/mise-cache" MISE_STATE_DIR="${SANDBOX}/mise-state"
   trap sandbox_cleanup EXIT
+}
+
+# A sandbox on the Docker engine of K8S_DEV_TEST_DOCKER_HOST, with SANDBOX/bin first on PATH for
+# a test's own stubs; returns 1 after a skip line when there is no engine.
+engine_sandbox() { # what
+  local host
+  host="$(engine_host docker)"
+  if [[ -z "${host}" ]]; then
+    skip "$1: no docker socket (K8S_DEV_TEST_DOCKER_HOST)"
+    return 1
+  fi
+  sandbox_setup
+  export DOCKER_HOST="${host}"
+  mkdir -p "${SANDBOX}/bin"
+  export PATH="${SANDBOX}/bin:${PATH}"
 }
 
 # Stop what the fakes started (registries, fake APIs) by their recorded PIDs, remove the test
