@@ -2,17 +2,21 @@
 # SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
 # SPDX-License-Identifier: Apache-2.0
 #
-# Fuzz k8s-dev-helper's kubeconfig merge/remove for a bounded time (a CI smoke, or longer by
-# hand). Seeds come from helper/tests/fixtures/kubeconfig-*.yaml: every pair of fixtures as
-# target and new file, with and without --set-current. A crash leaves its input in
-# fuzz/artifacts/kubeconfig/ and the run exits non-zero, printing how to replay it.
+# Fuzz k8s-dev-helper for a bounded time per target (a CI smoke, or longer by hand):
+#   kubeconfig  the merge/remove; seeds from helper/tests/fixtures/kubeconfig-*.yaml, every pair
+#               of fixtures as target and new file, with and without --set-current
+#   settings    the settings parser and its rules; seeds of every setting with plain values and
+#               with the injections the adversarial review found
+# A crash leaves its input in fuzz/artifacts/<target>/ and the run exits non-zero, printing how
+# to replay it.
 #
 # Needs: cargo-fuzz (cargo install cargo-fuzz --locked) and a C++ compiler for libFuzzer. No
 # nightly toolchain: RUSTC_BOOTSTRAP=1 lets the stable compiler take cargo-fuzz's -Z flags, and
 # `--sanitizer none` avoids AddressSanitizer (safe Rust; a panic is the bug we look for).
 #
 # Environment:
-#   K8S_DEV_FUZZ_SECONDS  how long to fuzz (30; the first argument wins)
+#   K8S_DEV_FUZZ_SECONDS  how long to fuzz each target (30; the first argument wins)
+#   K8S_DEV_FUZZ_TARGETS  the targets, space-separated (kubeconfig settings)
 #   K8S_DEV_FUZZ_JOBS     parallel fuzzing jobs (1)
 #   K8S_DEV_FUZZ_DEV      1: debug build (2.5x less CPU to build, ~25x fewer executions a second)
 #   CARGO_TARGET_DIR      build directory (fuzz/target)
@@ -20,7 +24,7 @@ set -euo pipefail
 
 FUZZ_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "${FUZZ_DIR}/.." && pwd)"
-TARGET=kubeconfig
+read -r -a TARGETS <<<"${K8S_DEV_FUZZ_TARGETS:-kubeconfig settings}"
 SECONDS_TO_FUZZ="${K8S_DEV_FUZZ_SECONDS:-30}"
 JOBS="${K8S_DEV_FUZZ_JOBS:-1}"
 # Optimised by default: measured here, a debug build needs 110 s of CPU instead of 270 s but
@@ -32,11 +36,12 @@ usage() {
   cat <<USAGE
 Usage: $(basename "$0") [SECONDS]
 
-Builds the '${TARGET}' fuzz target with cargo-fuzz and runs it for SECONDS (default 30) from a
-seed corpus of helper/tests/fixtures/kubeconfig-*.yaml. Exit 0: no crash found.
+Builds each fuzz target (${TARGETS[*]}) with cargo-fuzz and runs it for SECONDS (default 30)
+from its seed corpus. Exit 0: no crash found.
 
 Environment:
-  K8S_DEV_FUZZ_SECONDS  how long to fuzz (30)
+  K8S_DEV_FUZZ_SECONDS  how long to fuzz each target (30)
+  K8S_DEV_FUZZ_TARGETS  the targets, space-separated (kubeconfig settings)
   K8S_DEV_FUZZ_JOBS     parallel fuzzing jobs (1)
   K8S_DEV_FUZZ_DEV      1: debug build (quicker to build, far fewer executions a second)
   CARGO_TARGET_DIR      build directory (fuzz/target)
@@ -46,7 +51,7 @@ USAGE
 die() { echo "error: $*" >&2; exit 1; }
 
 # One seed per (target fixture, new fixture, flag): FLAG TARGET \0 NEW \0 CONTEXT.
-seed_corpus() { # dir
+seed_kubeconfig() { # dir
   local dir="$1" target new flag n=0 context
   mkdir -p "${dir}"
   for target in "${ROOT}"/helper/tests/fixtures/kubeconfig-*.yaml /dev/null; do
@@ -66,6 +71,24 @@ seed_corpus() { # dir
   echo "${n}"
 }
 
+# Lines of INDEX=VALUE (INDEX picks a setting of the table; `\n` in a value is a newline): for
+# each index a plain value, and the injections: bash arithmetic, YAML through k3d's env
+# expansion, a quote in a registry name, an option.
+seed_settings() { # dir
+  local dir="$1" i n=0 value
+  # shellcheck disable=SC2016 # the command substitution is the payload, never expanded
+  local values=(openshell-dev 5000 1 180s localhost:5000 127.0.0.1 deploy/helm/openshell
+    'HOME[$(touch /tmp/x)]' 'k3d\nvolumes: [/:/host]' 'reg":5000' '--kubeconfig=/tmp/x' 'two')
+  mkdir -p "${dir}"
+  for ((i = 0; i < 64; i++)); do
+    for value in "${values[@]}"; do
+      n=$((n + 1))
+      printf '%d=%s\n' "${i}" "${value}" >"${dir}/seed-${n}"
+    done
+  done
+  echo "${n}"
+}
+
 main() {
   case "${1:-}" in
     -h | --help) usage; return 0 ;;
@@ -75,15 +98,22 @@ main() {
   esac
   cargo fuzz --version >/dev/null 2>&1 || die "cargo-fuzz not found. Run: cargo install cargo-fuzz --locked"
   cd "${FUZZ_DIR}"
-  local corpus="${FUZZ_DIR}/corpus/${TARGET}" seeds
-  seeds="$(seed_corpus "${corpus}")"
-  echo "[fuzz] ${seeds} seeds from helper/tests/fixtures; fuzzing ${TARGET} for ${SECONDS_TO_FUZZ}s" >&2
   export RUSTC_BOOTSTRAP=1
-  if ! cargo fuzz run ${PROFILE[@]+"${PROFILE[@]}"} --sanitizer none --jobs "${JOBS}" "${TARGET}" "${corpus}" -- \
-    -max_total_time="${SECONDS_TO_FUZZ}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1; then
-    echo "error: the ${TARGET} fuzz target failed; replay with: (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run ${PROFILE[*]:-} --sanitizer none ${TARGET} artifacts/${TARGET}/<file>)" >&2
-    exit 1
-  fi
+  local target corpus seeds
+  for target in "${TARGETS[@]}"; do
+    corpus="${FUZZ_DIR}/corpus/${target}"
+    case "${target}" in
+      kubeconfig) seeds="$(seed_kubeconfig "${corpus}")" ;;
+      settings) seeds="$(seed_settings "${corpus}")" ;;
+      *) die "unknown fuzz target ${target}; expected kubeconfig or settings (K8S_DEV_FUZZ_TARGETS)" ;;
+    esac
+    echo "[fuzz] ${seeds} seeds; fuzzing ${target} for ${SECONDS_TO_FUZZ}s" >&2
+    if ! cargo fuzz run ${PROFILE[@]+"${PROFILE[@]}"} --sanitizer none --jobs "${JOBS}" "${target}" "${corpus}" -- \
+      -max_total_time="${SECONDS_TO_FUZZ}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1; then
+      echo "error: the ${target} fuzz target failed; replay with: (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run ${PROFILE[*]:-} --sanitizer none ${target} artifacts/${target}/<file>)" >&2
+      exit 1
+    fi
+  done
 }
 
 main "$@"
