@@ -168,15 +168,36 @@ CARGO
 # Recording fake of `cargo run`: the kubeconfig it was given, its mode and its contexts.
 { echo "${KUBECONFIG}"; stat -c %a "${KUBECONFIG}"; grep -c 'name: k3d-' "${KUBECONFIG}"; } >"${K8S_DEV_FAKE_STATE}/cargo.kubeconfig"
 CARGO
-  PATH="${bin}:${PATH}" KUBECONFIG="${HOME}/.kube/config" K8S_DEV_CONTEXT="k3d-${K8S_DEV_CLUSTER}-copy" K8S_DEV_GATEWAY_PORT="${port}" \
-    K8S_DEV_REGISTRY="localhost:${K8S_DEV_REGISTRY_PORT}" K8S_DEV_REGISTRY_PULL="${K8S_DEV_REGISTRY_NAME}:5000" \
-    bash -c 'kubectl config set-context "${K8S_DEV_CONTEXT}" --cluster "k3d-${K8S_DEV_CLUSTER}" --user "admin@k3d-${K8S_DEV_CLUSTER}" >/dev/null && cd "$1" && mise run -q k8s:dev:gateway' _ "${WORK}" \
-    >"${SANDBOX}/out" 2>"${SANDBOX}/err" || fail "remote gateway: $(cat "${SANDBOX}/err")"
+  kubectl config set-context "k3d-${K8S_DEV_CLUSTER}-copy" --cluster "k3d-${K8S_DEV_CLUSTER}" \
+    --user "admin@k3d-${K8S_DEV_CLUSTER}" >/dev/null
+  # The task in remote mode, as the leader of its own process group (as a terminal runs it).
+  local remote=(env PATH="${bin}:${PATH}" KUBECONFIG="${HOME}/.kube/config" K8S_DEV_CONTEXT="k3d-${K8S_DEV_CLUSTER}-copy"
+    K8S_DEV_GATEWAY_PORT="${port}" K8S_DEV_REGISTRY="localhost:${K8S_DEV_REGISTRY_PORT}"
+    K8S_DEV_REGISTRY_PULL="${K8S_DEV_REGISTRY_NAME}:5000" setsid mise run -q k8s:dev:gateway)
+  (cd "${WORK}" && exec "${remote[@]}") >"${SANDBOX}/out" 2>"${SANDBOX}/err" || fail "remote gateway: $(cat "${SANDBOX}/err")"
   local given mode
   { read -r given; read -r mode; } <"${K8S_DEV_FAKE_STATE}/cargo.kubeconfig"
   assert_contains "${given}" "${K8S_DEV_STATE_DIR}/remote-kubeconfig." "remote gateway: KUBECONFIG is a fresh copy in the state directory"
   assert_eq 600 "${mode}" "remote gateway: the copy is 0600"
   if [[ ! -e "${given}" ]]; then pass "remote gateway: the copy is gone after the task"; else fail "remote gateway: ${given} left behind"; fi
+
+  # Ctrl-C while the gateway runs: the copy goes too.
+  cat >"${bin}/cargo" <<'CARGO'
+#!/usr/bin/env bash
+# A gateway that runs until interrupted, after saying which kubeconfig it got.
+echo "${KUBECONFIG}" >"${K8S_DEV_FAKE_STATE}/cargo.kubeconfig.running"
+exec sleep 120
+CARGO
+  (cd "${WORK}" && exec "${remote[@]}") >"${SANDBOX}/out" 2>"${SANDBOX}/err" &
+  local pid=$! i # the group's leader: env and setsid exec in place
+  for ((i = 0; i < 300; i++)); do [[ -s "${K8S_DEV_FAKE_STATE}/cargo.kubeconfig.running" ]] && break; sleep 0.1; done
+  given="$(cat "${K8S_DEV_FAKE_STATE}/cargo.kubeconfig.running")"
+  if [[ -e "${given}" ]]; then pass "remote gateway: the copy exists while the gateway runs"; else fail "remote gateway: no copy while running"; fi
+  kill -INT -- "-${pid}" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-${pid}" 2>/dev/null || true
+  wait "${pid}" 2>/dev/null || true
+  if [[ ! -e "${given}" ]]; then pass "remote gateway: Ctrl-C removes the copy"; else fail "remote gateway: ${given} left behind after Ctrl-C"; fi
   kubectl config delete-context "k3d-${K8S_DEV_CLUSTER}-copy" >/dev/null
 }
 
