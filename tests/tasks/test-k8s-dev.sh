@@ -120,6 +120,18 @@ test_lifecycle() { # engine
     "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["cluster"]["state"], d["registry"]["state"], d["engine"]["engine"])' "${OUT}" 2>&1)" \
     "${engine}: status --json reports cluster, registry and engine"
   assert_not_contains "${OUT}" "RkFLRS1" "${engine}: status --json shows no credentials"
+  if [[ "${engine}" == podman ]]; then
+    # No DOCKER_HOST: status must find the engine itself (rootless Podman's place) and hand it
+    # to k3d, which would otherwise try /var/run/docker.sock.
+    mkdir -p "${XDG_RUNTIME_DIR}/podman"
+    ln -s "${host#unix://}" "${XDG_RUNTIME_DIR}/podman/podman.sock"
+    (unset DOCKER_HOST && run_task k8s:dev:status --json && echo "${OUT}" >"${SANDBOX}/status.json")
+    assert_eq "running node list -o json unix://${XDG_RUNTIME_DIR}/podman/podman.sock" \
+      "$(python3 -c 'import json,sys; c=[json.loads(l) for l in open(sys.argv[1])][-1]; d=json.load(open(sys.argv[2])); print(d["cluster"]["state"], " ".join(c["argv"]), c["env"]["DOCKER_HOST"])' \
+        "${K8S_DEV_FAKE_STATE}/calls.jsonl" "${SANDBOX}/status.json")" \
+      "${engine}: status finds the engine and reads k3d with its DOCKER_HOST"
+    rm -f "${XDG_RUNTIME_DIR}/podman/podman.sock"
+  fi
 
   run_task k8s:dev:down
   assert_ok "${engine}: down succeeds"
