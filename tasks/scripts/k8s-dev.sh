@@ -44,7 +44,7 @@ USAGE
   usage_settings
 }
 
-# BEGIN generated settings (k8s-dev-helper settings --usage; helper/tests/settings_docs.rs checks it)
+# BEGIN generated settings (k8s-dev-helper settings --usage; helper/tests/settings.rs checks it)
 usage_settings() {
   cat <<'SETTINGS'
 Settings (environment; default in parentheses; `k8s-dev-helper settings` shows the
