@@ -8,8 +8,8 @@ use crate::env::Env;
 
 /// Check this machine for the k8s-dev loop and say how to fix what is wrong.
 ///
-/// Checks the container engine, k3d, kubectl, skaffold, helm and cargo, whether the API,
-/// registry and load-balancer ports are free on K8S_DEV_BIND_ADDRESS, the kubeconfig's
+/// Checks the container engine, k3d, kubectl, skaffold, helm and cargo, every K8S_DEV_*
+/// setting, whether the API, registry and load-balancer ports are free on K8S_DEV_BIND_ADDRESS, the kubeconfig's
 /// permissions, cgroup v2 delegation for a rootless engine on Linux, and free disk space.
 /// Prints the report on stdout; exits 1 when any check fails (warnings do not).
 #[derive(Debug, clap::Args)]
@@ -23,10 +23,8 @@ pub struct DoctorArgs {
 
 const AFTER_HELP: &str = "\
 Environment:
-  K8S_DEV_BIND_ADDRESS   address the ports bind to (default 127.0.0.1)
-  K8S_DEV_API_PORT       Kubernetes API port (default 6550)
-  K8S_DEV_REGISTRY_PORT  registry port (default 5000)
-  K8S_DEV_LB_PORT        load-balancer port (default 8080)
+  every K8S_DEV_* setting (`k8s-dev-helper settings` shows them with their defaults); the port
+  checks use K8S_DEV_BIND_ADDRESS, K8S_DEV_API_PORT, K8S_DEV_REGISTRY_PORT and K8S_DEV_LB_PORT
   KUBECONFIG             first entry is the kubeconfig checked (default ~/.kube/config)
   and everything `k8s-dev-helper engine` reads (DOCKER_HOST, K8S_DEV_ENGINE, ...)
 
