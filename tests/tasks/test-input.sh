@@ -50,16 +50,6 @@ assert_refused() { # what, needle, disk state before
   assert_eq "$3" "$(disk_state)" "$1: nothing changed on disk"
 }
 
-engine_or_skip() { # what
-  local host
-  host="$(engine_host docker)"
-  if [[ -z "${host}" ]]; then
-    skip "$1: no docker socket (K8S_DEV_TEST_DOCKER_HOST)"
-    return 1
-  fi
-  export DOCKER_HOST="${host}"
-}
-
 # PATH without the named programs: each PATH directory holding one is replaced by a directory
 # of links to everything else in it.
 path_without() { # program...
@@ -101,7 +91,7 @@ test_names() {
 
 test_ports() {
   sandbox_setup
-  engine_or_skip "bad ports" || return 0
+  use_docker "bad ports" || return 0
   local before
   before="$(disk_state)"
   K8S_DEV_API_PORT=abc run_task k8s:dev:up
@@ -177,7 +167,7 @@ seed_kubeconfig() { # text
 
 test_bad_kubeconfig() {
   sandbox_setup
-  engine_or_skip "bad kubeconfig" || return 0
+  use_docker "bad kubeconfig" || return 0
   local bad=$'apiVersion: v1\nclusters: [\n  - name: mine\n'
   seed_kubeconfig "${bad}"
   run_task k8s:dev:up
@@ -261,7 +251,7 @@ test_read_only_kube() {
   fi
   export RUSTUP_HOME="${RUSTUP_HOME:-${REAL_HOME}/.rustup}" CARGO_HOME="${CARGO_HOME:-${REAL_HOME}/.cargo}"
   sandbox_setup
-  engine_or_skip "read-only ~/.kube" || return 0
+  use_docker "read-only ~/.kube" || return 0
   seed_kubeconfig $'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\ncurrent-context: ""\n'
   chown -R 65534:65534 "${SANDBOX}"
   chmod 500 "${HOME}/.kube"

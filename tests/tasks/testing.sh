@@ -10,7 +10,7 @@
 #
 # API: pass, fail, skip, assert_eq, assert_ok, assert_contains, assert_not_contains, assert_mode, finish,
 #      sandbox_setup, sandbox_cleanup, run_task TASK [ARGS], calls TOOL [PYTHON-EXPR], free_port,
-#      engine_host docker|podman, engine_sandbox WHAT, hold_port PORT, release_port PORT,
+#      engine_host docker|podman, use_docker WHAT, engine_sandbox WHAT, hold_port PORT, release_port PORT,
 #      run_tests, setting NAME, lock_free
 
 if [[ -n "${_K8S_DEV_TESTING_LOADED:-}" ]]; then
@@ -132,17 +132,23 @@ sandbox_setup() {
   trap sandbox_cleanup EXIT
 }
 
-# A sandbox on the Docker engine of K8S_DEV_TEST_DOCKER_HOST, with SANDBOX/bin first on PATH for
-# a test's own stubs; returns 1 after a skip line when there is no engine.
-engine_sandbox() { # what
+# Point the tasks at the Docker engine of K8S_DEV_TEST_DOCKER_HOST; without one, say why the
+# test skips and return 1.
+use_docker() { # what
   local host
   host="$(engine_host docker)"
   if [[ -z "${host}" ]]; then
     skip "$1: no docker socket (K8S_DEV_TEST_DOCKER_HOST)"
     return 1
   fi
-  sandbox_setup
   export DOCKER_HOST="${host}"
+}
+
+# A sandbox on that engine, with SANDBOX/bin first on PATH for a test's own stubs; returns 1
+# after a skip line when there is no engine.
+engine_sandbox() { # what
+  sandbox_setup
+  use_docker "$1" || return 1
   mkdir -p "${SANDBOX}/bin"
   export PATH="${SANDBOX}/bin:${PATH}"
 }
