@@ -27,6 +27,30 @@ usage() {
 
 pending() { echo "PENDING: $*"; }
 
+# mise itself (not a task) in TASK_DIR; stdout, stderr and the exit code in OUT, ERR and RC.
+run_mise() {
+  RC=0
+  (cd "${TASK_DIR}" && mise "$@") >"${SANDBOX}/out" 2>"${SANDBOX}/err" || RC=$?
+  OUT="$(cat "${SANDBOX}/out")"
+  ERR="$(cat "${SANDBOX}/err")"
+}
+
+# The cluster's API with token auth: the fake k3d's client certificate is not a real key, which
+# the gateway's TLS stack (unlike kubectl against the plain-HTTP fake API) refuses to load.
+token_kubeconfig() { # cluster kubeconfig, output file
+  local server
+  server="$(kubectl --kubeconfig "$1" config view --minify -o jsonpath='{.clusters[0].cluster.server}')"
+  (umask 077 && cat >"$2" <<KC
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "${server}"}}]
+users: [{name: u, user: {token: fake}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+KC
+  )
+}
+
 # The fixture with the kit vendored and adopted as the README says.
 adopter_repo() {
   REPO="${SANDBOX}/openshell"
@@ -127,14 +151,14 @@ YAML
 test_mise_config_merges_into_existing_tables() {
   sandbox_setup
   adopter_repo || return 0
-  run_task tasks ls
+  run_mise tasks ls
   assert_ok "mise loads the adopted mise.toml"
   local task
   for task in k8s:dev:up k8s:dev:bootstrap k8s:dev:sync k8s:dev:gateway k8s:dev:watch gateway; do
     assert_contains "${OUT}" "${task} " "task ${task} is listed"
   done
   assert_not_contains "${OUT}" "k8s:dev:bench" "the kit-internal bench task is not an adopter's task"
-  run_task run -n k8s:dev:status
+  run_mise run -n k8s:dev:status
   assert_contains "${ERR}" "tools/k8s-dev/tasks/scripts/k8s-dev.sh status" "tasks find their scripts through vars.k8s_dev_dir"
 
   # The README's earlier advice, two top-level lines, is a duplicate-key error in this shape.
@@ -145,7 +169,7 @@ test_mise_config_merges_into_existing_tables() {
     printf 'task_config.includes = ["tasks/*.toml", "tools/k8s-dev/tasks/k8s-dev.toml"]\n'
     cat "${naive}/repo/mise.toml"; } >"${naive}/mise.toml"
   mv "${naive}/mise.toml" "${naive}/repo/mise.toml"
-  MISE_TRUSTED_CONFIG_PATHS="${naive}/repo" TASK_DIR="${naive}/repo" run_task tasks ls
+  MISE_TRUSTED_CONFIG_PATHS="${naive}/repo" TASK_DIR="${naive}/repo" run_mise tasks ls
   assert_contains "${ERR}" "duplicate key" "separate vars/task_config lines next to the existing tables do not parse"
 }
 
@@ -181,9 +205,10 @@ test_up_bootstrap_and_the_repos_own_gateway_runner() {
 
   # The repository's own runner, as the gateway command setting will call it.
   fake_sccache_on_path
-  local gw_port log="${SANDBOX}/runner.log" pid body=""
+  local gw_port log="${SANDBOX}/runner.log" pid body="" gw_kc="${SANDBOX}/gateway-kubeconfig"
   gw_port="$(free_port)"
-  (cd "${REPO}" && KUBECONFIG="${HOME}/.kube/k3d-${K8S_DEV_CLUSTER}.yaml" OPENSHELL_SERVER_PORT="${gw_port}" \
+  token_kubeconfig "${HOME}/.kube/k3d-${K8S_DEV_CLUSTER}.yaml" "${gw_kc}"
+  (cd "${REPO}" && KUBECONFIG="${gw_kc}" OPENSHELL_SERVER_PORT="${gw_port}" \
     OPENSHELL_SANDBOX_NAMESPACE=openshell \
     OPENSHELL_SUPERVISOR_IMAGE="${K8S_DEV_REGISTRY_PULL}/openshell-supervisor:dev" \
     CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${ROOT}/target}" \
