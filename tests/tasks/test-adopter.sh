@@ -96,6 +96,29 @@ fake_sccache_on_path() {
   export PATH="${SANDBOX}/bin:${PATH}"
 }
 
+# Start the repository's gateway runner (COMMAND...) in REPO with the sandbox settings the kit
+# passes, and wait for its listening line.
+RUNNER_PID=""
+start_runner() { # log, port, command...
+  local log="$1" port="$2"
+  shift 2
+  (cd "${REPO}" && OPENSHELL_SERVER_PORT="${port}" OPENSHELL_SANDBOX_NAMESPACE=openshell \
+    OPENSHELL_SUPERVISOR_IMAGE="${K8S_DEV_REGISTRY_PULL}/openshell-supervisor:dev" \
+    CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${ROOT}/target}" exec setsid "$@") >"${log}" 2>&1 &
+  RUNNER_PID=$!
+  echo "${RUNNER_PID}" >"${SANDBOX}/runner.pid"
+  for _ in $(seq 1 900); do
+    grep -q "^listening: " "${log}" && break
+    kill -0 "${RUNNER_PID}" 2>/dev/null || break
+    sleep 0.5
+  done
+}
+
+stop_runner() {
+  kill -TERM -- "-${RUNNER_PID}" 2>/dev/null || true
+  wait "${RUNNER_PID}" 2>/dev/null || true
+}
+
 # An HTTP server on a free loopback port serving DIR; prints its port.
 serve_dir() { # dir
   local port
@@ -203,33 +226,33 @@ test_up_bootstrap_and_the_repos_own_gateway_runner() {
     "bootstrap waited for statefulset/openshell"
   assert_eq "" "$(git -C "${REPO}" status --porcelain -- deploy)" "the repository's deploy/ is untouched"
 
-  # The repository's own runner, as the gateway command setting will call it.
+  # The repository's own runner, as the gateway command setting will call it: through mise (its
+  # [env] then applies: RUSTC_WRAPPER=sccache, and KUBECONFIG replaced by the repository's file)...
   fake_sccache_on_path
   local gw_port log="${SANDBOX}/runner.log" pid body="" gw_kc="${SANDBOX}/gateway-kubeconfig"
   gw_port="$(free_port)"
-  token_kubeconfig "${HOME}/.kube/k3d-${K8S_DEV_CLUSTER}.yaml" "${gw_kc}"
-  (cd "${REPO}" && KUBECONFIG="${gw_kc}" OPENSHELL_SERVER_PORT="${gw_port}" \
-    OPENSHELL_SANDBOX_NAMESPACE=openshell \
-    OPENSHELL_SUPERVISOR_IMAGE="${K8S_DEV_REGISTRY_PULL}/openshell-supervisor:dev" \
-    CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${ROOT}/target}" \
-    exec setsid mise run -q gateway -- --driver kubernetes) >"${log}" 2>&1 &
-  pid=$!
-  echo "${pid}" >"${SANDBOX}/runner.pid"
-  for _ in $(seq 1 900); do
-    grep -q "^listening: " "${log}" && break
-    kill -0 "${pid}" 2>/dev/null || break
-    sleep 0.5
-  done
+  start_runner "${log}" "${gw_port}" mise run -q gateway -- --driver kubernetes
   assert_contains "$(cat "${log}")" "listening: api http://127.0.0.1:${gw_port}" \
     "mise run gateway -- --driver kubernetes builds and starts the repository's gateway"
+  body="$(curl -sS "http://127.0.0.1:${gw_port}/healthz" 2>&1 || true)"
+  assert_eq '{"status":"ok"}' "${body}" "the gateway started by mise answers /healthz"
+  stop_runner
+  KUBECONFIG="${SANDBOX}/callers-kubeconfig" run_mise env --shell bash
+  assert_contains "${OUT}" "KUBECONFIG=${REPO}/kubeconfig" \
+    "a nested mise run replaces the caller's KUBECONFIG with the repository's (its [env] wins)"
+
+  # ...and the script that task runs, called directly with the one-context kubeconfig the kit
+  # hands over (the fake k3d's client certificate is no real key: a token stands in).
+  token_kubeconfig "${HOME}/.kube/k3d-${K8S_DEV_CLUSTER}.yaml" "${gw_kc}"
+  gw_port="$(free_port)"
+  KUBECONFIG="${gw_kc}" start_runner "${log}" "${gw_port}" bash tasks/scripts/gateway.sh --driver kubernetes
   for _ in $(seq 1 20); do
     body="$(curl -sS "http://127.0.0.1:${gw_port}/readyz" 2>&1 || true)"
     [[ "${body}" == *'"ready"'* ]] && break
     sleep 0.5
   done
   assert_eq '{"status":"ready"}' "${body}" "the out-of-cluster gateway lists sandbox pods in the kit's cluster"
-  kill -TERM -- "-${pid}" 2>/dev/null || true
-  wait "${pid}" 2>/dev/null || true
+  stop_runner
 
   run_task k8s:dev:down --registry
   assert_ok "down --registry in the adopter's tree"
