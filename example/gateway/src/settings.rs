@@ -63,7 +63,8 @@ const PULL_POLICIES: [&str; 3] = ["Always", "IfNotPresent", "Never"];
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
-    Run(Settings),
+    /// Boxed: the settings dwarf the other variants.
+    Run(Box<Settings>),
     Help,
     Version,
 }
@@ -415,7 +416,7 @@ where
         )?,
     };
 
-    Ok(Command::Run(Settings {
+    Ok(Command::Run(Box::new(Settings {
         bind,
         port,
         health,
@@ -427,7 +428,7 @@ where
             .as_ref()
             .is_some_and(|a| a.allow_unauthenticated_users),
         sandbox,
-    }))
+    })))
 }
 
 /// clap's reading of a boolean flag's variable: these words are false, anything else true.
@@ -490,7 +491,7 @@ mod tests {
                 .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
         };
         match parse(args.iter().map(|a| a.to_string()), &env(pairs), read)? {
-            Command::Run(settings) => Ok(settings),
+            Command::Run(settings) => Ok(*settings),
             other => panic!("expected run, got {other:?}"),
         }
     }
