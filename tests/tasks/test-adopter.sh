@@ -102,16 +102,11 @@ RUNNER_PID=""
 start_runner() { # log, port, command...
   local log="$1" port="$2"
   shift 2
-  (cd "${REPO}" && OPENSHELL_SERVER_PORT="${port}" OPENSHELL_SANDBOX_NAMESPACE=openshell \
-    OPENSHELL_SUPERVISOR_IMAGE="${K8S_DEV_REGISTRY_PULL}/openshell-supervisor:dev" \
-    CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${ROOT}/target}" exec setsid "$@") >"${log}" 2>&1 &
-  RUNNER_PID=$!
-  echo "${RUNNER_PID}" >"${SANDBOX}/runner.pid"
-  for _ in $(seq 1 900); do
-    grep -q "^listening: " "${log}" && break
-    kill -0 "${RUNNER_PID}" 2>/dev/null || break
-    sleep 0.5
-  done
+  start_background runner "${REPO}" "${log}" env OPENSHELL_SERVER_PORT="${port}" \
+    OPENSHELL_SANDBOX_NAMESPACE=openshell OPENSHELL_SUPERVISOR_IMAGE="${K8S_DEV_REGISTRY_PULL}/openshell-supervisor:dev" \
+    CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${ROOT}/target}" "$@"
+  RUNNER_PID="${BG_PID}"
+  await_output "${log}" "^listening: " "${RUNNER_PID}" 450 || true
 }
 
 stop_runner() {

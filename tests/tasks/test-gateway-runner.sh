@@ -26,16 +26,11 @@ test_starts_the_gateway_with_its_config() {
   runner_env
   local port log="${SANDBOX}/runner.log" pid body=""
   port="$(free_port)"
-  (cd "${ROOT}" && OPENSHELL_SERVER_PORT="${port}" OPENSHELL_SANDBOX_NAMESPACE=sandboxes \
-    OPENSHELL_SUPERVISOR_IMAGE=reg:5000/openshell-supervisor:dev \
-    exec setsid mise run -q gateway -- --driver kubernetes) >"${log}" 2>&1 &
-  pid=$!
-  echo "${pid}" >"${SANDBOX}/runner.pid"
-  for _ in $(seq 1 600); do
-    grep -q "^listening: " "${log}" && break
-    kill -0 "${pid}" 2>/dev/null || break
-    sleep 0.5
-  done
+  start_background runner "${ROOT}" "${log}" env OPENSHELL_SERVER_PORT="${port}" \
+    OPENSHELL_SANDBOX_NAMESPACE=sandboxes OPENSHELL_SUPERVISOR_IMAGE=reg:5000/openshell-supervisor:dev \
+    mise run -q gateway -- --driver kubernetes
+  pid="${BG_PID}"
+  await_output "${log}" "^listening: " "${pid}" 300 || true
   assert_contains "$(cat "${log}")" "listening: api http://127.0.0.1:${port}" \
     "the gateway listens where OPENSHELL_SERVER_PORT says"
   assert_contains "$(cat "${log}")" "endpoint:  http://127.0.0.1:${port}" "the runner prints the endpoint"

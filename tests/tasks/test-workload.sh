@@ -153,14 +153,9 @@ CARGO
 
 check_watch() {
   local log="${SANDBOX}/watch.log" pid
-  (cd "${WORK}" && exec setsid mise run -q k8s:dev:watch) >"${log}" 2>&1 &
-  pid=$!
-  echo "${pid}" >"${SANDBOX}/watch.pid"
-  for _ in $(seq 1 600); do
-    grep -q "Watching for changes" "${log}" && break
-    kill -0 "${pid}" 2>/dev/null || break
-    sleep 0.5
-  done
+  start_background watch "${WORK}" "${log}" mise run -q k8s:dev:watch
+  pid="${BG_PID}"
+  await_output "${log}" "Watching for changes" "${pid}" 300 || true
   assert_contains "$(cat "${log}")" "Watching for changes" "watch: skaffold dev built, pushed and deployed"
   local build
   build="$(calls skaffold 'c["argv"][0] == "dev"')"
