@@ -190,11 +190,32 @@ test_task_list() {
 
 # mise.toml [env] and k8s-dev.sh both carry the defaults (the script must run without mise);
 # they must not drift apart.
+#
+# Transitional (issue #11): the stand-in took OpenShell's names, chart shape and dev values file
+# while k8s-dev.sh was frozen for the settings rewrite, so mise.toml moved ahead on these. Each
+# entry pins both sides exactly (new in mise.toml, old in the script); the settings rewrite takes
+# the mise.toml values as its defaults and deletes this list.
+PENDING_DEFAULTS="
+K8S_DEV_VALUES|deploy/helm/openshell/values.dev.yaml
+K8S_DEV_ROLLOUT|deployment/openshell
+K8S_DEV_GATEWAY_PACKAGE|example-gateway
+K8S_DEV_GATEWAY_BIN|example-gateway
+K8S_DEV_GATEWAY_DOCKERFILE|deploy/docker/Dockerfile.gateway
+K8S_DEV_SUPERVISOR_PACKAGE|example-supervisor
+K8S_DEV_SUPERVISOR_BIN|example-supervisor
+K8S_DEV_SUPERVISOR_DOCKERFILE|deploy/docker/Dockerfile.supervisor
+"
+
 test_defaults_agree() {
-  local name default script_default compared=0
+  local name default script_default compared=0 stale
   while IFS='|' read -r name default; do
     script_default="$(env -i PATH="${PATH}" HOME="${HOME}" bash -c "source <(sed -n '/^export K8S_DEV_\\|^K8S_DEV_/p' '${ROOT}/tasks/scripts/k8s-dev.sh'); echo \"\${${name}:-}\"")"
-    assert_eq "${default}" "${script_default}" "default of ${name} agrees between mise.toml and k8s-dev.sh"
+    stale="$(sed -n "s/^${name}|//p" <<<"${PENDING_DEFAULTS}")"
+    if [[ -n "${stale}" ]]; then
+      assert_eq "${stale}" "${script_default}" "default of ${name}: k8s-dev.sh still has the old one (pending the settings rewrite; mise.toml: ${default})"
+    else
+      assert_eq "${default}" "${script_default}" "default of ${name} agrees between mise.toml and k8s-dev.sh"
+    fi
     compared=$((compared + 1))
   done < <(sed -n 's/^\(K8S_DEV_[A-Z0-9_]*\) = "{{ get_env(name=.[A-Z0-9_]*., default=.\(.*\).) }}"$/\1|\2/p' "${ROOT}/mise.toml")
   if ((compared >= 30)); then pass "compared ${compared} defaults"; else fail "only ${compared} defaults found in mise.toml"; fi
