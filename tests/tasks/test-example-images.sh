@@ -67,6 +67,13 @@ test_openshell_shaped_images_publish_from_the_staging_layout() {
   export DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST}"
   local reg="${K8S_DEV_TEST_REGISTRY}" ctx="${SANDBOX}/context" out rc
   local base="${reg}/test-$$-busybox:1" gw="${reg}/test-$$-openshell-gateway" sup="${reg}/test-$$-openshell-supervisor"
+  rc=0
+  "${K8S_DEV_HELPER}" image publish --dockerfile "${ROOT}/deploy/docker/Dockerfile.gateway" --context "${SANDBOX}" \
+    --tag "${gw}:dev" >/dev/null 2>"${SANDBOX}/missing.err" || rc=$?
+  assert_eq 1 "${rc}" "a missing staged binary fails"
+  assert_eq 1 "$(wc -l <"${SANDBOX}/missing.err")" "with one line"
+  assert_contains "$(cat "${SANDBOX}/missing.err")" "deploy/docker/.build/prebuilt-binaries/$(target_arch)/openshell-gateway" \
+    "naming the staged path it looked for"
   stage_binaries "${ctx}" || { fail "building the binaries"; return 0; }
   publish_busybox "${base}" || { fail "publishing the busybox base"; return 0; }
 
