@@ -70,16 +70,8 @@ impl Summary {
 /// `current-context` becomes the new file's when `set_current` is asked or the target has
 /// none. Returns the new text (the target unchanged, byte for byte, when nothing changed).
 pub fn merge(target: &str, new: &str, options: MergeOptions) -> Result<(String, Summary), Invalid> {
-    let existing = doc::parse(target, Input::Target)?;
     let incoming = doc::parse(new, Input::New)?;
-    let (mut out, summary) = merge_view(std::slice::from_ref(&existing), 0, &incoming, options)?;
-    let root = out.pop().expect("one file in, one file out");
-    let text = if root != existing {
-        doc::emit(&root)
-    } else {
-        target.to_owned()
-    };
-    Ok((text, summary))
+    on_one_file(target, |files| merge_view(files, 0, &incoming, options))
 }
 
 /// Merge `incoming` into the kubeconfig kubectl sees through `files` (its loading precedence,
@@ -160,8 +152,17 @@ pub fn merge_view(
 /// uses them, and clear `current-context` if it named it. A missing context is not an error
 /// (so `down` can run twice): the target comes back unchanged with a note.
 pub fn remove_context(target: &str, name: &str) -> Result<(String, Summary), Invalid> {
+    on_one_file(target, |files| remove_view(files, name))
+}
+
+/// Apply an edit of several files to the one file `target`; its text comes back unchanged,
+/// byte for byte, when nothing changed.
+fn on_one_file(
+    target: &str,
+    edit: impl FnOnce(&[Map<String, Value>]) -> Result<(Vec<Map<String, Value>>, Summary), Invalid>,
+) -> Result<(String, Summary), Invalid> {
     let existing = doc::parse(target, Input::Target)?;
-    let (mut out, summary) = remove_view(std::slice::from_ref(&existing), name)?;
+    let (mut out, summary) = edit(std::slice::from_ref(&existing))?;
     let root = out.pop().expect("one file in, one file out");
     let text = if root != existing {
         doc::emit(&root)
