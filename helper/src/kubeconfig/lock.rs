@@ -22,7 +22,7 @@ use super::store::{Found, alive, denied, not_writable, parent_dir, sibling_named
 /// How long an edit waits for kubectl's `<file>.lock` to go away. kubectl holds it for the
 /// milliseconds of one read-modify-write and never waits for it itself, so a lock that stays
 /// for seconds was left behind by a crash: then the error names the file to delete.
-pub const KUBECTL_LOCK_WAIT: Duration = Duration::from_secs(5);
+pub(super) const KUBECTL_LOCK_WAIT: Duration = Duration::from_secs(5);
 
 /// A wait for kubectl's lock shorter than this is normal contention and says nothing.
 const ANNOUNCE_WAIT_AFTER: Duration = Duration::from_millis(250);

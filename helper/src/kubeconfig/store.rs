@@ -11,9 +11,9 @@
 //!   directory is refused from its `lstat`, before anything opens it; symlinks are followed to
 //!   the file they name, as kubectl does. Reads open non-blocking and check the type again.
 //! - **Locks.** kubectl's own `<file>.lock` (client-go creates it with O_EXCL around every
-//!   `kubectl config` write and fails when it exists), so kubectl and the helper never
-//!   interleave; and a `flock` on a sidecar file, which queues helpers and makes taking over the
-//!   lock of a killed helper safe.
+//!   `kubectl config` write and fails when it exists), so kubectl's writes and the helper's
+//!   never interleave; and a `flock` on a sidecar file, which queues helpers and makes taking
+//!   over the lock of a killed helper safe.
 //! - **Writes.** The previous content goes to `<file>.bak`, then the new content to a temp file
 //!   that is fsynced and renamed over the file, and the directory is fsynced. A file a rename
 //!   cannot replace faithfully (a bind mount, the devcontainer case; a file with other hard
