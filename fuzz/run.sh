@@ -4,8 +4,9 @@
 #
 # Fuzz k8s-dev-helper's kubeconfig merge/remove for a bounded time (a CI smoke, or longer by
 # hand). Seeds come from helper/tests/fixtures/kubeconfig-*.yaml: every pair of fixtures as
-# target and new file, with and without --set-current. A crash leaves its input in
-# fuzz/artifacts/kubeconfig/ and the run exits non-zero, printing how to replay it.
+# target and new file, with and without --set-current, and two fixtures as a target of two
+# files (KUBECONFIG=a:b). A crash leaves its input in fuzz/artifacts/kubeconfig/ and the run
+# exits non-zero, printing how to replay it.
 #
 # Needs: cargo-fuzz (cargo install cargo-fuzz --locked) and a C++ compiler for libFuzzer. No
 # nightly toolchain: RUSTC_BOOTSTRAP=1 lets the stable compiler take cargo-fuzz's -Z flags, and
@@ -61,6 +62,23 @@ seed_corpus() { # dir
           printf '\0%s' "${context:-k3d-openshell-dev}"
         } >"${dir}/seed-$((n += 1))"
       done
+    done
+  done
+  # Several files (KUBECONFIG=a:b): two fixtures joined by \x1e as the target; flag bit 1 puts
+  # new entries in the last file instead of the first.
+  local fixtures="${ROOT}/helper/tests/fixtures"
+  for new in "${fixtures}"/kubeconfig-*.yaml; do
+    context="$(sed -n 's/^current-context: *//p' "${new}" | head -n1)"
+    for flag in 0 1 2 3; do
+      {
+        printf '%b' "\\x0${flag}"
+        cat "${fixtures}/kubeconfig-user.yaml"
+        printf '\x1e'
+        cat "${fixtures}/kubeconfig-shared-cluster.yaml"
+        printf '\0'
+        cat "${new}"
+        printf '\0%s' "${context:-k3d-dev}"
+      } >"${dir}/seed-$((n += 1))"
     done
   done
   echo "${n}"

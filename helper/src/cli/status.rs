@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use crate::cli::cluster::read_state;
 use crate::env::Env;
-use crate::kubeconfig::{Input, doc, store};
+use crate::kubeconfig::{Files, Input, doc, edit, store};
 use crate::status::{
     ClusterView, EngineView, KubeconfigView, NodeView, RegistryView, Status, mode_string,
     node_views,
@@ -168,28 +168,64 @@ fn kubeconfig_view(env: &Env, file: Option<PathBuf>, context: &str) -> Kubeconfi
         .as_ref()
         .and_then(|f| std::fs::metadata(f).ok())
         .map(|m| mode_string(m.permissions().mode()));
-    let default_file =
-        store::default_target(env).unwrap_or_else(|_| PathBuf::from("~/.kube/config"));
-    let parsed = std::fs::read_to_string(&default_file)
-        .ok()
-        .and_then(|text| doc::parse(&text, Input::Target).ok());
-    let (context_in_default, current_context) = match &parsed {
-        Some(root) => (
-            doc::entries(root, doc::Section::Contexts, Input::Target)
-                .map(|entries| entries.iter().any(|(name, _)| name == context))
-                .unwrap_or(false),
-            doc::current_context(root).map(str::to_string),
-        ),
-        None => (false, None),
-    };
-    KubeconfigView {
+    let mut view = KubeconfigView {
         file_exists: mode.is_some(),
         file: file.map(|f| f.display().to_string()),
         file_mode: mode,
-        default_file: default_file.display().to_string(),
-        context_in_default,
-        current_context,
+        default_file: "~/.kube/config".into(),
+        files: Vec::new(),
+        context_in_default: false,
+        context_file: None,
+        current_context: None,
+        error: None,
+    };
+    let files = match Files::from_env(env) {
+        Ok(files) => files,
+        Err(err) => {
+            view.error = Some(format!("{err:#}"));
+            return view;
+        }
+    };
+    view.files = files
+        .paths()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    view.default_file = view.files[0].clone();
+    // Read as kubectl would, but never blocking: a FIFO or device there is reported, not read.
+    let loaded = match store::read_view(&files) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            view.error = Some(format!("{err:#}"));
+            return view;
+        }
+    };
+    view.default_file = loaded.files[loaded.default]
+        .found
+        .given
+        .display()
+        .to_string();
+    let mut roots = Vec::new();
+    for file in &loaded.files {
+        let text = file.text.as_deref().unwrap_or_default();
+        match doc::parse(text, Input::Target) {
+            Ok(root) => roots.push(root),
+            Err(err) => {
+                view.error = Some(format!(
+                    "{} is not a valid kubeconfig: {}",
+                    file.found.given.display(),
+                    err.problem
+                ));
+                return view;
+            }
+        }
     }
+    if let Some(index) = edit::origin(&roots, doc::Section::Contexts, context) {
+        view.context_in_default = true;
+        view.context_file = Some(loaded.files[index].found.given.display().to_string());
+    }
+    view.current_context = edit::view_current_context(&roots).map(|(_, name)| name.to_string());
+    view
 }
 
 fn engine_view() -> EngineView {
