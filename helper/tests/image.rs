@@ -4,17 +4,20 @@
 //! `k8s-dev-helper image publish` against the real registry (`K8S_DEV_TEST_REGISTRY`) and real
 //! engines: published images pull and run in Podman (zstd) and Docker (gzip), configs are what
 //! was asked, digests are reproducible, base layers are never re-uploaded. A small fake registry
-//! in this file covers what the real one cannot show: a failing blob upload, the bearer-token
-//! flow, multi-arch indexes and copying base layers between registries.
+//! (tests/support/fake_registry.rs) covers what the real one cannot show: a failing blob
+//! upload, the bearer-token flow, multi-arch indexes and copying base layers between
+//! registries; image_hardening.rs makes it misbehave.
 
 mod common;
+#[path = "support/fake_registry.rs"]
+mod fake_registry;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
+
+use fake_registry::{Fake, respond};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -592,129 +595,6 @@ fn missing_source_file_and_missing_base_are_one_line_errors() {
     );
 }
 
-// --- a fake registry -------------------------------------------------------------------------
-
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    path: String,
-    headers: HashMap<String, String>,
-    body_len: usize,
-}
-
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-fn respond(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Response {
-    Response {
-        status,
-        headers: headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        body: body.to_vec(),
-    }
-}
-
-type Handler = dyn Fn(&Request) -> Response + Send + Sync;
-
-/// A minimal HTTP/1.1 server on 127.0.0.1 that records every request. Threads end with the
-/// test process; nothing outlives it.
-struct Fake {
-    addr: String,
-    log: Arc<Mutex<Vec<Request>>>,
-}
-
-impl Fake {
-    fn start(handler: Box<Handler>) -> Fake {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let handler: Arc<Handler> = Arc::from(handler);
-        let thread_log = log.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let (log, handler) = (thread_log.clone(), handler.clone());
-                std::thread::spawn(move || serve(stream, &log, &*handler));
-            }
-        });
-        Fake { addr, log }
-    }
-
-    fn requests(&self) -> Vec<Request> {
-        self.log.lock().unwrap().clone()
-    }
-}
-
-fn serve(stream: TcpStream, log: &Mutex<Vec<Request>>, handler: &Handler) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut writer = stream;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let (method, path) = (
-            parts.next().unwrap_or("").to_string(),
-            parts.next().unwrap_or("").to_string(),
-        );
-        let mut headers = HashMap::new();
-        loop {
-            let mut h = String::new();
-            reader.read_line(&mut h).unwrap();
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-            }
-        }
-        let mut body_len = 0;
-        if let Some(len) = headers.get("content-length") {
-            let len: usize = len.parse().unwrap();
-            let mut body = vec![0; len];
-            reader.read_exact(&mut body).unwrap();
-            body_len = len;
-        } else if headers.get("transfer-encoding").map(String::as_str) == Some("chunked") {
-            loop {
-                let mut size = String::new();
-                reader.read_line(&mut size).unwrap();
-                let size = usize::from_str_radix(size.trim(), 16).unwrap();
-                let mut chunk = vec![0; size + 2];
-                reader.read_exact(&mut chunk).unwrap();
-                body_len += size;
-                if size == 0 {
-                    break;
-                }
-            }
-        }
-        let request = Request {
-            method,
-            path,
-            headers,
-            body_len,
-        };
-        let response = handler(&request);
-        log.lock().unwrap().push(request.clone());
-        let mut head = format!("HTTP/1.1 {} X\r\n", response.status);
-        for (k, v) in &response.headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str(&format!("Content-Length: {}\r\n\r\n", response.body.len()));
-        if writer.write_all(head.as_bytes()).is_err() {
-            return;
-        }
-        if request.method != "HEAD" && writer.write_all(&response.body).is_err() {
-            return;
-        }
-    }
-}
-
 #[test]
 fn failed_blob_upload_never_moves_the_tag() {
     let fake = Fake::start(Box::new(|req| {
@@ -760,7 +640,7 @@ fn failed_blob_upload_never_moves_the_tag() {
     let put = requests
         .iter()
         .find(|r| {
-            r.method == "PUT" && r.headers.contains_key("content-length") && r.body_len > 1000
+            r.method == "PUT" && r.headers.contains_key("content-length") && r.body_len() > 1000
         })
         .expect("a blob PUT with a body");
     assert!(
@@ -838,10 +718,7 @@ fn base_blobs(dir: &Path) -> BaseBlobs {
 
 /// A registry that only answers with a bearer token from its own token endpoint.
 fn token_registry(base: BaseBlobs) -> Fake {
-    let addr_cell: Arc<OnceLock<String>> = Arc::new(OnceLock::new());
-    let addr_for_handler = addr_cell.clone();
-    let fake = Fake::start(Box::new(move |req| {
-        let addr = addr_for_handler.get().expect("address set");
+    Fake::start_with_addr(move |addr, req| {
         if req.path.starts_with("/token?") {
             assert!(req.path.contains("service=fake-registry"), "{}", req.path);
             assert!(
@@ -887,9 +764,7 @@ fn token_registry(base: BaseBlobs) -> Fake {
             &[],
             br#"{"errors":[{"code":"NOT_FOUND","message":"no"}]}"#,
         )
-    }));
-    addr_cell.set(fake.addr.clone()).unwrap();
-    fake
+    })
 }
 
 #[test]
