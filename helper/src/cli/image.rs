@@ -12,7 +12,7 @@ use crate::image::layer::{Compression, LayerFile};
 use crate::image::manifest::{ConfigChanges, Platform, normalize_port};
 use crate::image::prefix::{self, PrefixReport};
 use crate::image::publish::{self, Report, Request};
-use crate::image::reference::Reference;
+use crate::image::reference::{Address, Reference};
 use crate::image::registry::{Client, Repo};
 use crate::runtime;
 use crate::{engine, exit};
@@ -161,6 +161,10 @@ impl PublishArgs {
     }
 
     fn request(&self) -> anyhow::Result<(Request, Option<PrefixReport>)> {
+        for entry in &self.insecure {
+            Address::parse(entry.trim())
+                .with_context(|| format!("--insecure-registry {entry:?}"))?;
+        }
         let platform = match &self.platform {
             Some(p) => Platform::parse(p)?,
             None => Platform::host(),
