@@ -21,7 +21,7 @@ use super::manifest::{
 };
 use super::prefix::PrefixReport;
 use super::reference::Reference;
-use super::registry::{Client, Mount, Repo};
+use super::registry::{Client, MAX_CONFIG_BYTES, Mount, Repo};
 use super::sha256_digest;
 
 /// Everything a publish needs, already validated.
@@ -395,18 +395,14 @@ async fn resolve_base(client: &Client, base: &str, platform: &Platform) -> anyho
         );
     }
     let config_bytes = client
-        .get_blob(&repo, &parsed.config.digest)
-        .await
-        .with_context(|| format!("reading the config of base image {reference}"))?
-        .bytes()
+        .get_blob_bytes(
+            &repo,
+            &parsed.config.digest,
+            parsed.config.size,
+            MAX_CONFIG_BYTES,
+        )
         .await
         .with_context(|| format!("reading the config of base image {reference}"))?;
-    if sha256_digest(&config_bytes) != parsed.config.digest {
-        bail!(
-            "reading the config of base image {reference}: content does not match digest {}",
-            parsed.config.digest
-        );
-    }
     let config: Value = serde_json::from_slice(&config_bytes)
         .with_context(|| format!("parsing the config of base image {reference}"))?;
     Ok(Base {
@@ -452,17 +448,17 @@ async fn push_base_layers(
         } else {
             client.start_upload(target).await?
         };
-        let source = client.get_blob(from, &blob.digest).await?;
-        client
-            .finish_upload(
-                target,
-                location,
-                &blob.digest,
-                blob.size,
-                reqwest::Body::from(source),
-            )
-            .await
-            .with_context(|| format!("copying base layer {} from {from}", blob.digest))?;
+        let (source, fault) = client
+            .get_blob_verified(from, &blob.digest, blob.size)
+            .await?;
+        let copied = client
+            .finish_upload(target, location, &blob.digest, blob.size, source)
+            .await;
+        // A blob that failed its check aborts the upload; say why, not that the upload broke.
+        if let Some(fault) = fault.lock().expect("fault lock").take() {
+            bail!("copying base layer {} from {from}: {fault}", blob.digest);
+        }
+        copied.with_context(|| format!("copying base layer {} from {from}", blob.digest))?;
         uploaded += blob.size;
     }
     Ok((uploaded, skipped))

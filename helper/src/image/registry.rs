@@ -5,17 +5,31 @@
 //! mounts, monolithic uploads. Plain HTTP for loopback and listed insecure registries, HTTPS
 //! otherwise, and the anonymous bearer-token flow public registries use (401 with
 //! `WWW-Authenticate: Bearer realm=…` → token → retry).
+//!
+//! Nothing a registry sends is trusted further than its digest: manifests fetched by digest and
+//! every blob read are checked against it (blobs while they stream through), manifests and
+//! configs are read up to a cap, and a token goes only to the origin (scheme, host, port) that
+//! asked for it, never to another host an upload `Location` or a redirect names.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use reqwest::{Method, RequestBuilder, Response, StatusCode, Url, header};
+use reqwest::{Method, Request, RequestBuilder, Response, StatusCode, Url, header};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use super::manifest::ACCEPT_ANY;
 use super::reference::is_insecure;
+
+/// The largest manifest read. The distribution spec asks registries to take manifests of at
+/// least 4 MiB; a real image's manifest is a few KiB.
+pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+/// The largest image config read (a long build history makes tens of KiB).
+pub const MAX_CONFIG_BYTES: u64 = 8 << 20;
+/// Error bodies and token responses are read only this far.
+const MAX_SMALL_BODY: u64 = 64 << 10;
 
 /// A repository on a registry: the unit every call works on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -134,7 +148,8 @@ struct ErrorItem {
 /// API's JSON error body when there is one, else the first line of the body).
 pub async fn describe_failure(resp: Response) -> String {
     let status = resp.status();
-    let body = resp.text().await.unwrap_or_default();
+    let body = read_prefix(resp, MAX_SMALL_BODY).await;
+    let body = String::from_utf8_lossy(&body);
     let detail = match serde_json::from_str::<ErrorBody>(&body) {
         Ok(parsed) if !parsed.errors.is_empty() => parsed
             .errors
@@ -164,11 +179,69 @@ pub async fn describe_failure(resp: Response) -> String {
     }
 }
 
+/// At most `cap` bytes of a body (errors end it early): for messages, never for content.
+async fn read_prefix(mut resp: Response, cap: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        let room = usize::try_from(cap).unwrap_or(usize::MAX) - out.len();
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() as u64 >= cap {
+            break;
+        }
+    }
+    out
+}
+
+/// The whole body, refused as soon as it is known to exceed `cap` (from `Content-Length`, or
+/// while reading), so a registry cannot make the helper hold a 1 GiB "manifest".
+pub async fn read_capped(mut resp: Response, cap: u64, what: &str) -> anyhow::Result<Vec<u8>> {
+    let limit = if cap >= 1 << 20 && cap % (1 << 20) == 0 {
+        format!("{} MiB", cap >> 20)
+    } else {
+        format!("{cap} bytes")
+    };
+    let too_big = || {
+        anyhow!(
+            "{what} is larger than {limit}; refusing it (the registry is misbehaving, or the \
+             reference names something that is not an image)"
+        )
+    };
+    if resp.content_length().is_some_and(|len| len > cap) {
+        return Err(too_big());
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .with_context(|| format!("reading {what}"))?
+    {
+        if (out.len() + chunk.len()) as u64 > cap {
+            return Err(too_big());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// The refusal when content does not hash to the digest it was asked for by.
+fn digest_mismatch(what: &str, want: &str, got: &str) -> anyhow::Error {
+    anyhow!(
+        "{what}: the registry sent content with digest {got}, not {want}; refusing it (the \
+         registry, a mirror or a proxy on the way changed it)"
+    )
+}
+
+/// Why a verified blob stream stopped, for the error of the upload it fed.
+type StreamFault = Arc<Mutex<Option<String>>>;
+
 pub struct Client {
     http: reqwest::Client,
     insecure: Vec<String>,
-    /// Bearer token per registry, and every scope asked for there so far: one token then
-    /// covers the base's pull and the target's push when both are on one registry.
+    /// The plain-HTTP decision per registry (it may resolve `localhost` names).
+    plain_http: Mutex<HashMap<String, bool>>,
+    /// Bearer token per origin (`scheme://host:port`) that issued its challenge, and every
+    /// scope asked for per registry so far: one token then covers the base's pull and the
+    /// target's push when both are on one registry.
     tokens: Mutex<HashMap<String, String>>,
     scopes: Mutex<HashMap<String, BTreeSet<String>>>,
 }
@@ -186,13 +259,23 @@ impl Client {
         Ok(Client {
             http,
             insecure,
+            plain_http: Mutex::default(),
             tokens: Mutex::default(),
             scopes: Mutex::default(),
         })
     }
 
+    fn is_plain_http(&self, registry: &str) -> bool {
+        *self
+            .plain_http
+            .lock()
+            .expect("plain_http lock")
+            .entry(registry.to_string())
+            .or_insert_with(|| is_insecure(registry, &self.insecure))
+    }
+
     fn base_url(&self, registry: &str) -> anyhow::Result<Url> {
-        let scheme = if is_insecure(registry, &self.insecure) {
+        let scheme = if self.is_plain_http(registry) {
             "http"
         } else {
             "https"
@@ -207,9 +290,11 @@ impl Client {
             .with_context(|| format!("building the URL for {repo}"))
     }
 
-    /// Send a request with the registry's token, answering a bearer challenge once. A request
-    /// whose body cannot be replayed (a stream) is not retried, so callers talk to the repo
-    /// first with a replayable request (e.g. starting the upload).
+    /// Send a request with the token of its URL's origin, answering a bearer challenge once.
+    /// A request whose body cannot be replayed (a stream) is not retried, so callers talk to
+    /// the repo first with a replayable request (e.g. starting the upload). A challenge from
+    /// any origin but the registry's own is refused: the registry's token (and, with
+    /// credentials, its login) belongs to it alone.
     async fn send(
         &self,
         repo: &Repo,
@@ -217,16 +302,20 @@ impl Client {
         extra_scopes: &[String],
         request: RequestBuilder,
     ) -> anyhow::Result<Response> {
+        let request = request
+            .build()
+            .with_context(|| format!("building a request to {repo}"))?;
         {
             let mut scopes = self.scopes.lock().expect("scopes lock");
             let set = scopes.entry(repo.registry.clone()).or_default();
             set.insert(format!("repository:{}:{actions}", repo.name));
             set.extend(extra_scopes.iter().cloned());
         }
+        let origin = request.url().origin().ascii_serialization();
         let retry = request.try_clone();
         let resp = self
-            .authorize(&repo.registry, request)
-            .send()
+            .http
+            .execute(self.authorize(request))
             .await
             .map_err(|e| self.unreachable(&repo.registry, &e))?;
         if resp.status() != StatusCode::UNAUTHORIZED {
@@ -240,6 +329,18 @@ impl Client {
         let Some(challenge) = challenge else {
             return Ok(resp);
         };
+        let own = self
+            .base_url(&repo.registry)?
+            .origin()
+            .ascii_serialization();
+        if origin != own {
+            bail!(
+                "registry {} sent the request on to {origin}, which asks for credentials; \
+                 they are only ever sent to {own}: use a registry that serves its API from \
+                 one origin",
+                repo.registry
+            );
+        }
         if !challenge.scheme.eq_ignore_ascii_case("bearer") {
             bail!(
                 "registry {} asks for {} authentication; only anonymous access is supported, \
@@ -251,21 +352,32 @@ impl Client {
         let Some(retry) = retry else {
             return Ok(resp);
         };
-        self.fetch_token(&repo.registry, &challenge).await?;
-        self.authorize(&repo.registry, retry)
-            .send()
+        self.fetch_token(&repo.registry, &origin, &challenge)
+            .await?;
+        self.http
+            .execute(self.authorize(retry))
             .await
             .map_err(|e| self.unreachable(&repo.registry, &e))
     }
 
-    fn authorize(&self, registry: &str, request: RequestBuilder) -> RequestBuilder {
-        match self.tokens.lock().expect("tokens lock").get(registry) {
-            Some(token) => request.bearer_auth(token),
-            None => request,
+    /// `request` with the bearer token of its own origin, if one was issued there.
+    fn authorize(&self, mut request: Request) -> Request {
+        let origin = request.url().origin().ascii_serialization();
+        if let Some(token) = self.tokens.lock().expect("tokens lock").get(&origin)
+            && let Ok(mut value) = header::HeaderValue::from_str(&format!("Bearer {token}"))
+        {
+            value.set_sensitive(true);
+            request.headers_mut().insert(header::AUTHORIZATION, value);
         }
+        request
     }
 
-    async fn fetch_token(&self, registry: &str, challenge: &Challenge) -> anyhow::Result<()> {
+    async fn fetch_token(
+        &self,
+        registry: &str,
+        origin: &str,
+        challenge: &Challenge,
+    ) -> anyhow::Result<()> {
         let realm = challenge.param("realm").with_context(|| {
             format!("registry {registry} sent a bearer challenge without realm")
         })?;
@@ -303,9 +415,13 @@ impl Client {
                 describe_failure(resp).await
             );
         }
-        let body: TokenResponse = resp
-            .json()
-            .await
+        let body = read_capped(
+            resp,
+            MAX_SMALL_BODY,
+            &format!("the token response from {realm}"),
+        )
+        .await?;
+        let body: TokenResponse = serde_json::from_slice(&body)
             .with_context(|| format!("reading the token for {registry} from {realm}"))?;
         let token = body
             .token
@@ -314,7 +430,7 @@ impl Client {
         self.tokens
             .lock()
             .expect("tokens lock")
-            .insert(registry.to_string(), token);
+            .insert(origin.to_string(), token);
         Ok(())
     }
 
@@ -325,7 +441,7 @@ impl Client {
             cause = s.to_string();
             source = s.source();
         }
-        let fix = if is_insecure(registry, &self.insecure) {
+        let fix = if self.is_plain_http(registry) {
             "is the registry running? mise run k8s:dev:up"
         } else {
             "check the registry name and the network (plain-HTTP registries need \
@@ -334,7 +450,10 @@ impl Client {
         anyhow!("reaching registry {registry}: {cause}; {fix}")
     }
 
-    /// GET a manifest (any kind) by tag or digest. `None` when the registry says 404.
+    /// GET a manifest (any kind) by tag or digest. `None` when the registry says 404. A
+    /// manifest asked for by digest must hash to it; one asked for by tag must hash to the
+    /// `Docker-Content-Digest` the registry names, when it names one. Capped at
+    /// [`MAX_MANIFEST_BYTES`].
     pub async fn get_manifest(
         &self,
         repo: &Repo,
@@ -362,12 +481,24 @@ impl Client {
             .unwrap_or("")
             .trim()
             .to_string();
-        let bytes = resp
-            .bytes()
-            .await
-            .with_context(|| format!("reading manifest {repo}:{reference}"))?
-            .to_vec();
+        let named = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let what = format!("manifest {repo}:{reference}");
+        let bytes = read_capped(resp, MAX_MANIFEST_BYTES, &what).await?;
         let digest = super::sha256_digest(&bytes);
+        let want = if reference.contains(':') {
+            Some(reference.to_string())
+        } else {
+            named.filter(|d| d.starts_with("sha256:"))
+        };
+        if let Some(want) = want
+            && want != digest
+        {
+            return Err(digest_mismatch(&format!("reading {what}"), &want, &digest));
+        }
         Ok(Some(Fetched {
             bytes,
             media_type,
@@ -411,7 +542,7 @@ impl Client {
     }
 
     /// GET a blob; the response streams its body.
-    pub async fn get_blob(&self, repo: &Repo, digest: &str) -> anyhow::Result<Response> {
+    async fn get_blob(&self, repo: &Repo, digest: &str) -> anyhow::Result<Response> {
         let url = self.url(repo, &format!("blobs/{digest}"))?;
         let resp = self.send(repo, "pull", &[], self.http.get(url)).await?;
         if !resp.status().is_success() {
@@ -421,6 +552,112 @@ impl Client {
             );
         }
         Ok(resp)
+    }
+
+    /// A small blob (an image config) read whole: `size` bytes at most `cap`, hashing to
+    /// `digest`.
+    pub async fn get_blob_bytes(
+        &self,
+        repo: &Repo,
+        digest: &str,
+        size: u64,
+        cap: u64,
+    ) -> anyhow::Result<Vec<u8>> {
+        let what = format!("blob {digest} of {repo}");
+        if size > cap {
+            bail!(
+                "{what} is {size} bytes by its descriptor, over the {} MiB limit; refusing it",
+                cap >> 20
+            );
+        }
+        let resp = self.get_blob(repo, digest).await?;
+        let bytes = read_capped(resp, size, &what).await?;
+        let got = super::sha256_digest(&bytes);
+        if got != digest {
+            return Err(digest_mismatch(&format!("reading {what}"), digest, &got));
+        }
+        Ok(bytes)
+    }
+
+    /// A blob as a request body that checks it while it streams: more than `size` bytes, or
+    /// bytes that do not hash to `digest`, end the stream with an error, so the upload it
+    /// feeds is never completed. The fault is also left in the returned slot, for a message
+    /// that names it rather than the aborted upload.
+    pub async fn get_blob_verified(
+        &self,
+        repo: &Repo,
+        digest: &str,
+        size: u64,
+    ) -> anyhow::Result<(reqwest::Body, StreamFault)> {
+        struct State {
+            resp: Response,
+            hasher: Sha256,
+            seen: u64,
+            /// The last chunk read, sent only once the next read (or the end, verified) is
+            /// in: with a `Content-Length` upload, the HTTP client stops polling when that
+            /// many bytes are out, so a check at the end would come too late.
+            held: Option<bytes::Bytes>,
+            done: bool,
+            fault: StreamFault,
+            want: String,
+            size: u64,
+            what: String,
+        }
+        let resp = self.get_blob(repo, digest).await?;
+        let fault = StreamFault::default();
+        let state = State {
+            resp,
+            hasher: Sha256::new(),
+            seen: 0,
+            held: None,
+            done: false,
+            fault: fault.clone(),
+            want: digest.to_string(),
+            size,
+            what: format!("reading blob {digest} of {repo}"),
+        };
+        let stream = futures_util::stream::try_unfold(state, |mut st| async move {
+            let fail = |st: &State, message: String| {
+                *st.fault.lock().expect("fault lock") = Some(message.clone());
+                Err(std::io::Error::other(message))
+            };
+            loop {
+                if st.done {
+                    return Ok(st.held.take().map(|chunk| (chunk, st)));
+                }
+                match st.resp.chunk().await {
+                    Ok(Some(chunk)) => {
+                        st.seen += chunk.len() as u64;
+                        if st.seen > st.size {
+                            let message = format!(
+                                "{}: the registry sent more than the {} bytes its descriptor \
+                                 names; refusing it",
+                                st.what, st.size
+                            );
+                            return fail(&st, message);
+                        }
+                        st.hasher.update(&chunk);
+                        if let Some(previous) = st.held.replace(chunk) {
+                            return Ok(Some((previous, st)));
+                        }
+                    }
+                    Ok(None) => {
+                        let got = format!("sha256:{}", hex::encode(st.hasher.clone().finalize()));
+                        if st.seen != st.size || got != st.want {
+                            let message =
+                                format!("{:#}", digest_mismatch(&st.what, &st.want, &got));
+                            return fail(&st, message);
+                        }
+                        st.done = true;
+                    }
+                    Err(e) => {
+                        let message = format!("{}: {e}", st.what);
+                        return fail(&st, message);
+                    }
+                }
+            }
+        });
+        Ok((reqwest::Body::wrap_stream(stream), fault))
     }
 
     /// Ask the registry to link a blob from `from` (same registry) into `repo`.

@@ -1,0 +1,501 @@
+// SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
+// SPDX-License-Identifier: Apache-2.0
+
+//! `image publish` against registries that misbehave (tests/support/fake_registry.rs): content
+//! that does not match its digest, manifests and configs too large to hold, upload `Location`s
+//! and redirects on other hosts, challenges from hosts that are not the registry. Each is
+//! refused with one line naming what was wrong, and no manifest is ever pushed after it. No
+//! engine is needed: the source and the target registry are both in this process.
+
+mod common;
+#[path = "support/fake_registry.rs"]
+mod fake_registry;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::json;
+
+use fake_registry::{Body, Fake, Registry, Request, Response, Store, respond, sha256};
+
+const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+/// A base image in `store` as `repo:tag`: one layer of filler bytes (the helper never reads
+/// base layers, it only copies them), a config, a manifest and an index naming it.
+struct Base {
+    manifest: String,
+    index: String,
+    config: String,
+    layer: String,
+    layer_len: usize,
+}
+
+fn config_bytes(marker: &str, layer: &[u8]) -> Vec<u8> {
+    // The diff_id is not checked by anything here; any digest will do.
+    serde_json::to_vec(&json!({
+        "architecture": k8s_dev_helper::image::manifest::Platform::host().architecture,
+        "os": "linux",
+        "config": {"Env": ["PATH=/bin", format!("MARKER={marker}")]},
+        "rootfs": {"type": "layers", "diff_ids": [sha256(layer)]},
+    }))
+    .unwrap()
+}
+
+fn manifest_bytes(config: &[u8], layer: &[u8], config_size: Option<u64>) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": DOCKER_MANIFEST,
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                   "digest": sha256(config), "size": config_size.unwrap_or(config.len() as u64)},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "digest": sha256(layer), "size": layer.len()}],
+    }))
+    .unwrap()
+}
+
+fn put_base(store: &mut Store, repo: &str, tag: &str) -> Base {
+    let layer: Vec<u8> = (0..200_000u32).map(|i| (i * 31 % 251) as u8).collect();
+    let config = config_bytes("genuine", &layer);
+    let manifest = manifest_bytes(&config, &layer, None);
+    store.put_blob(&layer);
+    let config_digest = store.put_blob(&config);
+    let manifest_digest = store.put_manifest(repo, None, DOCKER_MANIFEST, &manifest);
+    let arch = k8s_dev_helper::image::manifest::Platform::host().architecture;
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [{"mediaType": DOCKER_MANIFEST, "digest": manifest_digest,
+                       "size": manifest.len(), "platform": {"os": "linux", "architecture": arch}}],
+    }))
+    .unwrap();
+    let index_digest = store.put_manifest(repo, Some(tag), OCI_INDEX, &index);
+    Base {
+        manifest: manifest_digest,
+        index: index_digest,
+        config: config_digest,
+        layer: sha256(&layer),
+        layer_len: layer.len(),
+    }
+}
+
+/// A second image's manifest and config, as an attacker would serve in place of the base.
+fn put_other_image(store: &mut Store) -> Vec<u8> {
+    let layer = b"attacker layer".to_vec();
+    let config = config_bytes("attacker", &layer);
+    store.put_blob(&layer);
+    store.put_blob(&config);
+    manifest_bytes(&config, &layer, None)
+}
+
+fn honest_target() -> Registry {
+    Registry::start(Store::default(), |_, _| None)
+}
+
+fn publish(home: &Path, base: &str, target: &str) -> Output {
+    let file = home.join("app");
+    std::fs::write(&file, b"#!/bin/sh\necho app\n").unwrap();
+    let mut cmd = common::helper(home);
+    cmd.args(["image", "publish", "--no-cache", "--base", base])
+        .arg("--file")
+        .arg(format!("{}:/app:755", file.display()))
+        .args(["--tag", &format!("{target}/app:dev")]);
+    common::run(&mut cmd)
+}
+
+/// Exit 1 with one `error:` line containing every piece of `want`.
+fn assert_one_line_error(out: &Output, want: &[&str]) {
+    assert_eq!(out.status.code(), Some(1));
+    let err = common::stderr(out);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    for piece in want {
+        assert!(err.contains(piece), "{err:?} lacks {piece:?}");
+    }
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+#[test]
+fn a_digest_pinned_base_served_with_other_bytes_is_refused_and_nothing_is_pushed() {
+    let mut store = Store::default();
+    let base = put_base(&mut store, "library/base", "1");
+    let forged = put_other_image(&mut store);
+    let pinned = base.manifest.clone();
+    let source = Registry::start(store, move |_, req| {
+        req.path
+            .ends_with(&format!("/manifests/{pinned}"))
+            .then(|| respond(200, &[("Content-Type", DOCKER_MANIFEST)], &forged))
+    });
+    let target = honest_target();
+    let home = tempdir();
+    let reference = format!("{}/library/base:1@{}", source.addr(), base.manifest);
+    let out = publish(home.path(), &reference, target.addr());
+    assert_one_line_error(
+        &out,
+        &[
+            &format!("reading base image {reference}"),
+            &format!("not {}; refusing it", base.manifest),
+        ],
+    );
+    assert!(!target.manifest_pushed(), "nothing may be tagged");
+    assert!(target.requests().iter().all(|r| r.method != "PUT"));
+}
+
+#[test]
+fn an_index_entry_served_with_other_bytes_is_refused() {
+    let mut store = Store::default();
+    let base = put_base(&mut store, "library/base", "1");
+    let forged = put_other_image(&mut store);
+    let child = base.manifest.clone();
+    let source = Registry::start(store, move |_, req| {
+        req.path
+            .ends_with(&format!("/manifests/{child}"))
+            .then(|| respond(200, &[("Content-Type", DOCKER_MANIFEST)], &forged))
+    });
+    let target = honest_target();
+    let home = tempdir();
+    let out = publish(
+        home.path(),
+        &format!("{}/library/base:1", source.addr()),
+        target.addr(),
+    );
+    assert_one_line_error(&out, &[&format!("not {}; refusing it", base.manifest)]);
+    assert!(!target.manifest_pushed());
+    // Asked for by tag, a manifest must still match the digest the registry names for it.
+    let mut store = Store::default();
+    put_base(&mut store, "library/base", "1");
+    let (_, index) = store.manifests[&("library/base".to_string(), "1".to_string())].clone();
+    let named = sha256(b"something else");
+    let header = named.clone();
+    let source = Registry::start(store, move |_, req| {
+        req.path.ends_with("/manifests/1").then(|| {
+            respond(
+                200,
+                &[
+                    ("Content-Type", OCI_INDEX),
+                    ("Docker-Content-Digest", &header),
+                ],
+                &index,
+            )
+        })
+    });
+    let out = publish(
+        home.path(),
+        &format!("{}/library/base:1", source.addr()),
+        target.addr(),
+    );
+    assert_one_line_error(&out, &[&format!("not {named}; refusing it")]);
+    assert!(!target.manifest_pushed());
+    assert!(base.index.starts_with("sha256:"));
+}
+
+#[test]
+fn a_base_layer_streamed_with_other_bytes_or_too_many_is_refused_mid_copy() {
+    for (case, body) in [
+        (
+            "other bytes of the same length",
+            Body::Stream {
+                byte: 0x41,
+                len: 200_000,
+                close_delimited: false,
+            },
+        ),
+        (
+            "an endless stream",
+            Body::Stream {
+                byte: 0x41,
+                len: 256 << 20,
+                close_delimited: true,
+            },
+        ),
+    ] {
+        let mut store = Store::default();
+        let base = put_base(&mut store, "library/base", "1");
+        let layer = base.layer.clone();
+        let body = std::sync::Mutex::new(Some(body));
+        let source = Registry::start(store, move |_, req| {
+            if req.method == "GET" && req.path.ends_with(&format!("/blobs/{layer}")) {
+                let body = body.lock().unwrap().take()?;
+                return Some(Response {
+                    status: 200,
+                    headers: vec![],
+                    body,
+                });
+            }
+            None
+        });
+        let target = honest_target();
+        let home = tempdir();
+        let out = publish(
+            home.path(),
+            &format!("{}/library/base:1", source.addr()),
+            target.addr(),
+        );
+        let what = format!(
+            "copying base layer {} from {}/library/base",
+            base.layer,
+            source.addr()
+        );
+        assert_one_line_error(&out, &[&what, "refusing it"]);
+        assert!(!target.manifest_pushed(), "{case}: nothing may be tagged");
+        assert!(
+            source.fake.streamed_bytes() < 64 << 20,
+            "{case}: the helper stops reading once the blob is too long ({} bytes sent)",
+            source.fake.streamed_bytes()
+        );
+        assert!(base.layer_len > 0);
+    }
+}
+
+#[test]
+fn huge_manifests_and_configs_are_refused_without_reading_them_whole() {
+    // A manifest of 64 MiB, announced by Content-Length or only by closing the connection.
+    for close_delimited in [false, true] {
+        let source = Registry::start(Store::default(), move |_, req| {
+            req.path.ends_with("/manifests/1").then(|| Response {
+                status: 200,
+                headers: vec![("Content-Type".into(), DOCKER_MANIFEST.into())],
+                body: Body::Stream {
+                    byte: b' ',
+                    len: 64 << 20,
+                    close_delimited,
+                },
+            })
+        });
+        let target = honest_target();
+        let home = tempdir();
+        let out = publish(
+            home.path(),
+            &format!("{}/library/base:1", source.addr()),
+            target.addr(),
+        );
+        assert_one_line_error(&out, &["larger than 4 MiB", "refusing it"]);
+        assert!(
+            source.fake.streamed_bytes() < 32 << 20,
+            "read {} bytes of a 64 MiB manifest",
+            source.fake.streamed_bytes()
+        );
+        assert!(!target.manifest_pushed());
+    }
+
+    // A config whose descriptor claims 100 MiB, and one that streams past its stated size.
+    let mut store = Store::default();
+    let layer = b"layer".to_vec();
+    let config = config_bytes("genuine", &layer);
+    store.put_blob(&layer);
+    store.put_blob(&config);
+    let huge = manifest_bytes(&config, &layer, Some(100 << 20));
+    store.put_manifest("library/huge", Some("1"), DOCKER_MANIFEST, &huge);
+    let manifest = manifest_bytes(&config, &layer, None);
+    store.put_manifest("library/long", Some("1"), DOCKER_MANIFEST, &manifest);
+    let config_digest = sha256(&config);
+    let source = Registry::start(store, move |_, req| {
+        (req.path.starts_with("/v2/library/long/blobs/") && req.path.ends_with(&config_digest))
+            .then(|| Response {
+                status: 200,
+                headers: vec![],
+                body: Body::Stream {
+                    byte: b'{',
+                    len: 64 << 20,
+                    close_delimited: true,
+                },
+            })
+    });
+    let target = honest_target();
+    let home = tempdir();
+    let out = publish(
+        home.path(),
+        &format!("{}/library/huge:1", source.addr()),
+        target.addr(),
+    );
+    assert_one_line_error(&out, &["over the 8 MiB limit", "refusing it"]);
+    let out = publish(
+        home.path(),
+        &format!("{}/library/long:1", source.addr()),
+        target.addr(),
+    );
+    assert_one_line_error(
+        &out,
+        &[
+            &format!("larger than {} bytes", config.len()),
+            "refusing it",
+        ],
+    );
+    assert!(source.fake.streamed_bytes() < 32 << 20);
+    assert!(!target.manifest_pushed());
+}
+
+/// Bearer-token auth in front of a [`Store`]: `/token` hands out `t0k`; every other request
+/// without it gets a challenge naming this registry's own realm.
+fn token_gate(addr: &str, req: &Request) -> Option<Response> {
+    if req.path.starts_with("/token") {
+        return Some(respond(
+            200,
+            &[("Content-Type", "application/json")],
+            br#"{"token":"t0k"}"#,
+        ));
+    }
+    if req.headers.get("authorization").map(String::as_str) == Some("Bearer t0k") {
+        return None;
+    }
+    let challenge = format!(r#"Bearer realm="http://{addr}/token",service="fake""#);
+    Some(respond(401, &[("WWW-Authenticate", &challenge)], b"{}"))
+}
+
+/// A server on another port that takes uploads and blob reads, recording what it was sent.
+fn elsewhere() -> Fake {
+    Fake::start(Box::new(|req| match req.method.as_str() {
+        "PUT" => respond(201, &[], b""),
+        _ => respond(200, &[], b""),
+    }))
+}
+
+#[test]
+fn the_token_never_goes_to_an_upload_location_on_another_host() {
+    let other = elsewhere();
+    let other_addr = other.addr.clone();
+    let target = Registry::start(Store::default(), move |addr, req| {
+        if let Some(resp) = token_gate(addr, req) {
+            return Some(resp);
+        }
+        (req.method == "POST" && req.path.ends_with("/blobs/uploads/")).then(|| {
+            let location = format!("http://{other_addr}/upload/1?state=x");
+            respond(202, &[("Location", &location)], b"")
+        })
+    });
+    let home = tempdir();
+    let out = publish(home.path(), "scratch", target.addr());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the uploads themselves may go there"
+    );
+    let uploads = other.requests();
+    assert!(!uploads.is_empty(), "the blobs went to the Location");
+    for r in &uploads {
+        assert_eq!(
+            r.headers.get("authorization"),
+            None,
+            "{} {} carried the registry's token",
+            r.method,
+            r.path
+        );
+    }
+    assert!(
+        target
+            .requests()
+            .iter()
+            .any(|r| r.headers.get("authorization").map(String::as_str) == Some("Bearer t0k")),
+        "the registry itself gets its token"
+    );
+}
+
+#[test]
+fn a_challenge_from_another_host_is_not_answered() {
+    // The other host asks for a token from its own realm: answering it would hand the
+    // registry's credentials (or a token fetched for it) to whoever the Location names.
+    let other = Fake::start_with_addr(|addr, req| {
+        if req.path.starts_with("/token") {
+            return respond(200, &[], br#"{"token":"stolen"}"#);
+        }
+        let challenge = format!(r#"Bearer realm="http://{addr}/token",service="other""#);
+        respond(401, &[("WWW-Authenticate", &challenge)], b"{}")
+    });
+    let other_addr = other.addr.clone();
+    let target = Registry::start(Store::default(), move |addr, req| {
+        if let Some(resp) = token_gate(addr, req) {
+            return Some(resp);
+        }
+        (req.method == "POST" && req.path.ends_with("/blobs/uploads/")).then(|| {
+            let location = format!("http://{other_addr}/upload/1");
+            respond(202, &[("Location", &location)], b"")
+        })
+    });
+    let home = tempdir();
+    let out = publish(home.path(), "scratch", target.addr());
+    assert_one_line_error(
+        &out,
+        &[
+            &format!(
+                "registry {} sent the request on to http://{}",
+                target.addr(),
+                other.addr
+            ),
+            "only ever sent to",
+        ],
+    );
+    assert!(
+        !other
+            .requests()
+            .iter()
+            .any(|r| r.path.starts_with("/token")),
+        "no token was asked of the other host"
+    );
+    assert!(!target.manifest_pushed());
+}
+
+#[test]
+fn a_blob_redirected_to_another_host_is_fetched_without_the_token() {
+    // Registries send blob reads to storage elsewhere; the token must stay behind. (reqwest
+    // strips Authorization on a cross-origin redirect; this pins that it stays so.)
+    let mut store = Store::default();
+    let base = put_base(&mut store, "library/base", "1");
+    let layer_bytes = store.blobs[&base.layer].clone();
+    let storage = Fake::start(Box::new(move |_| respond(200, &[], &layer_bytes)));
+    let storage_addr = storage.addr.clone();
+    let layer = base.layer.clone();
+    let source = Registry::start(store, move |addr, req| {
+        if let Some(resp) = token_gate(addr, req) {
+            return Some(resp);
+        }
+        req.path.ends_with(&format!("/blobs/{layer}")).then(|| {
+            let location = format!("http://{storage_addr}/storage/layer");
+            respond(307, &[("Location", &location)], b"")
+        })
+    });
+    let target = honest_target();
+    let home = tempdir();
+    let out = publish(
+        home.path(),
+        &format!("{}/library/base:1", source.addr()),
+        target.addr(),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let reads = storage.requests();
+    assert_eq!(reads.len(), 1, "the layer was read from storage");
+    assert_eq!(reads[0].headers.get("authorization"), None);
+    assert!(target.manifest_pushed());
+    assert!(base.config.starts_with("sha256:"));
+}
+
+#[test]
+fn a_registry_address_that_is_not_a_host_is_refused_before_any_request() {
+    let home = tempdir();
+    for tag in [
+        "127.0.0.1:1#.localhost/app:dev",
+        "host:port#.localhost/app:dev",
+    ] {
+        let mut cmd: Command = common::helper(home.path());
+        cmd.args(["image", "publish", "--base", "scratch", "--tag", tag]);
+        let out = common::run(&mut cmd);
+        assert_one_line_error(&out, &["invalid registry address", "want HOST[:PORT]"]);
+    }
+    let mut cmd = common::helper(home.path());
+    cmd.args(["image", "publish", "--base", "scratch"]).args([
+        "--tag",
+        "127.0.0.1:1/app:dev",
+        "--insecure-registry",
+        "reg#lan",
+    ]);
+    let out = common::run(&mut cmd);
+    assert_one_line_error(
+        &out,
+        &[
+            "--insecure-registry \"reg#lan\"",
+            "invalid registry address",
+        ],
+    );
+}
