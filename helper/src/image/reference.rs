@@ -247,13 +247,14 @@ pub fn is_insecure_with(
     };
     match &address.host {
         Host::Ip(ip) if is_loopback(*ip) => return true,
-        Host::Name(name) if name == "localhost" || name.ends_with(".localhost") => {
-            // `*.localhost` is loopback by RFC 6761 only where the resolver says so; a name
-            // that reaches another machine must be listed to lose TLS.
-            if resolve(name).is_some_and(|ips| !ips.is_empty() && ips.into_iter().all(is_loopback))
-            {
-                return true;
-            }
+        // `*.localhost` is loopback by RFC 6761 only where the resolver says so; a name that
+        // reaches another machine must be listed to lose TLS.
+        Host::Name(name)
+            if (name == "localhost" || name.ends_with(".localhost"))
+                && resolve(name)
+                    .is_some_and(|ips| !ips.is_empty() && ips.into_iter().all(is_loopback)) =>
+        {
+            return true;
         }
         _ => {}
     }

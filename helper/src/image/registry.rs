@@ -195,7 +195,7 @@ async fn read_prefix(mut resp: Response, cap: u64) -> Vec<u8> {
 /// The whole body, refused as soon as it is known to exceed `cap` (from `Content-Length`, or
 /// while reading), so a registry cannot make the helper hold a 1 GiB "manifest".
 pub async fn read_capped(mut resp: Response, cap: u64, what: &str) -> anyhow::Result<Vec<u8>> {
-    let limit = if cap >= 1 << 20 && cap % (1 << 20) == 0 {
+    let limit = if cap >= 1 << 20 && cap.is_multiple_of(1 << 20) {
         format!("{} MiB", cap >> 20)
     } else {
         format!("{cap} bytes")
