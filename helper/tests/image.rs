@@ -663,6 +663,7 @@ fn base_blobs(dir: &Path) -> BaseBlobs {
     busybox_rootfs(&rootfs);
     let files = [LayerFile {
         source: rootfs,
+        context: None,
         dest: "/".into(),
         mode: None,
         uid: 0,

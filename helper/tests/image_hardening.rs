@@ -499,3 +499,101 @@ fn a_registry_address_that_is_not_a_host_is_refused_before_any_request() {
         ],
     );
 }
+
+/// A build context with a Dockerfile, next to a secret outside it.
+fn context_with(dockerfile: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempdir();
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(ctx.join("tree")).unwrap();
+    std::fs::create_dir_all(dir.path().join("ssh")).unwrap();
+    std::fs::write(dir.path().join("ssh/id_rsa"), b"PRIVATE KEY").unwrap();
+    std::fs::write(ctx.join("tree/app"), b"app").unwrap();
+    std::fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
+    (dir, ctx)
+}
+
+fn publish_dockerfile(home: &Path, ctx: &Path, target: &str) -> Output {
+    let mut cmd = common::helper(home);
+    cmd.args(["image", "publish", "--no-cache", "--dockerfile"])
+        .arg(ctx.join("Dockerfile"))
+        .args(["--tag", &format!("{target}/app:dev")]);
+    common::run(&mut cmd)
+}
+
+#[test]
+fn a_copy_source_linking_out_of_the_context_is_refused_naming_it() {
+    let target = honest_target();
+    let (dir, ctx) = context_with("FROM scratch\nCOPY leak /key\n");
+    std::os::unix::fs::symlink(dir.path().join("ssh/id_rsa"), ctx.join("leak")).unwrap();
+    let out = publish_dockerfile(dir.path(), &ctx, target.addr());
+    let dockerfile = ctx.join("Dockerfile");
+    assert_one_line_error(
+        &out,
+        &[
+            &format!(
+                "COPY source leak ({}:2): {}/leak links to {}/ssh/id_rsa, outside the build context {}",
+                dockerfile.display(),
+                ctx.display(),
+                dir.path().display(),
+                ctx.display()
+            ),
+            "copy the file into the context",
+        ],
+    );
+    assert!(target.requests().is_empty(), "refused before any request");
+
+    // Through a linked directory, and through `..` in a relative link.
+    let (dir, ctx) = context_with("FROM scratch\nCOPY dirlink/id_rsa /key\n");
+    std::os::unix::fs::symlink(dir.path().join("ssh"), ctx.join("dirlink")).unwrap();
+    let out = publish_dockerfile(dir.path(), &ctx, target.addr());
+    assert_one_line_error(
+        &out,
+        &[
+            &format!("{}/dirlink links to", ctx.display()),
+            "outside the build context",
+        ],
+    );
+    let (dir, ctx) = context_with("FROM scratch\nCOPY tree/up/ssh/id_rsa /key\n");
+    std::os::unix::fs::symlink("../..", ctx.join("tree/up")).unwrap();
+    let out = publish_dockerfile(dir.path(), &ctx, target.addr());
+    assert_one_line_error(
+        &out,
+        &[&format!("{}/tree/up links to ../..", ctx.display())],
+    );
+    let (dir, ctx) = context_with("FROM scratch\nCOPY ../ssh/id_rsa /key\n");
+    let out = publish_dockerfile(dir.path(), &ctx, target.addr());
+    assert_one_line_error(
+        &out,
+        &["COPY source ../ssh/id_rsa", "is outside the build context"],
+    );
+    assert!(!target.manifest_pushed());
+}
+
+#[test]
+fn links_inside_the_context_are_followed_or_kept_and_never_leak() {
+    let target = honest_target();
+    let (dir, ctx) = context_with("FROM scratch\nCOPY applink /bin/app\nCOPY tree /tree\n");
+    // A top-level link inside the context is followed, as COPY does; a link inside a copied
+    // tree stays a link, even one pointing out: its target's bytes never enter the layer.
+    std::os::unix::fs::symlink("tree/app", ctx.join("applink")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("ssh/id_rsa"), ctx.join("tree/key")).unwrap();
+    let out = publish_dockerfile(dir.path(), &ctx, target.addr());
+    assert_eq!(out.status.code(), Some(0));
+    let store = target.store.lock().unwrap();
+    let layer = store
+        .blobs
+        .values()
+        .find(|b| b.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]))
+        .expect("a zstd layer was uploaded");
+    let tar_bytes = zstd::decode_all(&layer[..]).unwrap();
+    let mut archive = tar::Archive::new(&tar_bytes[..]);
+    let mut seen = Vec::new();
+    for entry in archive.entries().unwrap() {
+        let entry = entry.unwrap();
+        let kind = entry.header().entry_type();
+        seen.push(format!("{} {kind:?}", entry.path().unwrap().display()));
+    }
+    assert!(seen.contains(&"bin/app Regular".to_string()), "{seen:?}");
+    assert!(seen.contains(&"tree/key Symlink".to_string()), "{seen:?}");
+    assert!(!tar_bytes.windows(11).any(|w| w == b"PRIVATE KEY"));
+}

@@ -270,6 +270,9 @@ impl PublishArgs {
                 .filter(|p| !p.as_os_str().is_empty())
                 .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
         };
+        // Absolute, as the sources are made below: a source must start with its context.
+        let context = std::path::absolute(&context)
+            .with_context(|| format!("resolving --context {}", context.display()))?;
         let (instructions, prefix) = match dockerfile::plan_for(&text, &label, &args, platform, &[])
         {
             Ok(_) => (dockerfile::parse(&text)?, None),
@@ -449,6 +452,7 @@ fn parse_file(spec: &str) -> anyhow::Result<LayerFile> {
     };
     Ok(LayerFile {
         source: PathBuf::from(src),
+        context: None,
         dest,
         mode,
         uid: 0,

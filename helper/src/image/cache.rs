@@ -42,8 +42,9 @@ pub fn slot_of(files: &[LayerFile], compression: Compression, level: u32) -> Str
     h.update(FORMAT);
     for f in files {
         h.update(format!(
-            "\0{}\0{}\0{:?}\0{}:{}",
+            "\0{}\0{:?}\0{}\0{:?}\0{}:{}",
             f.source.display(),
+            f.context,
             f.dest,
             f.mode,
             f.uid,
@@ -67,7 +68,12 @@ pub fn key_of(entries: &BTreeMap<String, Entry>, epoch: u64) -> String {
                 size,
                 mtime_ns,
                 ino,
-            } => h.update(format!("f{}\0{size}\0{mtime_ns}\0{ino}", source.display())),
+                dev,
+                ..
+            } => h.update(format!(
+                "f{}\0{size}\0{mtime_ns}\0{ino}\0{dev}",
+                source.display()
+            )),
             EntryKind::Symlink { target } => h.update(format!("l{}", target.display())),
         }
     }
@@ -211,6 +217,7 @@ mod tests {
         fs::write(&src, b"one").unwrap();
         let files = vec![LayerFile {
             source: src.clone(),
+            context: None,
             dest: "/bin/app".into(),
             mode: None,
             uid: 0,

@@ -13,6 +13,7 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
 
+use super::fsroot::{Kind, Root};
 use super::layer::LayerFile;
 use super::manifest::{ConfigChanges, Platform, normalize_port};
 use crate::exit::{self, Coded};
@@ -670,23 +671,42 @@ fn resolve(base: &str, dir: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-/// Turn the plan's COPYs into layer files, sources taken from `context`. A directory source in
-/// a context with a `.dockerignore` needs an engine: the ignore rules are not implemented here.
+/// Turn the plan's COPYs into layer files, sources taken from `context`. Every source is
+/// resolved inside the context, symlinks included; one that leads out of it is refused, as
+/// `docker build` refuses it. A directory source in a context with a `.dockerignore` needs an
+/// engine: the ignore rules are not implemented here.
 pub fn layer_files(plan: &Plan, context: &Path, label: &str) -> anyhow::Result<Vec<LayerFile>> {
-    let ignore_file = context.join(".dockerignore").exists();
+    let root = Root::open(context).map_err(|e| {
+        anyhow!(
+            "opening build context {}: {e}; check --context (default: the Dockerfile's \
+             directory)",
+            context.display()
+        )
+    })?;
+    let ignore_file = root.lstat(Path::new(".dockerignore")).is_ok();
     let mut out = Vec::new();
     for copy in &plan.copies {
         for src in &copy.sources {
-            let source = context_path(context, src).with_context(|| format!("COPY {src}"))?;
-            let meta = std::fs::metadata(&source).map_err(|e| {
+            let what = format!("COPY source {src} ({label}:{})", copy.line);
+            let rel = context_path(src).map_err(|_| {
                 anyhow!(
-                    "COPY source {} (line {}): {e}; check --context (default: the \
-                     Dockerfile's directory)",
-                    source.display(),
-                    copy.line
+                    "{what} is outside the build context {}; a build reads only files inside \
+                     its context: copy the file in, or pass a --context that contains it",
+                    context.display()
                 )
             })?;
-            if meta.is_dir() && ignore_file {
+            let fix = format!(
+                "stage it at {} or check --context (default: the Dockerfile's directory)",
+                root.display(&rel).display()
+            );
+            let resolved = root
+                .resolve(&rel)
+                .map_err(|e| e.into_error(&root, &what, &fix))?;
+            let meta = root
+                .lstat(&resolved)
+                .map_err(|e| anyhow!("{what}: {e}; {fix}"))?;
+            let is_dir = meta.kind == Kind::Dir;
+            if is_dir && ignore_file {
                 return Err(needs_engine(
                     label,
                     copy.line,
@@ -695,21 +715,20 @@ pub fn layer_files(plan: &Plan, context: &Path, label: &str) -> anyhow::Result<V
             }
             // A directory copies its contents into dest; a file goes to dest, or into it
             // when dest ends with '/'.
-            let dest = if meta.is_dir() {
+            let dest = if is_dir {
                 copy.dest.trim_end_matches('/').to_string()
             } else if copy.dest.ends_with('/') {
-                let name = source
+                let name = resolved
                     .file_name()
                     .and_then(|n| n.to_str())
-                    .with_context(|| {
-                        format!("COPY source {} has no file name", source.display())
-                    })?;
+                    .with_context(|| format!("{what} has no file name"))?;
                 format!("{}{name}", copy.dest)
             } else {
                 copy.dest.clone()
             };
             out.push(LayerFile {
-                source,
+                source: root.display(&resolved),
+                context: Some(context.to_path_buf()),
                 dest: if dest.is_empty() { "/".into() } else { dest },
                 mode: copy.mode,
                 uid: copy.uid,
@@ -720,21 +739,14 @@ pub fn layer_files(plan: &Plan, context: &Path, label: &str) -> anyhow::Result<V
     Ok(out)
 }
 
-/// A source relative to the context (a leading '/' is the context root, as in Docker);
-/// `..` may not leave the context.
-fn context_path(context: &Path, src: &str) -> anyhow::Result<PathBuf> {
-    let mut out = context.to_path_buf();
-    let mut depth = 0usize;
+/// A source relative to the context (a leading '/' is the context root, as in Docker); `..`
+/// may not leave the context.
+fn context_path(src: &str) -> anyhow::Result<PathBuf> {
+    let mut out = PathBuf::new();
     for comp in Path::new(src.trim_start_matches('/')).components() {
         match comp {
-            Component::Normal(p) => {
-                out.push(p);
-                depth += 1;
-            }
-            Component::ParentDir if depth > 0 => {
-                out.pop();
-                depth -= 1;
-            }
+            Component::Normal(p) => out.push(p),
+            Component::ParentDir if out.pop() => {}
             Component::ParentDir => bail!("source {src:?} is outside the build context"),
             _ => {}
         }

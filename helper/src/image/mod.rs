@@ -16,6 +16,7 @@
 
 pub mod cache;
 pub mod dockerfile;
+pub mod fsroot;
 pub mod layer;
 pub mod manifest;
 pub mod prefix;
