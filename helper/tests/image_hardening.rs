@@ -597,3 +597,173 @@ fn links_inside_the_context_are_followed_or_kept_and_never_leak() {
     assert!(seen.contains(&"tree/key Symlink".to_string()), "{seen:?}");
     assert!(!tar_bytes.windows(11).any(|w| w == b"PRIVATE KEY"));
 }
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Whether a test that acts as a second local user can run: it needs root to switch users.
+/// CI runs as root; elsewhere the test skips, saying why, unless K8S_DEV_TEST_NO_SKIP=1.
+fn second_user_available() -> bool {
+    if is_root() {
+        return true;
+    }
+    let reason = "acting as a second local user needs root (CI runs as root)";
+    assert!(!common::no_skip(), "K8S_DEV_TEST_NO_SKIP=1 but {reason}");
+    eprintln!("SKIP: {reason}");
+    false
+}
+
+/// The uid of `nobody`: a user that owns nothing here.
+const OTHER_UID: u32 = 65534;
+
+/// Publish `--file` with the layer cache at `cache`, under `umask`.
+fn publish_cached(home: &Path, cache: &Path, target: &str, umask: u32) -> Output {
+    use std::os::unix::process::CommandExt;
+    let file = home.join("app");
+    // Written once: a rewrite would change the cache key, and the test wants a cache hit.
+    if !file.exists() {
+        std::fs::write(&file, b"#!/bin/sh\necho app\n").unwrap();
+    }
+    let mut cmd = common::helper(home);
+    cmd.args(["image", "publish", "--base", "scratch", "--json"])
+        .arg("--cache-dir")
+        .arg(cache)
+        .arg("--file")
+        .arg(format!("{}:/app:755", file.display()))
+        .args(["--tag", &format!("{target}/app:dev")]);
+    // SAFETY: umask is async-signal-safe and touches nothing but the child's mask.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::umask(umask as libc::mode_t);
+            Ok(())
+        });
+    }
+    common::run(&mut cmd)
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).unwrap().mode() & 0o777
+}
+
+#[test]
+fn the_layer_cache_is_private_whatever_the_umask() {
+    let target = honest_target();
+    let home = tempdir();
+    let cache = home.path().join("cache");
+    let out = publish_cached(home.path(), &cache, target.addr(), 0o000);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(mode(&cache), 0o700);
+    assert_eq!(mode(&cache.join("blobs")), 0o700);
+    assert_eq!(mode(&cache.join("layers.json")), 0o600);
+    let blobs: Vec<_> = std::fs::read_dir(cache.join("blobs"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(blobs.len(), 1, "{blobs:?}");
+    for blob in blobs {
+        assert_eq!(mode(&blob.path()), 0o600, "{}", blob.path().display());
+    }
+}
+
+#[test]
+fn a_cached_blob_changed_on_disk_is_rebuilt_not_pushed() {
+    let home = tempdir();
+    let cache = home.path().join("cache");
+    let first = honest_target();
+    let out = publish_cached(home.path(), &cache, first.addr(), 0o022);
+    assert_eq!(out.status.code(), Some(0));
+    let out = publish_cached(home.path(), &cache, first.addr(), 0o022);
+    let report: serde_json::Value = serde_json::from_str(common::stdout(&out).trim()).unwrap();
+    assert_eq!(report["layer_cached"], true, "an unchanged blob is reused");
+    // Same size, other bytes: what a stray writer (or a failing disk) leaves.
+    let blob = std::fs::read_dir(cache.join("blobs"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&blob, &bytes).unwrap();
+    let second = honest_target();
+    let out = publish_cached(home.path(), &cache, second.addr(), 0o022);
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_str(common::stdout(&out).trim()).unwrap();
+    assert_eq!(
+        report["layer_cached"], false,
+        "the changed blob is not reused"
+    );
+    for (digest, bytes) in &second.store.lock().unwrap().blobs {
+        assert_eq!(
+            &sha256(bytes),
+            digest,
+            "every pushed blob matches its digest"
+        );
+    }
+}
+
+#[test]
+fn a_second_user_can_neither_plant_a_blob_nor_lend_a_cache_directory() {
+    if !second_user_available() {
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let target = honest_target();
+    let home = tempdir();
+    // A home directory others can traverse, as most are: only the cache's own modes protect it.
+    std::fs::set_permissions(
+        home.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let cache = home.path().join("cache");
+    let out = publish_cached(home.path(), &cache, target.addr(), 0o000);
+    assert_eq!(out.status.code(), Some(0));
+    let blob = std::fs::read_dir(cache.join("blobs"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    for victim in [
+        blob.clone(),
+        cache.join("blobs/planted"),
+        cache.join("layers.json"),
+    ] {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("printf evil > \"$1\"")
+            .arg("sh")
+            .arg(&victim)
+            .uid(OTHER_UID)
+            .gid(OTHER_UID)
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "uid {OTHER_UID} wrote {}",
+            victim.display()
+        );
+    }
+
+    // A cache directory another user made (world-writable, as one in /tmp would be): refused.
+    let lent = home.path().join("lent");
+    std::fs::create_dir(&lent).unwrap();
+    std::fs::set_permissions(&lent, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    std::os::unix::fs::chown(&lent, Some(OTHER_UID), Some(OTHER_UID)).unwrap();
+    let out = publish_cached(home.path(), &lent, target.addr(), 0o022);
+    assert_one_line_error(
+        &out,
+        &[
+            &format!(
+                "layer cache {} belongs to uid {OTHER_UID}, not to you",
+                lent.display()
+            ),
+            "set K8S_DEV_CACHE_DIR to a directory of your own, or pass --no-cache",
+        ],
+    );
+}

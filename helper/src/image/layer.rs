@@ -8,8 +8,8 @@
 //! a link out of it, and no file through a link swapped in after it was checked.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -425,7 +425,14 @@ pub fn build(
     epoch: u64,
     out: &Path,
 ) -> anyhow::Result<Built> {
-    let file = File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    // Private whatever the umask: the layer holds whatever the sources held (0600 inputs
+    // included), and a file another user could rewrite would be pushed as ours.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .with_context(|| format!("creating {}", out.display()))?;
     let compressed = HashWriter::new(BufWriter::with_capacity(1 << 20, file));
     let encoder = Encoder::new(compression, level, compressed).context("starting compressor")?;
     // tar copies file data in 8 KiB writes; batching them keeps hashing and compression in

@@ -312,7 +312,7 @@ fn prepare_layer(
             temp: true,
         }));
     };
-    let cache = LayerCache::new(dir);
+    let cache = LayerCache::open(dir)?;
     let slot = cache::slot_of(files, compression, level);
     let key = cache::key_of(&entries, epoch);
     if let Some(built) = cache.lookup(&slot, &key) {
