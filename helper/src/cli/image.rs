@@ -6,13 +6,12 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
-use crate::env::Env;
 use crate::image::dockerfile;
 use crate::image::layer::{Compression, LayerFile};
 use crate::image::manifest::{ConfigChanges, Platform, normalize_port};
 use crate::image::prefix::{self, PrefixReport};
 use crate::image::publish::{self, Report, Request};
-use crate::image::reference::{Address, Reference};
+use crate::image::reference::{Address, Reference, is_insecure};
 use crate::image::registry::{Client, Repo};
 use crate::runtime;
 use crate::{engine, exit};
@@ -35,6 +34,8 @@ impl ImageCommand {
 /// What the image is made of, from the flags or from a Dockerfile.
 struct Source {
     base: String,
+    /// The fix to name when the base cannot be read.
+    base_hint: Option<String>,
     files: Vec<LayerFile>,
     changes: ConfigChanges,
     /// The history line of the new layer.
@@ -85,7 +86,9 @@ pub struct PublishArgs {
     /// Build context for COPY sources (default: the Dockerfile's directory)
     #[arg(long, value_name = "DIR", requires = "dockerfile")]
     context: Option<PathBuf>,
-    /// Dockerfile ARG value (repeatable)
+    /// Dockerfile ARG value, overriding its default (repeatable; KEY alone takes the value from
+    /// the environment, as docker build does). BuildKit's platform ARGs (TARGETARCH, …) are set
+    /// from --platform
     #[arg(long = "build-arg", value_name = "K=V", requires = "dockerfile")]
     build_args: Vec<String>,
     /// Entrypoint: a JSON array, or words split at whitespace
@@ -182,6 +185,7 @@ impl PublishArgs {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let Source {
             base,
+            base_hint,
             files,
             mut changes,
             created_by,
@@ -197,6 +201,7 @@ impl PublishArgs {
                 let dests: Vec<&str> = files.iter().map(|f| f.dest.as_str()).collect();
                 Source {
                     base: self.base.clone().expect("clap requires --base"),
+                    base_hint: None,
                     created_by: format!("COPY {} # k8s-dev-helper image publish", dests.join(" ")),
                     files,
                     changes: ConfigChanges::default(),
@@ -227,6 +232,7 @@ impl PublishArgs {
         };
         let request = Request {
             base,
+            base_hint,
             platform,
             files,
             created_by,
@@ -244,7 +250,8 @@ impl PublishArgs {
     }
 
     /// Base, layer files, config changes, history line and (with `--engine-prefix`) the
-    /// engine-built prefix, from `--dockerfile`.
+    /// engine-built prefix, from `--dockerfile`. Local checks (the Dockerfile, the staged
+    /// files it copies) come before any engine or registry work.
     fn dockerfile_source(
         &self,
         path: &Path,
@@ -260,7 +267,7 @@ impl PublishArgs {
         let args = self
             .build_args
             .iter()
-            .map(|kv| key_value("--build-arg", kv))
+            .filter_map(|kv| build_arg(kv, &|k| std::env::var(k).ok()).transpose())
             .collect::<anyhow::Result<Vec<_>>>()?;
         let label = path.display().to_string();
         let context = match &self.context {
@@ -273,27 +280,62 @@ impl PublishArgs {
         // Absolute, as the sources are made below: a source must start with its context.
         let context = std::path::absolute(&context)
             .with_context(|| format!("resolving --context {}", context.display()))?;
-        let (instructions, prefix) = match dockerfile::plan_for(&text, &label, &args, platform, &[])
-        {
-            Ok(_) => (dockerfile::parse(&text)?, None),
-            Err(e) if self.engine_prefix && exit::code_of(&e) == exit::NEEDS_ENGINE => {
-                let Some(split) = prefix::split(&text, &args, platform)? else {
-                    return Err(e);
-                };
-                let report =
-                    self.engine_prefix(&split, &label, &context, &args, platform, target)?;
-                (
-                    prefix::tail_instructions(&split, &report.image),
-                    Some(report),
-                )
-            }
-            Err(e) => return Err(e),
-        };
+        let instructions = dockerfile::parse(&text).with_context(|| format!("parsing {label}"))?;
+        let origin = dockerfile::base_of(&instructions, &label, &args, platform);
+        let hint = origin.as_ref().ok().map(|o| base_hint(&label, o));
+        let (instructions, split) =
+            match dockerfile::plan_instructions(&instructions, &label, &args, platform, &[]) {
+                Ok(_) => (instructions, None),
+                Err(e) if self.engine_prefix && exit::code_of(&e) == exit::NEEDS_ENGINE => {
+                    let Some(split) = prefix::split(&text, &args, platform)? else {
+                        return Err(e);
+                    };
+                    let key = prefix::key(&split, &args, platform, &context);
+                    let tag = format!("prefix-{}", &key[..16]);
+                    let image = format!("{}/{}:{tag}", target.registry, target.repository);
+                    (
+                        prefix::tail_instructions(&split, &image),
+                        Some((split, image, tag)),
+                    )
+                }
+                Err(e) => return Err(e),
+            };
         let mut plan = dockerfile::plan_instructions(&instructions, &label, &args, platform, &[])?;
+        // A missing staged binary is reported before an engine or a registry is asked anything
+        // (unless a source names the base image's ENV, known only once the base is read).
+        if let Err(e) = dockerfile::layer_files(&plan, &context, &label)
+            && dockerfile::copy_sources_known(&instructions)
+        {
+            return Err(e);
+        }
+        let prefix = match &split {
+            Some((split, image, tag)) => {
+                let origin = origin.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+                Some(self.engine_prefix(
+                    split,
+                    &label,
+                    &context,
+                    &args,
+                    platform,
+                    target,
+                    image,
+                    tag,
+                    origin,
+                    hint.as_deref(),
+                )?)
+            }
+            None => None,
+        };
+        // On top of a prefix the base is our own image: the mirror hint does not apply.
+        let base_hint = if prefix.is_some() { None } else { hint };
         if plan.substitutes && plan.base != "scratch" {
             // `$VAR` may name the base image's ENV (`ENV PATH=/app:$PATH`): read it, plan again.
-            let base_env =
-                runtime::block_on(publish::base_env(&plan.base, platform, &self.insecure))?;
+            let base_env = runtime::block_on(publish::base_env(
+                &plan.base,
+                platform,
+                &self.insecure,
+                base_hint.as_deref(),
+            ))?;
             plan =
                 dockerfile::plan_instructions(&instructions, &label, &args, platform, &base_env)?;
         }
@@ -306,6 +348,7 @@ impl PublishArgs {
             .join("; ");
         Ok(Source {
             base: plan.base,
+            base_hint,
             files,
             changes: plan.changes,
             created_by,
@@ -313,8 +356,9 @@ impl PublishArgs {
         })
     }
 
-    /// The engine-built prefix image in the target repository, built and pushed only when the
-    /// registry lacks its `prefix-<hash>` tag.
+    /// The engine-built prefix image `image` (`tag` in the target repository), built and
+    /// pushed only when the registry lacks it.
+    #[allow(clippy::too_many_arguments)]
     fn engine_prefix(
         &self,
         split: &prefix::Split,
@@ -323,39 +367,66 @@ impl PublishArgs {
         args: &[(String, String)],
         platform: &Platform,
         target: &Reference,
+        image: &str,
+        tag: &str,
+        origin: &dockerfile::Plan,
+        hint: Option<&str>,
     ) -> anyhow::Result<PrefixReport> {
         let start = Instant::now();
         if *platform != Platform::host() {
             bail!("--engine-prefix builds for the host platform only; drop --platform {platform}");
         }
-        let key = prefix::key(split, args, platform, context);
-        let tag = format!("prefix-{}", &key[..16]);
-        let image = format!("{}/{}:{tag}", target.registry, target.repository);
         let repo = Repo {
             registry: target.registry.clone(),
             name: target.repository.clone(),
         };
         let client = Client::new(self.insecure.clone())?;
-        let exists = runtime::block_on(client.head_manifest(&repo, &tag))?.is_some();
+        let exists = runtime::block_on(client.head_manifest(&repo, tag))?.is_some();
         if !exists {
+            // DOCKER_HOST as given, else the engine the helper finds; checked to answer before
+            // anything is built.
+            let engine = engine::resolve_from_process().map_err(|e| {
+                anyhow::anyhow!(
+                    "{label} lines 1-{} need a container engine (--engine-prefix builds them \
+                     once, then reuses them), and none answers: {e:#}",
+                    split.prefix_end
+                )
+            })?;
+            let cli = prefix::EngineCli::find(&engine.host, &|name| which::which(name).ok())?;
             eprintln!(
-                "building {label} lines 1-{} with an engine as {image} (once per change of them)",
-                split.prefix_end
+                "building {label} lines 1-{} with {} as {image} (once per change of them)",
+                split.prefix_end,
+                cli.name()
             );
-            // DOCKER_HOST as given, else the engine the helper finds (Docker or Podman: the
-            // docker CLI speaks to both).
-            let host = match Env::from_process().docker_host {
-                Some(host) => host,
-                None => {
-                    engine::resolve_from_process()
-                        .context("finding a container engine for --engine-prefix")?
-                        .host
+            let plain_http = is_insecure(&target.registry, &self.insecure);
+            let built = prefix::build_and_push(
+                split, label, image, context, args, platform, &cli, plain_http,
+            );
+            if let Err(err) = built {
+                // The engine could not build: if that is because the base cannot be reached,
+                // say so with the build-arg that points it at a mirror.
+                let message = format!("{err:#}");
+                let about_the_base = Reference::parse(&origin.base).is_ok_and(|r| {
+                    message.contains(&r.registry)
+                        || message.contains("pull")
+                        || message.contains("manifest")
+                });
+                if origin.base != "scratch"
+                    && about_the_base
+                    && let Err(base_err) = runtime::block_on(publish::check_base(
+                        &origin.base,
+                        platform,
+                        &self.insecure,
+                        hint,
+                    ))
+                {
+                    return Err(base_err);
                 }
-            };
-            prefix::build_and_push(split, label, &image, context, args, Some(&host))?;
+                return Err(err);
+            }
         }
         Ok(PrefixReport {
-            image,
+            image: image.to_string(),
             built: !exists,
             ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
         })
@@ -460,6 +531,50 @@ fn parse_file(spec: &str) -> anyhow::Result<LayerFile> {
     })
 }
 
+/// The fix named when a Dockerfile's base cannot be read: the build-arg that points it at a
+/// mirror, or (a literal FROM) how to get one.
+fn base_hint(label: &str, origin: &dockerfile::Plan) -> String {
+    let rest = Reference::parse(&origin.base).map_or_else(
+        |_| "…".to_string(),
+        |r| {
+            let mut rest = r.repository.clone();
+            if let Some(tag) = &r.tag {
+                rest.push_str(&format!(":{tag}"));
+            }
+            if let Some(digest) = &r.digest {
+                rest.push_str(&format!("@{digest}"));
+            }
+            rest
+        },
+    );
+    match &origin.base_arg {
+        Some(arg) => {
+            format!("set --build-arg {arg}=<mirror>/{rest} to pull it from a mirror you can reach")
+        }
+        None => format!(
+            "{label}:{} names it directly; make its registry reachable, or take it from an \
+             ARG (ARG BASE={}, FROM ${{BASE}}) and set --build-arg BASE=<mirror>/{rest}",
+            origin.base_line, origin.base
+        ),
+    }
+}
+
+/// `--build-arg KEY=VALUE`, or `KEY` alone for the value in the environment (`env`); a `KEY`
+/// the environment lacks is left out, as `docker build` leaves it.
+fn build_arg(
+    kv: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Option<(String, String)>> {
+    if kv.contains('=') {
+        return key_value("--build-arg", kv).map(Some);
+    }
+    let valid = !kv.is_empty() && kv.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        bail!("--build-arg {kv:?}: want KEY=VALUE, or KEY to take its value from the environment");
+    }
+    Ok(env(kv).map(|v| (kv.to_string(), v)))
+}
+
 fn key_value(flag: &str, kv: &str) -> anyhow::Result<(String, String)> {
     match kv.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
@@ -502,6 +617,47 @@ mod tests {
         assert_eq!(f.mode, None);
         assert!(parse_file("gw").is_err());
         assert!(parse_file("gw:relative").is_err());
+    }
+
+    #[test]
+    fn build_args_with_and_without_values() {
+        let env = |k: &str| (k == "FROM_ENV").then(|| "v".to_string());
+        assert_eq!(
+            build_arg("A=b=c", &env).unwrap(),
+            Some(("A".into(), "b=c".into()))
+        );
+        assert_eq!(
+            build_arg("FROM_ENV", &env).unwrap(),
+            Some(("FROM_ENV".into(), "v".into()))
+        );
+        assert_eq!(build_arg("UNSET", &env).unwrap(), None);
+        assert!(build_arg("not a key", &env).is_err());
+        assert!(build_arg("=x", &env).is_err());
+    }
+
+    #[test]
+    fn base_hints_name_the_build_arg_or_how_to_get_one() {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let text = format!(
+            "ARG GATEWAY_BASE_IMAGE=gcr.io/distroless/cc:nonroot@{digest}\nFROM ${{GATEWAY_BASE_IMAGE}}\n"
+        );
+        let instructions = dockerfile::parse(&text).unwrap();
+        let origin = dockerfile::base_of(&instructions, "D", &[], &Platform::host()).unwrap();
+        assert_eq!(
+            base_hint("D", &origin),
+            format!(
+                "set --build-arg GATEWAY_BASE_IMAGE=<mirror>/distroless/cc:nonroot@{digest} to \
+                 pull it from a mirror you can reach"
+            )
+        );
+        let instructions = dockerfile::parse("FROM alpine:3.22 AS s\nRUN x\n").unwrap();
+        let origin = dockerfile::base_of(&instructions, "D", &[], &Platform::host()).unwrap();
+        assert_eq!(
+            base_hint("D", &origin),
+            "D:1 names it directly; make its registry reachable, or take it from an ARG \
+             (ARG BASE=alpine:3.22, FROM ${BASE}) and set --build-arg \
+             BASE=<mirror>/library/alpine:3.22"
+        );
     }
 
     #[test]

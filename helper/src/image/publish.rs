@@ -21,7 +21,7 @@ use super::manifest::{
 };
 use super::prefix::PrefixReport;
 use super::reference::Reference;
-use super::registry::{Client, MAX_CONFIG_BYTES, Mount, Repo};
+use super::registry::{Client, MAX_CONFIG_BYTES, Mount, Refused, Repo, Unreachable};
 use super::sha256_digest;
 
 /// Everything a publish needs, already validated.
@@ -34,6 +34,9 @@ pub struct Request {
     pub files: Vec<LayerFile>,
     /// The history line of the new layer.
     pub created_by: String,
+    /// The fix named when the base cannot be read (from a Dockerfile: the build-arg that
+    /// points it at a mirror); `None` keeps the generic one.
+    pub base_hint: Option<String>,
     pub changes: ConfigChanges,
     pub tags: Vec<Reference>,
     pub compression: Compression,
@@ -121,7 +124,7 @@ pub async fn publish(req: &Request) -> anyhow::Result<Report> {
         })
     };
     let base_start = Instant::now();
-    let base = resolve_base(&client, &req.base, &req.platform).await;
+    let base = resolve_base(&client, &req.base, &req.platform, req.base_hint.as_deref()).await;
     let base_ms = ms(base_start);
     let (layer, layer_ms) = layer_job.await.context("building the layer")??;
     let base = base?;
@@ -269,9 +272,10 @@ pub async fn base_env(
     base: &str,
     platform: &Platform,
     insecure: &[String],
+    hint: Option<&str>,
 ) -> anyhow::Result<Vec<(String, String)>> {
     let client = Client::new(insecure.to_vec())?;
-    let resolved = resolve_base(&client, base, platform).await?;
+    let resolved = resolve_base(&client, base, platform, hint).await?;
     Ok(resolved.config["config"]["Env"]
         .as_array()
         .map(|env| {
@@ -337,7 +341,55 @@ fn prepare_layer(
     }))
 }
 
-async fn resolve_base(client: &Client, base: &str, platform: &Platform) -> anyhow::Result<Base> {
+/// Whether `base` can be read, as [`resolve_base`] reads it (manifest and config, checked).
+pub async fn check_base(
+    base: &str,
+    platform: &Platform,
+    insecure: &[String],
+    hint: Option<&str>,
+) -> anyhow::Result<()> {
+    let client = Client::new(insecure.to_vec())?;
+    resolve_base(&client, base, platform, hint)
+        .await
+        .map(|_| ())
+}
+
+/// The base's manifest and config; when it cannot be reached or is not there, the error ends
+/// with `hint` (if given). Content the registry sent and the checks refused keeps its own
+/// message: a mirror is not the fix for a registry that lies.
+async fn resolve_base(
+    client: &Client,
+    base: &str,
+    platform: &Platform,
+    hint: Option<&str>,
+) -> anyhow::Result<Base> {
+    let Some(hint) = hint else {
+        return read_base(client, base, platform, None).await;
+    };
+    read_base(client, base, platform, Some(hint))
+        .await
+        .map_err(|err| {
+            if err.chain().any(|e| e.is::<Refused>()) || base == "scratch" {
+                return err;
+            }
+            match err.chain().find_map(|e| e.downcast_ref::<Unreachable>()) {
+                Some(u) => anyhow!(
+                    "reading base image {base}: reaching registry {}: {}; {hint}",
+                    u.registry,
+                    u.cause
+                ),
+                None if format!("{err:#}").ends_with(hint) => err,
+                None => anyhow!("{err:#}; {hint}"),
+            }
+        })
+}
+
+async fn read_base(
+    client: &Client,
+    base: &str,
+    platform: &Platform,
+    hint: Option<&str>,
+) -> anyhow::Result<Base> {
     if base == "scratch" {
         return Ok(Base {
             repo: None,
@@ -350,12 +402,16 @@ async fn resolve_base(client: &Client, base: &str, platform: &Platform) -> anyho
         registry: reference.registry.clone(),
         name: reference.repository.clone(),
     };
-    let not_found = || {
-        anyhow!(
+    let not_found = || match hint {
+        Some(hint) => anyhow!(
+            "base image {reference} not found on {}; {hint}",
+            reference.registry
+        ),
+        None => anyhow!(
             "base image {reference} not found on {}; check --base (or the Dockerfile's FROM) \
              and push the base first",
             reference.registry
-        )
+        ),
     };
     let mut fetched = client
         .get_manifest(&repo, reference.reference())

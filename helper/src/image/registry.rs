@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
 use reqwest::{Method, Request, RequestBuilder, Response, StatusCode, Url, header};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -201,10 +201,10 @@ pub async fn read_capped(mut resp: Response, cap: u64, what: &str) -> anyhow::Re
         format!("{cap} bytes")
     };
     let too_big = || {
-        anyhow!(
+        anyhow::Error::new(Refused(format!(
             "{what} is larger than {limit}; refusing it (the registry is misbehaving, or the \
              reference names something that is not an image)"
-        )
+        )))
     };
     if resp.content_length().is_some_and(|len| len > cap) {
         return Err(too_big());
@@ -223,12 +223,47 @@ pub async fn read_capped(mut resp: Response, cap: u64, what: &str) -> anyhow::Re
     Ok(out)
 }
 
+/// A registry that could not be reached at all (DNS, connection, TLS). A caller that knows a
+/// better fix than [`Unreachable::fix`] (the build-arg that points a base at a mirror) uses
+/// the cause with its own.
+#[derive(Debug)]
+pub struct Unreachable {
+    pub registry: String,
+    pub cause: String,
+    pub fix: String,
+}
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "reaching registry {}: {}; {}",
+            self.registry, self.cause, self.fix
+        )
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
+/// Content a registry sent and the helper refused (not its digest, too large): a fault of the
+/// registry, not a reason to look elsewhere.
+#[derive(Debug)]
+pub struct Refused(pub String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
 /// The refusal when content does not hash to the digest it was asked for by.
 fn digest_mismatch(what: &str, want: &str, got: &str) -> anyhow::Error {
-    anyhow!(
+    anyhow::Error::new(Refused(format!(
         "{what}: the registry sent content with digest {got}, not {want}; refusing it (the \
          registry, a mirror or a proxy on the way changed it)"
-    )
+    )))
 }
 
 /// Why a verified blob stream stopped, for the error of the upload it fed.
@@ -447,7 +482,11 @@ impl Client {
             "check the registry name and the network (plain-HTTP registries need \
              --insecure-registry)"
         };
-        anyhow!("reaching registry {registry}: {cause}; {fix}")
+        anyhow::Error::new(Unreachable {
+            registry: registry.to_string(),
+            cause,
+            fix: fix.to_string(),
+        })
     }
 
     /// GET a manifest (any kind) by tag or digest. `None` when the registry says 404. A
@@ -565,10 +604,10 @@ impl Client {
     ) -> anyhow::Result<Vec<u8>> {
         let what = format!("blob {digest} of {repo}");
         if size > cap {
-            bail!(
+            return Err(anyhow::Error::new(Refused(format!(
                 "{what} is {size} bytes by its descriptor, over the {} MiB limit; refusing it",
                 cap >> 20
-            );
+            ))));
         }
         let resp = self.get_blob(repo, digest).await?;
         let bytes = read_capped(resp, size, &what).await?;
