@@ -9,7 +9,10 @@
 //!
 //! A cached blob is pushed as this user's image, so nobody else may write it: the directories
 //! are 0700 and the files 0600 whatever the umask, a directory owned by another user is
-//! refused, and a blob is hashed against its digest before it is reused.
+//! refused, an index or blob that is not ours alone is not used, and a blob is hashed against
+//! its digest ([`verify_blob`]) before its bytes are used again. That last check waits until
+//! the bytes are needed (the registry lacks the blob): an unchanged publish, where the registry
+//! has it, reads nothing, and that is the path every sync of an unchanged binary takes.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -144,15 +147,17 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.write_all(bytes)
 }
 
-/// Whether the file at `path` is ours and nobody else's to write, and hashes to `digest`.
-fn verified(path: &Path, digest: &str, size: u64) -> bool {
+/// Whether `meta` is a file of `size` bytes that is ours and nobody else's to write.
+fn private_file(meta: &fs::Metadata, size: u64) -> bool {
+    meta.is_file() && meta.uid() == euid() && meta.mode() & 0o022 == 0 && meta.len() == size
+}
+
+/// Whether the blob at `path` is ours and nobody else's to write, and hashes to `digest`.
+pub fn verify_blob(path: &Path, digest: &str, size: u64) -> bool {
     let Ok(mut file) = fs::File::open(path) else {
         return false;
     };
-    let Ok(meta) = file.metadata() else {
-        return false;
-    };
-    if !meta.is_file() || meta.uid() != euid() || meta.mode() & 0o022 != 0 || meta.len() != size {
+    if !file.metadata().is_ok_and(|m| private_file(&m, size)) {
         return false;
     }
     let mut hasher = Sha256::new();
@@ -197,12 +202,13 @@ impl LayerCache {
     }
 
     /// The layer stored for `slot` if its key is `key` and its blob is still there, ours,
-    /// private and unchanged (hashed against its digest). A blob that fails is removed.
+    /// private and of its size; hash it with [`verify_blob`] before using its bytes. A blob
+    /// that fails is removed.
     pub fn lookup(&self, slot: &str, key: &str) -> Option<Built> {
         let index = self.read_index();
         let found = index.slots.get(slot).filter(|s| s.key == key)?;
         let blob = self.blob_path(&found.layer.digest);
-        if verified(&blob, &found.layer.digest, found.layer.size) {
+        if fs::symlink_metadata(&blob).is_ok_and(|m| private_file(&m, found.layer.size)) {
             return Some(found.layer.clone());
         }
         let _ = fs::remove_file(&blob);
@@ -347,13 +353,17 @@ mod tests {
         assert!(!first_blob.exists(), "the replaced layer's blob is removed");
         assert_eq!(cache.lookup(&slot, &key2), Some(built2.clone()));
 
-        // Same size, other bytes: not reused, and removed.
+        // Same size, other bytes: found, but fails the hash; another size is not even found.
         let blob = cache.blob_path(&built2.digest);
+        assert!(verify_blob(&blob, &built2.digest, built2.size));
         let mut bytes = fs::read(&blob).unwrap();
         bytes[0] ^= 0xff;
         fs::write(&blob, &bytes).unwrap();
+        assert!(!verify_blob(&blob, &built2.digest, built2.size));
+        bytes.push(0);
+        fs::write(&blob, &bytes).unwrap();
         assert_eq!(cache.lookup(&slot, &key2), None);
-        assert!(!blob.exists());
+        assert!(!blob.exists(), "removed");
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -6,7 +6,9 @@
 //! manifest, else make each blob present in the target (HEAD → mount → copy or upload) and push
 //! the manifest last, so a failed publish never moves a tag.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, anyhow, bail};
@@ -14,7 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::cache::{self, LayerCache};
-use super::layer::{self, Built, Compression, LayerFile};
+use super::layer::{self, Built, Compression, Entry, LayerFile};
 use super::manifest::{
     self, ConfigChanges, DOCKER_CONFIG, DOCKER_LIST, DOCKER_MANIFEST, Descriptor, Index, Manifest,
     NewLayer, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, Platform,
@@ -87,8 +89,21 @@ struct Base {
 struct Prepared {
     built: Built,
     path: PathBuf,
-    cached: bool,
+    /// Taken from the cache (still true after its bytes were checked; false once rebuilt).
+    cached: AtomicBool,
     temp: bool,
+    /// For a blob from the cache: how to make it again, and whether its bytes were checked.
+    rebuild: Option<Rebuild>,
+    checked: AtomicBool,
+}
+
+/// What [`layer::build`] needs to make a cached blob again.
+#[derive(Clone)]
+struct Rebuild {
+    entries: BTreeMap<String, Entry>,
+    compression: Compression,
+    level: u32,
+    epoch: u64,
 }
 
 impl Drop for Prepared {
@@ -97,6 +112,37 @@ impl Drop for Prepared {
             let _ = std::fs::remove_file(&self.path);
         }
     }
+}
+
+/// Before a cached blob's bytes go anywhere: hash it against its digest, and when it fails,
+/// build it again from the sources in its place. Returns whether it was rebuilt.
+fn check_cached(path: &Path, built: &Built, rebuild: &Rebuild) -> anyhow::Result<bool> {
+    if cache::verify_blob(path, &built.digest, built.size) {
+        return Ok(false);
+    }
+    let temp = path.with_file_name(format!(".tmp-{}-rebuild", std::process::id()));
+    let _ = std::fs::remove_file(&temp);
+    let again = layer::build(
+        &rebuild.entries,
+        rebuild.compression,
+        rebuild.level,
+        rebuild.epoch,
+        &temp,
+    )
+    .inspect_err(|_| {
+        let _ = std::fs::remove_file(&temp);
+    })?;
+    if again != *built {
+        let _ = std::fs::remove_file(&temp);
+        let _ = std::fs::remove_file(path);
+        bail!(
+            "the cached layer {} changed on disk, and its sources now make {}; publish again",
+            built.digest,
+            again.digest
+        );
+    }
+    std::fs::rename(&temp, path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(true)
 }
 
 fn ms(since: Instant) -> u64 {
@@ -215,7 +261,9 @@ pub async fn publish(req: &Request) -> anyhow::Result<Report> {
             .collect(),
         bytes_uploaded: 0,
         bytes_skipped: 0,
-        layer_cached: layer.as_ref().is_some_and(|l| l.cached),
+        layer_cached: layer
+            .as_ref()
+            .is_some_and(|l| l.cached.load(Ordering::SeqCst)),
         unchanged: stale.is_empty(),
         layer_digest: layer.as_ref().map(|l| l.built.digest.clone()),
         layer_size: layer.as_ref().map(|l| l.built.size),
@@ -247,6 +295,9 @@ pub async fn publish(req: &Request) -> anyhow::Result<Report> {
         }
     }
     report.upload_ms = ms(upload_start);
+    report.layer_cached = layer
+        .as_ref()
+        .is_some_and(|l| l.cached.load(Ordering::SeqCst));
 
     // The manifest goes last: until here no tag has moved.
     let put_start = Instant::now();
@@ -312,8 +363,10 @@ fn prepare_layer(
         return Ok(Some(Prepared {
             built,
             path,
-            cached: false,
+            cached: AtomicBool::new(false),
             temp: true,
+            rebuild: None,
+            checked: AtomicBool::new(true),
         }));
     };
     let cache = LayerCache::open(dir)?;
@@ -324,8 +377,15 @@ fn prepare_layer(
         return Ok(Some(Prepared {
             built,
             path,
-            cached: true,
+            cached: AtomicBool::new(true),
             temp: false,
+            rebuild: Some(Rebuild {
+                entries,
+                compression,
+                level,
+                epoch,
+            }),
+            checked: AtomicBool::new(false),
         }));
     }
     let temp = cache.temp_path()?;
@@ -336,8 +396,10 @@ fn prepare_layer(
     Ok(Some(Prepared {
         built,
         path,
-        cached: false,
+        cached: AtomicBool::new(false),
         temp: false,
+        rebuild: None,
+        checked: AtomicBool::new(true),
     }))
 }
 
@@ -531,6 +593,18 @@ async fn push_layer(
     let built = &layer.built;
     if client.blob_exists(target, &built.digest).await? {
         return Ok((0, built.size));
+    }
+    if let Some(rebuild) = &layer.rebuild
+        && !layer.checked.load(Ordering::SeqCst)
+    {
+        let (path, blob, rebuild) = (layer.path.clone(), built.clone(), rebuild.clone());
+        let rebuilt = tokio::task::spawn_blocking(move || check_cached(&path, &blob, &rebuild))
+            .await
+            .context("checking the cached layer")??;
+        layer.checked.store(true, Ordering::SeqCst);
+        if rebuilt {
+            layer.cached.store(false, Ordering::SeqCst);
+        }
     }
     let location = client.start_upload(target).await?;
     let body = file_body(&layer.path).await?;
