@@ -8,6 +8,8 @@
 //! upload, the bearer-token flow, multi-arch indexes and copying base layers between
 //! registries; image_hardening.rs makes it misbehave.
 
+#[path = "support/checks.rs"]
+mod checks;
 mod common;
 #[path = "support/fake_registry.rs"]
 mod fake_registry;
@@ -17,6 +19,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+use checks::assert_one_line_error;
 use fake_registry::{Fake, respond};
 
 use serde::Deserialize;
@@ -199,7 +202,8 @@ fn http_get(url: &str, accept: &str) -> (u16, HashMap<String, String>, Vec<u8>) 
     })
 }
 
-fn registry_get_manifest(reference: &str) -> Value {
+/// The manifest a pull of `reference` gets (a Docker or OCI image manifest), as served.
+fn registry_manifest_bytes(reference: &str) -> Vec<u8> {
     let (host, repo, tag) = split_ref(reference);
     let (status, _, body) = http_get(
         &format!("http://{host}/v2/{repo}/manifests/{tag}"),
@@ -207,7 +211,11 @@ fn registry_get_manifest(reference: &str) -> Value {
          application/vnd.docker.distribution.manifest.v2+json",
     );
     assert_eq!(status, 200, "GET manifest {reference}");
-    serde_json::from_slice(&body).unwrap()
+    body
+}
+
+fn registry_get_manifest(reference: &str) -> Value {
+    serde_json::from_slice(&registry_manifest_bytes(reference)).unwrap()
 }
 
 fn registry_get_config(reference: &str) -> Value {
@@ -228,16 +236,26 @@ fn served_digest(reference: &str) -> Option<String> {
     (status == 200).then(|| headers["docker-content-digest"].clone())
 }
 
-/// The digest of the manifest a pull of `reference` gets (a Docker or OCI image manifest).
+/// The digest of the manifest a pull of `reference` gets.
 fn manifest_digest(reference: &str) -> String {
-    let (host, repo, tag) = split_ref(reference);
-    let (status, _, body) = http_get(
-        &format!("http://{host}/v2/{repo}/manifests/{tag}"),
-        "application/vnd.oci.image.manifest.v1+json, \
-         application/vnd.docker.distribution.manifest.v2+json",
+    sha256_digest(&registry_manifest_bytes(reference))
+}
+
+/// What `image` prints under Podman, pulled afresh (a tag may have moved since the last pull).
+fn podman_run_pulled(env: &Env, image: &str) -> String {
+    let out = podman(
+        env,
+        &[
+            "run",
+            "--rm",
+            "--pull",
+            "always",
+            "--network",
+            "host",
+            image,
+        ],
     );
-    assert_eq!(status, 200, "GET manifest {reference}");
-    sha256_digest(&body)
+    stdout_of(&out).trim().to_string()
 }
 
 fn stdout_of(out: &Output) -> String {
@@ -517,19 +535,7 @@ fn engine_prefix_is_built_once_and_the_tail_published_daemonless() {
     assert_ne!(second.digest, first.digest);
     assert_eq!(second.bytes_skipped, registry_layer_bytes(&prefix_image));
     // The same tag with new content: pull again.
-    let out = podman(
-        &env,
-        &[
-            "run",
-            "--rm",
-            "--pull",
-            "always",
-            "--network",
-            "host",
-            &image,
-        ],
-    );
-    assert_eq!(stdout_of(&out).trim(), "prefix-built v2");
+    assert_eq!(podman_run_pulled(&env, &image), "prefix-built v2");
     let _ = podman(&env, &["rmi", "-f", &image]);
     // The engine pulled the base to build the prefix.
     let _ = docker(&env, &["rmi", &prefix_image, base]);
@@ -878,18 +884,6 @@ fn gateway_dockerfile(default_base: &str) -> String {
     )
 }
 
-/// Exit 1, one `error:` line containing every piece of `want`, nothing on stdout.
-fn assert_one_line_error(out: &Output, want: &[&str]) {
-    assert_eq!(out.status.code(), Some(1));
-    let err = common::stderr(out);
-    assert_eq!(err.lines().count(), 1, "one line: {err}");
-    assert!(err.starts_with("error: "), "{err}");
-    for piece in want {
-        assert!(err.contains(piece), "{err:?} lacks {piece:?}");
-    }
-    assert_eq!(common::stdout(out), "");
-}
-
 #[test]
 fn openshell_gateway_publishes_from_the_repo_root_on_a_digest_pinned_base() {
     let Some(env) = engines() else { return };
@@ -1059,20 +1053,8 @@ fn openshell_supervisor_builds_its_prefix_once_per_engine_and_publishes_edits_da
         );
         let prefix_image = prefix["image"].as_str().unwrap().to_string();
         let run = |version: &str| {
-            let out = podman(
-                &env,
-                &[
-                    "run",
-                    "--rm",
-                    "--pull",
-                    "always",
-                    "--network",
-                    "host",
-                    &image,
-                ],
-            );
             assert_eq!(
-                stdout_of(&out).trim(),
+                podman_run_pulled(&env, &image),
                 format!("sandbox {version}: nftables for {arch}, mode 555"),
                 "{engine}"
             );

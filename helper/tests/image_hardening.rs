@@ -7,6 +7,8 @@
 //! refused with one line naming what was wrong, and no manifest is ever pushed after it. No
 //! engine is needed: the source and the target registry are both in this process.
 
+#[path = "support/checks.rs"]
+mod checks;
 mod common;
 #[path = "support/fake_registry.rs"]
 mod fake_registry;
@@ -16,6 +18,7 @@ use std::process::{Command, Output};
 
 use serde_json::json;
 
+use checks::assert_one_line_error;
 use fake_registry::{Body, Fake, Registry, Request, Response, Store, respond, sha256};
 
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
@@ -88,6 +91,16 @@ fn put_other_image(store: &mut Store) -> Vec<u8> {
     manifest_bytes(&config, &layer, None)
 }
 
+/// Publish `image` of `source` (e.g. `library/base:1`) to `target`, from a fresh home.
+fn publish_from(source: &Registry, image: &str, target: &Registry) -> Output {
+    let home = tempdir();
+    publish(
+        home.path(),
+        &format!("{}/{image}", source.addr()),
+        target.addr(),
+    )
+}
+
 fn honest_target() -> Registry {
     Registry::start(Store::default(), |_, _| None)
 }
@@ -103,32 +116,28 @@ fn publish(home: &Path, base: &str, target: &str) -> Output {
     common::run(&mut cmd)
 }
 
-/// Exit 1 with one `error:` line containing every piece of `want`.
-fn assert_one_line_error(out: &Output, want: &[&str]) {
-    assert_eq!(out.status.code(), Some(1));
-    let err = common::stderr(out);
-    assert_eq!(err.lines().count(), 1, "one line: {err}");
-    assert!(err.starts_with("error: "), "{err}");
-    for piece in want {
-        assert!(err.contains(piece), "{err:?} lacks {piece:?}");
-    }
-}
-
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
 
-#[test]
-fn a_digest_pinned_base_served_with_other_bytes_is_refused_and_nothing_is_pushed() {
+/// A registry holding a base image as `library/base:1` (an index of one manifest) that serves
+/// another image's manifest when asked for the base's manifest by its digest.
+fn forging_source() -> (Registry, Base) {
     let mut store = Store::default();
     let base = put_base(&mut store, "library/base", "1");
     let forged = put_other_image(&mut store);
-    let pinned = base.manifest.clone();
+    let digest = base.manifest.clone();
     let source = Registry::start(store, move |_, req| {
         req.path
-            .ends_with(&format!("/manifests/{pinned}"))
+            .ends_with(&format!("/manifests/{digest}"))
             .then(|| respond(200, &[("Content-Type", DOCKER_MANIFEST)], &forged))
     });
+    (source, base)
+}
+
+#[test]
+fn a_digest_pinned_base_served_with_other_bytes_is_refused_and_nothing_is_pushed() {
+    let (source, base) = forging_source();
     let target = honest_target();
     let home = tempdir();
     let reference = format!("{}/library/base:1@{}", source.addr(), base.manifest);
@@ -146,22 +155,10 @@ fn a_digest_pinned_base_served_with_other_bytes_is_refused_and_nothing_is_pushed
 
 #[test]
 fn an_index_entry_served_with_other_bytes_is_refused() {
-    let mut store = Store::default();
-    let base = put_base(&mut store, "library/base", "1");
-    let forged = put_other_image(&mut store);
-    let child = base.manifest.clone();
-    let source = Registry::start(store, move |_, req| {
-        req.path
-            .ends_with(&format!("/manifests/{child}"))
-            .then(|| respond(200, &[("Content-Type", DOCKER_MANIFEST)], &forged))
-    });
+    // By tag: the index is genuine, the manifest it names is not.
+    let (source, base) = forging_source();
     let target = honest_target();
-    let home = tempdir();
-    let out = publish(
-        home.path(),
-        &format!("{}/library/base:1", source.addr()),
-        target.addr(),
-    );
+    let out = publish_from(&source, "library/base:1", &target);
     assert_one_line_error(&out, &[&format!("not {}; refusing it", base.manifest)]);
     assert!(!target.manifest_pushed());
     // Asked for by tag, a manifest must still match the digest the registry names for it.
@@ -182,11 +179,7 @@ fn an_index_entry_served_with_other_bytes_is_refused() {
             )
         })
     });
-    let out = publish(
-        home.path(),
-        &format!("{}/library/base:1", source.addr()),
-        target.addr(),
-    );
+    let out = publish_from(&source, "library/base:1", &target);
     assert_one_line_error(&out, &[&format!("not {named}; refusing it")]);
     assert!(!target.manifest_pushed());
     assert!(base.index.starts_with("sha256:"));
@@ -228,12 +221,7 @@ fn a_base_layer_streamed_with_other_bytes_or_too_many_is_refused_mid_copy() {
             None
         });
         let target = honest_target();
-        let home = tempdir();
-        let out = publish(
-            home.path(),
-            &format!("{}/library/base:1", source.addr()),
-            target.addr(),
-        );
+        let out = publish_from(&source, "library/base:1", &target);
         let what = format!(
             "copying base layer {} from {}/library/base",
             base.layer,
@@ -266,12 +254,7 @@ fn huge_manifests_and_configs_are_refused_without_reading_them_whole() {
             })
         });
         let target = honest_target();
-        let home = tempdir();
-        let out = publish(
-            home.path(),
-            &format!("{}/library/base:1", source.addr()),
-            target.addr(),
-        );
+        let out = publish_from(&source, "library/base:1", &target);
         assert_one_line_error(&out, &["larger than 4 MiB", "refusing it"]);
         assert!(
             source.fake.streamed_bytes() < 32 << 20,
@@ -305,18 +288,9 @@ fn huge_manifests_and_configs_are_refused_without_reading_them_whole() {
             })
     });
     let target = honest_target();
-    let home = tempdir();
-    let out = publish(
-        home.path(),
-        &format!("{}/library/huge:1", source.addr()),
-        target.addr(),
-    );
+    let out = publish_from(&source, "library/huge:1", &target);
     assert_one_line_error(&out, &["over the 8 MiB limit", "refusing it"]);
-    let out = publish(
-        home.path(),
-        &format!("{}/library/long:1", source.addr()),
-        target.addr(),
-    );
+    let out = publish_from(&source, "library/long:1", &target);
     assert_one_line_error(
         &out,
         &[
@@ -353,19 +327,24 @@ fn elsewhere() -> Fake {
     }))
 }
 
-#[test]
-fn the_token_never_goes_to_an_upload_location_on_another_host() {
-    let other = elsewhere();
-    let other_addr = other.addr.clone();
-    let target = Registry::start(Store::default(), move |addr, req| {
+/// A token-gated registry that sends every upload to `other` (another host:port).
+fn registry_uploading_to(other: &str) -> Registry {
+    let other = other.to_string();
+    Registry::start(Store::default(), move |addr, req| {
         if let Some(resp) = token_gate(addr, req) {
             return Some(resp);
         }
         (req.method == "POST" && req.path.ends_with("/blobs/uploads/")).then(|| {
-            let location = format!("http://{other_addr}/upload/1?state=x");
+            let location = format!("http://{other}/upload/1?state=x");
             respond(202, &[("Location", &location)], b"")
         })
-    });
+    })
+}
+
+#[test]
+fn the_token_never_goes_to_an_upload_location_on_another_host() {
+    let other = elsewhere();
+    let target = registry_uploading_to(&other.addr);
     let home = tempdir();
     let out = publish(home.path(), "scratch", target.addr());
     assert_eq!(
@@ -404,16 +383,7 @@ fn a_challenge_from_another_host_is_not_answered() {
         let challenge = format!(r#"Bearer realm="http://{addr}/token",service="other""#);
         respond(401, &[("WWW-Authenticate", &challenge)], b"{}")
     });
-    let other_addr = other.addr.clone();
-    let target = Registry::start(Store::default(), move |addr, req| {
-        if let Some(resp) = token_gate(addr, req) {
-            return Some(resp);
-        }
-        (req.method == "POST" && req.path.ends_with("/blobs/uploads/")).then(|| {
-            let location = format!("http://{other_addr}/upload/1");
-            respond(202, &[("Location", &location)], b"")
-        })
-    });
+    let target = registry_uploading_to(&other.addr);
     let home = tempdir();
     let out = publish(home.path(), "scratch", target.addr());
     assert_one_line_error(
@@ -457,12 +427,7 @@ fn a_blob_redirected_to_another_host_is_fetched_without_the_token() {
         })
     });
     let target = honest_target();
-    let home = tempdir();
-    let out = publish(
-        home.path(),
-        &format!("{}/library/base:1", source.addr()),
-        target.addr(),
-    );
+    let out = publish_from(&source, "library/base:1", &target);
     assert_eq!(out.status.code(), Some(0));
     let reads = storage.requests();
     assert_eq!(reads.len(), 1, "the layer was read from storage");
@@ -643,6 +608,17 @@ fn publish_cached(home: &Path, cache: &Path, target: &str, umask: u32) -> Output
     common::run(&mut cmd)
 }
 
+/// The one blob in the layer cache at `cache`.
+fn only_blob(cache: &Path) -> std::path::PathBuf {
+    let blobs: Vec<_> = std::fs::read_dir(cache.join("blobs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(blobs.len(), 1, "{blobs:?}");
+    blobs.into_iter().next().unwrap()
+}
+
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(path).unwrap().mode() & 0o777
@@ -679,12 +655,7 @@ fn a_cached_blob_changed_on_disk_is_rebuilt_not_pushed() {
     let report: serde_json::Value = serde_json::from_str(common::stdout(&out).trim()).unwrap();
     assert_eq!(report["layer_cached"], true, "an unchanged blob is reused");
     // Same size, other bytes: what a stray writer (or a failing disk) leaves.
-    let blob = std::fs::read_dir(cache.join("blobs"))
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path();
+    let blob = only_blob(&cache);
     let mut bytes = std::fs::read(&blob).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
@@ -723,12 +694,7 @@ fn a_second_user_can_neither_plant_a_blob_nor_lend_a_cache_directory() {
     let cache = home.path().join("cache");
     let out = publish_cached(home.path(), &cache, target.addr(), 0o000);
     assert_eq!(out.status.code(), Some(0));
-    let blob = std::fs::read_dir(cache.join("blobs"))
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path();
+    let blob = only_blob(&cache);
     for victim in [
         blob.clone(),
         cache.join("blobs/planted"),
