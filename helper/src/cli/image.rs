@@ -6,13 +6,14 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
+use crate::image::auth::{AuthEnv, Locations};
 use crate::image::dockerfile;
 use crate::image::layer::{Compression, LayerFile};
 use crate::image::manifest::{ConfigChanges, Platform, normalize_port};
 use crate::image::prefix::{self, PrefixReport};
 use crate::image::publish::{self, Report, Request};
 use crate::image::reference::{Address, Reference, is_insecure};
-use crate::image::registry::{Client, Repo};
+use crate::image::registry::{Client, Registries, Repo};
 use crate::runtime;
 use crate::{engine, exit};
 
@@ -133,6 +134,23 @@ pub struct PublishArgs {
         value_delimiter = ','
     )]
     insecure: Vec<String>,
+    /// Directory of per-registry CAs: DIR/HOST[:PORT]/*.crt are trusted for that registry,
+    /// on top of the system's roots (repeatable) [default: ~/.config/containers/certs.d,
+    /// /etc/containers/certs.d, /etc/docker/certs.d]. A loopback registry with a CA there is
+    /// spoken to over HTTPS
+    #[arg(long = "certs-dir", value_name = "DIR")]
+    certs_dirs: Vec<PathBuf>,
+    /// Docker's configuration directory (config.json: auths, credHelpers, credsStore), read
+    /// from the environment only [default: ~/.docker]
+    #[arg(long, env = "DOCKER_CONFIG", hide = true)]
+    docker_config: Option<std::ffi::OsString>,
+    /// Podman's credential file, read from the environment only [default:
+    /// $XDG_RUNTIME_DIR/containers/auth.json, then ~/.config/containers/auth.json]
+    #[arg(long, env = "REGISTRY_AUTH_FILE", hide = true)]
+    registry_auth_file: Option<std::ffi::OsString>,
+    /// Where Podman's credential file is by default, read from the environment only.
+    #[arg(long, env = "XDG_RUNTIME_DIR", hide = true)]
+    xdg_runtime_dir: Option<std::ffi::OsString>,
     /// Timestamp of every file and of the image, in seconds since 1970 [default: 0]
     #[arg(long, value_name = "SECONDS", env = "SOURCE_DATE_EPOCH")]
     source_date_epoch: Option<u64>,
@@ -243,7 +261,7 @@ impl PublishArgs {
                 .compression_level
                 .unwrap_or(self.compression.default_level()),
             epoch: self.source_date_epoch.unwrap_or(0),
-            insecure: self.insecure.clone(),
+            registries: self.registries(),
             cache_dir,
         };
         Ok((request, prefix))
@@ -333,7 +351,7 @@ impl PublishArgs {
             let base_env = runtime::block_on(publish::base_env(
                 &plan.base,
                 platform,
-                &self.insecure,
+                &self.registries(),
                 base_hint.as_deref(),
             ))?;
             plan =
@@ -380,7 +398,7 @@ impl PublishArgs {
             registry: target.registry.clone(),
             name: target.repository.clone(),
         };
-        let client = Client::new(self.insecure.clone())?;
+        let client = Client::new(&self.registries())?;
         let exists = runtime::block_on(client.head_manifest(&repo, tag))?.is_some();
         if !exists {
             // DOCKER_HOST as given, else the engine the helper finds; checked to answer before
@@ -416,7 +434,7 @@ impl PublishArgs {
                     && let Err(base_err) = runtime::block_on(publish::check_base(
                         &origin.base,
                         platform,
-                        &self.insecure,
+                        &self.registries(),
                         hint,
                     ))
                 {
@@ -430,6 +448,24 @@ impl PublishArgs {
             built: !exists,
             ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
         })
+    }
+
+    /// Plain-HTTP registries, and where credentials and CAs are (an empty variable counts as
+    /// unset, as the XDG rules say).
+    fn registries(&self) -> Registries {
+        // OsString, not PathBuf: clap refuses an empty PathBuf, and empty means unset.
+        let set =
+            |p: &Option<std::ffi::OsString>| p.clone().filter(|p| !p.is_empty()).map(PathBuf::from);
+        let env = AuthEnv {
+            home: dirs::home_dir(),
+            docker_config: set(&self.docker_config),
+            registry_auth_file: set(&self.registry_auth_file),
+            xdg_runtime_dir: set(&self.xdg_runtime_dir),
+        };
+        Registries {
+            insecure: self.insecure.clone(),
+            locations: Locations::of(&env, &self.certs_dirs),
+        }
     }
 
     fn apply_overrides(&self, changes: &mut ConfigChanges) -> anyhow::Result<()> {

@@ -23,7 +23,9 @@ use super::manifest::{
 };
 use super::prefix::PrefixReport;
 use super::reference::Reference;
-use super::registry::{Client, MAX_CONFIG_BYTES, Mount, Refused, Repo, Unreachable};
+use super::registry::{
+    Client, MAX_CONFIG_BYTES, Mount, Refused, Registries, Repo, Unauthorized, Unreachable,
+};
 use super::sha256_digest;
 
 /// Everything a publish needs, already validated.
@@ -45,7 +47,8 @@ pub struct Request {
     pub level: u32,
     /// Every timestamp in the layer and config (`SOURCE_DATE_EPOCH`, default 0).
     pub epoch: u64,
-    pub insecure: Vec<String>,
+    /// Plain-HTTP registries, credentials and CAs.
+    pub registries: Registries,
     /// Where the layer cache lives; `None` disables it.
     pub cache_dir: Option<PathBuf>,
 }
@@ -154,7 +157,7 @@ pub async fn publish(req: &Request) -> anyhow::Result<Report> {
     if req.tags.is_empty() {
         bail!("nothing to publish to; pass --tag REGISTRY/REPO:TAG");
     }
-    let client = Client::new(req.insecure.clone())?;
+    let client = Client::new(&req.registries)?;
 
     let layer_job = {
         let (files, compression, level, epoch, cache_dir) = (
@@ -322,10 +325,10 @@ pub async fn publish(req: &Request) -> anyhow::Result<Report> {
 pub async fn base_env(
     base: &str,
     platform: &Platform,
-    insecure: &[String],
+    registries: &Registries,
     hint: Option<&str>,
 ) -> anyhow::Result<Vec<(String, String)>> {
-    let client = Client::new(insecure.to_vec())?;
+    let client = Client::new(registries)?;
     let resolved = resolve_base(&client, base, platform, hint).await?;
     Ok(resolved.config["config"]["Env"]
         .as_array()
@@ -407,10 +410,10 @@ fn prepare_layer(
 pub async fn check_base(
     base: &str,
     platform: &Platform,
-    insecure: &[String],
+    registries: &Registries,
     hint: Option<&str>,
 ) -> anyhow::Result<()> {
-    let client = Client::new(insecure.to_vec())?;
+    let client = Client::new(registries)?;
     resolve_base(&client, base, platform, hint)
         .await
         .map(|_| ())
@@ -555,31 +558,46 @@ async fn push_base_layers(
             skipped += blob.size;
             continue;
         }
-        let location = if from.registry == target.registry {
-            match client.mount_blob(target, &blob.digest, from).await? {
-                Mount::Mounted => {
-                    skipped += blob.size;
-                    continue;
+        for attempt in 0.. {
+            let location = if from.registry == target.registry {
+                match client.mount_blob(target, &blob.digest, from).await? {
+                    Mount::Mounted => {
+                        skipped += blob.size;
+                        break;
+                    }
+                    Mount::Upload(location) => location,
                 }
-                Mount::Upload(location) => location,
+            } else {
+                client.start_upload(target).await?
+            };
+            let (source, fault) = client
+                .get_blob_verified(from, &blob.digest, blob.size)
+                .await?;
+            let copied = client
+                .finish_upload(target, location, &blob.digest, blob.size, source)
+                .await;
+            // A blob that failed its check aborts the upload; say why, not that the upload
+            // broke.
+            if let Some(fault) = fault.lock().expect("fault lock").take() {
+                bail!("copying base layer {} from {from}: {fault}", blob.digest);
             }
-        } else {
-            client.start_upload(target).await?
-        };
-        let (source, fault) = client
-            .get_blob_verified(from, &blob.digest, blob.size)
-            .await?;
-        let copied = client
-            .finish_upload(target, location, &blob.digest, blob.size, source)
-            .await;
-        // A blob that failed its check aborts the upload; say why, not that the upload broke.
-        if let Some(fault) = fault.lock().expect("fault lock").take() {
-            bail!("copying base layer {} from {from}: {fault}", blob.digest);
+            if attempt == 0 && unauthorized(&copied) {
+                continue;
+            }
+            copied.with_context(|| format!("copying base layer {} from {from}", blob.digest))?;
+            uploaded += blob.size;
+            break;
         }
-        copied.with_context(|| format!("copying base layer {} from {from}", blob.digest))?;
-        uploaded += blob.size;
     }
     Ok((uploaded, skipped))
+}
+
+/// A streamed upload the registry answered with `401`: its token expired mid-publish (the
+/// restart fetches another), or it refuses us (the restart says so).
+fn unauthorized<T>(result: &anyhow::Result<T>) -> bool {
+    result
+        .as_ref()
+        .is_err_and(|e| e.chain().any(|c| c.is::<Unauthorized>()))
 }
 
 async fn push_layer(
@@ -606,11 +624,18 @@ async fn push_layer(
             layer.cached.store(false, Ordering::SeqCst);
         }
     }
-    let location = client.start_upload(target).await?;
-    let body = file_body(&layer.path).await?;
-    client
-        .finish_upload(target, location, &built.digest, built.size, body)
-        .await?;
+    for attempt in 0.. {
+        let location = client.start_upload(target).await?;
+        let body = file_body(&layer.path).await?;
+        let sent = client
+            .finish_upload(target, location, &built.digest, built.size, body)
+            .await;
+        if attempt == 0 && unauthorized(&sent) {
+            continue;
+        }
+        sent?;
+        break;
+    }
     Ok((built.size, 0))
 }
 

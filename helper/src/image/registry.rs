@@ -15,11 +15,12 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use reqwest::{Method, Request, RequestBuilder, Response, StatusCode, Url, header};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use super::auth::{Found, Locations, Secret, basic_header};
 use super::manifest::ACCEPT_ANY;
 use super::reference::is_insecure;
 
@@ -245,18 +246,34 @@ impl std::fmt::Display for Unreachable {
 
 impl std::error::Error for Unreachable {}
 
-/// Content a registry sent and the helper refused (not its digest, too large): a fault of the
-/// registry, not a reason to look elsewhere.
-#[derive(Debug)]
-pub struct Refused(pub String);
+/// An error kind callers branch on (found anywhere in an error's chain), carrying its
+/// one-line message.
+macro_rules! error_kind {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name(pub String);
 
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::error::Error for $name {}
+    };
 }
 
-impl std::error::Error for Refused {}
+error_kind!(
+    /// Content a registry sent and the helper refused (not its digest, too large): a fault of
+    /// the registry, not a reason to look elsewhere.
+    Refused
+);
+
+error_kind!(
+    /// A registry's `401` that the client could not answer, or whose answer was refused.
+    Unauthorized
+);
 
 /// The refusal when content does not hash to the digest it was asked for by.
 fn digest_mismatch(what: &str, want: &str, got: &str) -> anyhow::Error {
@@ -269,35 +286,99 @@ fn digest_mismatch(what: &str, want: &str, got: &str) -> anyhow::Error {
 /// Why a verified blob stream stopped, for the error of the upload it fed.
 type StreamFault = Arc<Mutex<Option<String>>>;
 
+/// How to reach registries: which may be spoken to over plain HTTP, and where credentials
+/// and CAs are.
+#[derive(Debug, Clone, Default)]
+pub struct Registries {
+    pub insecure: Vec<String>,
+    pub locations: Locations,
+}
+
 pub struct Client {
+    /// The client for hosts with no CA of their own (the system's roots).
     http: reqwest::Client,
-    insecure: Vec<String>,
+    /// Clients for hosts with a `certs.d` CA, by `host[:port]`.
+    tls: Mutex<HashMap<String, reqwest::Client>>,
+    registries: Registries,
     /// The plain-HTTP decision per registry (it may resolve `localhost` names).
     plain_http: Mutex<HashMap<String, bool>>,
-    /// Bearer token per origin (`scheme://host:port`) that issued its challenge, and every
-    /// scope asked for per registry so far: one token then covers the base's pull and the
-    /// target's push when both are on one registry.
-    tokens: Mutex<HashMap<String, String>>,
+    /// The `Authorization` value per origin (`scheme://host:port`) that asked for it
+    /// (`Bearer …` from its token realm, or `Basic …`), and every scope asked for per
+    /// registry so far: one token then covers the base's pull and the target's push when
+    /// both are on one registry.
+    auth: Mutex<HashMap<String, String>>,
     scopes: Mutex<HashMap<String, BTreeSet<String>>>,
+    /// Credentials per registry, looked up on its first challenge.
+    credentials: Mutex<HashMap<String, Option<Found>>>,
+}
+
+fn http_client(roots: Vec<reqwest::Certificate>) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        // Per read, not per request: a big upload may take long, a silent registry may not.
+        .read_timeout(Duration::from_secs(120))
+        .user_agent(concat!("k8s-dev-helper/", env!("CARGO_PKG_VERSION")));
+    if !roots.is_empty() {
+        builder = builder.tls_certs_merge(roots);
+    }
+    builder.build().context("building the HTTP client")
+}
+
+/// `host[:port]` of a URL as `certs.d` names its directories (no port for the default one).
+fn host_port(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    }
 }
 
 impl Client {
-    pub fn new(insecure: Vec<String>) -> anyhow::Result<Client> {
+    pub fn new(registries: &Registries) -> anyhow::Result<Client> {
         crate::runtime::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            // Per read, not per request: a big upload may take long, a silent registry may not.
-            .read_timeout(Duration::from_secs(120))
-            .user_agent(concat!("k8s-dev-helper/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("building the HTTP client")?;
         Ok(Client {
-            http,
-            insecure,
+            http: http_client(Vec::new())?,
+            tls: Mutex::default(),
+            registries: registries.clone(),
             plain_http: Mutex::default(),
-            tokens: Mutex::default(),
+            auth: Mutex::default(),
             scopes: Mutex::default(),
+            credentials: Mutex::default(),
         })
+    }
+
+    /// The HTTP client for `url`'s host: one trusting its `certs.d` CA, if it has one.
+    fn http_for(&self, url: &Url) -> anyhow::Result<reqwest::Client> {
+        let key = host_port(url);
+        if let Some(client) = self.tls.lock().expect("tls lock").get(&key) {
+            return Ok(client.clone());
+        }
+        let files = self.registries.locations.ca_files(&key);
+        if files.is_empty() {
+            return Ok(self.http.clone());
+        }
+        let mut roots = Vec::new();
+        for file in &files {
+            let pem = std::fs::read(file)
+                .with_context(|| format!("reading CA {} for {key}", file.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|certs| !certs.is_empty())
+                .ok_or_else(|| {
+                    anyhow!(
+                        "reading CA {} for {key}: no PEM certificate in it; put the registry's \
+                         CA certificate there (PEM), or remove the file",
+                        file.display()
+                    )
+                })?;
+            roots.extend(certs);
+        }
+        let client = http_client(roots)?;
+        self.tls
+            .lock()
+            .expect("tls lock")
+            .insert(key, client.clone());
+        Ok(client)
     }
 
     fn is_plain_http(&self, registry: &str) -> bool {
@@ -306,7 +387,11 @@ impl Client {
             .lock()
             .expect("plain_http lock")
             .entry(registry.to_string())
-            .or_insert_with(|| is_insecure(registry, &self.insecure))
+            .or_insert_with(|| {
+                // A CA configured for a loopback registry says it speaks TLS.
+                is_insecure(registry, &self.registries.insecure)
+                    && self.registries.locations.ca_files(registry).is_empty()
+            })
     }
 
     fn base_url(&self, registry: &str) -> anyhow::Result<Url> {
@@ -325,11 +410,19 @@ impl Client {
             .with_context(|| format!("building the URL for {repo}"))
     }
 
-    /// Send a request with the token of its URL's origin, answering a bearer challenge once.
-    /// A request whose body cannot be replayed (a stream) is not retried, so callers talk to
-    /// the repo first with a replayable request (e.g. starting the upload). A challenge from
-    /// any origin but the registry's own is refused: the registry's token (and, with
-    /// credentials, its login) belongs to it alone.
+    async fn execute(&self, registry: &str, request: Request) -> anyhow::Result<Response> {
+        let http = self.http_for(request.url())?;
+        http.execute(self.authorize(request))
+            .await
+            .map_err(|e| self.unreachable(registry, &e))
+    }
+
+    /// Send a request with the authorization of its URL's origin, answering a challenge
+    /// once: a bearer token from the realm (with the registry's credentials, if it has any),
+    /// or its credentials as Basic. A request whose body cannot be replayed (a stream) is not
+    /// retried: its `401` is returned, and the caller starts over (a token may expire
+    /// mid-publish). A challenge from any origin but the registry's own is refused: the
+    /// registry's token and login belong to it alone.
     async fn send(
         &self,
         repo: &Repo,
@@ -348,11 +441,7 @@ impl Client {
         }
         let origin = request.url().origin().ascii_serialization();
         let retry = request.try_clone();
-        let resp = self
-            .http
-            .execute(self.authorize(request))
-            .await
-            .map_err(|e| self.unreachable(&repo.registry, &e))?;
+        let resp = self.execute(&repo.registry, request).await?;
         if resp.status() != StatusCode::UNAUTHORIZED {
             return Ok(resp);
         }
@@ -376,30 +465,117 @@ impl Client {
                 repo.registry
             );
         }
-        if !challenge.scheme.eq_ignore_ascii_case("bearer") {
-            bail!(
-                "registry {} asks for {} authentication; only anonymous access is supported, \
-                 use a registry (or repository) that allows anonymous pulls and pushes",
-                repo.registry,
-                challenge.scheme
-            );
-        }
         let Some(retry) = retry else {
             return Ok(resp);
         };
-        self.fetch_token(&repo.registry, &origin, &challenge)
-            .await?;
-        self.http
-            .execute(self.authorize(retry))
-            .await
-            .map_err(|e| self.unreachable(&repo.registry, &e))
+        self.answer(&repo.registry, &origin, &challenge).await?;
+        let resp = self.execute(&repo.registry, retry).await?;
+        if resp.status() == StatusCode::UNAUTHORIZED {
+            let detail = describe_failure(resp).await;
+            return Err(self.refused(&repo.registry, &detail));
+        }
+        Ok(resp)
     }
 
-    /// `request` with the bearer token of its own origin, if one was issued there.
+    /// The credential for `registry`, looked up once.
+    fn credential(&self, registry: &str) -> anyhow::Result<Option<Found>> {
+        if let Some(found) = self
+            .credentials
+            .lock()
+            .expect("credentials lock")
+            .get(registry)
+        {
+            return Ok(found.clone());
+        }
+        let found = self.registries.locations.find(registry)?;
+        self.credentials
+            .lock()
+            .expect("credentials lock")
+            .insert(registry.to_string(), found.clone());
+        Ok(found)
+    }
+
+    /// The error for a registry that still says `401`: credentials refused, or none.
+    fn refused(&self, registry: &str, detail: &str) -> anyhow::Error {
+        let message = match self.credential(registry) {
+            Ok(Some(found)) => format!(
+                "registry {registry} refused the credentials from {} ({detail}); log in \
+                 again: docker login {registry} (or podman login {registry})",
+                found.source
+            ),
+            _ => self.no_credentials(registry),
+        };
+        anyhow::Error::new(Unauthorized(message))
+    }
+
+    fn no_credentials(&self, registry: &str) -> String {
+        let files: Vec<String> = self
+            .registries
+            .locations
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        format!(
+            "registry {registry} asks for credentials and none are configured for it (looked \
+             in {}); log in: docker login {registry} (or podman login {registry}), or set \
+             DOCKER_CONFIG or REGISTRY_AUTH_FILE",
+            if files.is_empty() {
+                "no credential file".to_string()
+            } else {
+                files.join(", ")
+            }
+        )
+    }
+
+    /// Answer `challenge` from `origin` (the registry's own): store what authorizes the
+    /// retry.
+    async fn answer(
+        &self,
+        registry: &str,
+        origin: &str,
+        challenge: &Challenge,
+    ) -> anyhow::Result<()> {
+        let found = self.credential(registry)?;
+        let value = if challenge.scheme.eq_ignore_ascii_case("bearer") {
+            format!(
+                "Bearer {}",
+                self.fetch_token(registry, challenge, found.as_ref())
+                    .await?
+            )
+        } else if challenge.scheme.eq_ignore_ascii_case("basic") {
+            match found.map(|f| f.secret) {
+                Some(Secret::Basic { username, password }) => basic_header(&username, &password),
+                Some(Secret::IdentityToken(_)) => bail!(
+                    "registry {registry} asks for a user name and password, and the \
+                     credential configured for it is an identity token; log in again: docker \
+                     login {registry}"
+                ),
+                None => {
+                    return Err(anyhow::Error::new(Unauthorized(
+                        self.no_credentials(registry),
+                    )));
+                }
+            }
+        } else {
+            bail!(
+                "registry {registry} asks for {} authentication, which k8s-dev-helper does not \
+                 speak (Basic and Bearer only); use a registry that takes one of those",
+                challenge.scheme
+            );
+        };
+        self.auth
+            .lock()
+            .expect("auth lock")
+            .insert(origin.to_string(), value);
+        Ok(())
+    }
+
+    /// `request` with the authorization of its own origin, if that origin asked for one.
     fn authorize(&self, mut request: Request) -> Request {
         let origin = request.url().origin().ascii_serialization();
-        if let Some(token) = self.tokens.lock().expect("tokens lock").get(&origin)
-            && let Ok(mut value) = header::HeaderValue::from_str(&format!("Bearer {token}"))
+        if let Some(auth) = self.auth.lock().expect("auth lock").get(&origin)
+            && let Ok(mut value) = header::HeaderValue::from_str(auth)
         {
             value.set_sensitive(true);
             request.headers_mut().insert(header::AUTHORIZATION, value);
@@ -407,43 +583,107 @@ impl Client {
         request
     }
 
+    /// A token from the challenge's realm for every scope asked of `registry` so far: with
+    /// Basic credentials as docker does (GET), with an identity token by OAuth2's refresh
+    /// grant (POST), else anonymously. Credentials go to a plain-HTTP realm only when it is
+    /// loopback or listed as insecure.
     async fn fetch_token(
         &self,
         registry: &str,
-        origin: &str,
         challenge: &Challenge,
-    ) -> anyhow::Result<()> {
+        found: Option<&Found>,
+    ) -> anyhow::Result<String> {
         let realm = challenge.param("realm").with_context(|| {
             format!("registry {registry} sent a bearer challenge without realm")
         })?;
         let mut url = Url::parse(realm).with_context(|| {
             format!("registry {registry} sent an invalid token realm {realm:?}")
         })?;
+        if found.is_some()
+            && url.scheme() != "https"
+            && !is_insecure(&host_port(&url), &self.registries.insecure)
         {
-            let mut query = url.query_pairs_mut();
-            if let Some(service) = challenge.param("service") {
-                query.append_pair("service", service);
-            }
-            let mut scopes = self
-                .scopes
-                .lock()
-                .expect("scopes lock")
-                .get(registry)
-                .cloned()
-                .unwrap_or_default();
-            if let Some(scope) = challenge.param("scope") {
-                scopes.extend(scope.split(' ').map(String::from));
-            }
-            for scope in scopes {
-                query.append_pair("scope", &scope);
-            }
+            bail!(
+                "registry {registry} names the plain-HTTP token realm {realm}; refusing to send \
+                 its credentials there (list the realm's host with --insecure-registry if it \
+                 is meant)"
+            );
         }
-        let resp = self
-            .http
-            .get(url.clone())
+        let mut scopes = self
+            .scopes
+            .lock()
+            .expect("scopes lock")
+            .get(registry)
+            .cloned()
+            .unwrap_or_default();
+        if let Some(scope) = challenge.param("scope") {
+            scopes.extend(scope.split(' ').map(String::from));
+        }
+        let service = challenge.param("service");
+        let http = self.http_for(&url)?;
+        let request = match found.map(|f| &f.secret) {
+            Some(Secret::IdentityToken(token)) => {
+                let mut form: Vec<(&str, &str)> = vec![
+                    ("grant_type", "refresh_token"),
+                    ("client_id", "k8s-dev-helper"),
+                    ("refresh_token", token),
+                ];
+                if let Some(service) = service {
+                    form.push(("service", service));
+                }
+                let scope = scopes.iter().cloned().collect::<Vec<_>>().join(" ");
+                form.push(("scope", &scope));
+                // application/x-www-form-urlencoded is a query string: let Url encode it.
+                let mut encoder = Url::parse("http://form.invalid/").expect("a valid URL");
+                encoder.query_pairs_mut().extend_pairs(form);
+                let body = encoder.query().unwrap_or("").to_string();
+                http.post(url.clone())
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(body)
+            }
+            other => {
+                {
+                    let mut query = url.query_pairs_mut();
+                    if let Some(service) = service {
+                        query.append_pair("service", service);
+                    }
+                    if let Some(Secret::Basic { username, .. }) = other {
+                        query.append_pair("account", username);
+                    }
+                    for scope in &scopes {
+                        query.append_pair("scope", scope);
+                    }
+                }
+                let request = http.get(url.clone());
+                match other {
+                    Some(Secret::Basic { username, password }) => {
+                        let mut value =
+                            header::HeaderValue::from_str(&basic_header(username, password))
+                                .context("encoding credentials")?;
+                        value.set_sensitive(true);
+                        request.header(header::AUTHORIZATION, value)
+                    }
+                    _ => request,
+                }
+            }
+        };
+        let resp = request
             .send()
             .await
+            .map_err(|e| self.unreachable(registry, &e))
             .with_context(|| format!("getting a token for {registry} from {realm}"))?;
+        if resp.status() == StatusCode::UNAUTHORIZED || resp.status() == StatusCode::FORBIDDEN {
+            let detail = describe_failure(resp).await;
+            return Err(match found {
+                Some(found) => anyhow::Error::new(Unauthorized(format!(
+                    "the token service {realm} of registry {registry} refused the credentials \
+                     from {} ({detail}); log in again: docker login {registry} (or podman login \
+                     {registry})",
+                    found.source
+                ))),
+                None => anyhow::Error::new(Unauthorized(self.no_credentials(registry))),
+            });
+        }
         if !resp.status().is_success() {
             bail!(
                 "getting a token for {registry} from {realm}: {}",
@@ -458,15 +698,9 @@ impl Client {
         .await?;
         let body: TokenResponse = serde_json::from_slice(&body)
             .with_context(|| format!("reading the token for {registry} from {realm}"))?;
-        let token = body
-            .token
+        body.token
             .or(body.access_token)
-            .with_context(|| format!("token response from {realm} has no token"))?;
-        self.tokens
-            .lock()
-            .expect("tokens lock")
-            .insert(origin.to_string(), token);
-        Ok(())
+            .with_context(|| format!("token response from {realm} has no token"))
     }
 
     fn unreachable(&self, registry: &str, err: &reqwest::Error) -> anyhow::Error {
@@ -476,16 +710,26 @@ impl Client {
             cause = s.to_string();
             source = s.source();
         }
-        let fix = if self.is_plain_http(registry) {
-            "is the registry running? mise run k8s:dev:up"
+        let fix = if cause.contains("certificate") || cause.contains("UnknownIssuer") {
+            let dir = self.registries.locations.certs_dirs.first().map_or_else(
+                || "/etc/docker/certs.d".to_string(),
+                |d| d.display().to_string(),
+            );
+            format!(
+                "put the registry's CA in {dir}/{registry}/ca.crt (or pass --certs-dir), or \
+                 fix its certificate"
+            )
+        } else if self.is_plain_http(registry) {
+            "is the registry running? mise run k8s:dev:up".to_string()
         } else {
             "check the registry name and the network (plain-HTTP registries need \
              --insecure-registry)"
+                .to_string()
         };
         anyhow::Error::new(Unreachable {
             registry: registry.to_string(),
             cause,
-            fix: fix.to_string(),
+            fix,
         })
     }
 
@@ -768,6 +1012,14 @@ impl Client {
             .header(header::CONTENT_LENGTH, size)
             .body(body);
         let resp = self.send(repo, "pull,push", &[], req).await?;
+        if resp.status() == StatusCode::UNAUTHORIZED {
+            // A streamed body is not replayed: the caller starts the upload over, which
+            // fetches a fresh token (one expired mid-publish) or names the refusal.
+            return Err(anyhow::Error::new(Unauthorized(format!(
+                "uploading blob {digest} to {repo}: {}",
+                describe_failure(resp).await
+            ))));
+        }
         if resp.status() != StatusCode::CREATED {
             bail!(
                 "uploading blob {digest} to {repo}: {}",
@@ -848,8 +1100,39 @@ mod tests {
     }
 
     #[test]
+    fn a_loopback_registry_with_a_ca_speaks_tls() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("127.0.0.1:5000")).unwrap();
+        std::fs::write(dir.path().join("127.0.0.1:5000/ca.crt"), "x").unwrap();
+        let client = Client::new(&Registries {
+            insecure: vec![],
+            locations: Locations {
+                files: vec![],
+                certs_dirs: vec![dir.path().to_path_buf()],
+            },
+        })
+        .unwrap();
+        assert_eq!(
+            client.base_url("127.0.0.1:5000").unwrap().as_str(),
+            "https://127.0.0.1:5000/v2/"
+        );
+        assert_eq!(
+            client.base_url("127.0.0.1:5001").unwrap().as_str(),
+            "http://127.0.0.1:5001/v2/"
+        );
+        // A CA that is not PEM is an error naming the file, not an untrusted registry.
+        let url = Url::parse("https://127.0.0.1:5000/v2/").unwrap();
+        let err = client.http_for(&url).unwrap_err().to_string();
+        assert!(err.contains("ca.crt for 127.0.0.1:5000"), "{err}");
+    }
+
+    #[test]
     fn urls_follow_insecure_rule_and_relative_locations() {
-        let client = Client::new(vec!["reg.lan:5000".into()]).unwrap();
+        let client = Client::new(&Registries {
+            insecure: vec!["reg.lan:5000".into()],
+            locations: Locations::default(),
+        })
+        .unwrap();
         let repo = Repo {
             registry: "localhost:5000".into(),
             name: "a/b".into(),
