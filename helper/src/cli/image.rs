@@ -51,6 +51,17 @@ Examples:
       --tag localhost:5000/openshell-gateway:dev
   k8s-dev-helper image publish --dockerfile deploy/docker/Dockerfile.gateway \\
       --context target/debug --tag localhost:5000/openshell-gateway:dev --json
+  # OpenShell: the repository root as context, the base from a reachable mirror
+  k8s-dev-helper image publish --dockerfile deploy/docker/Dockerfile.gateway --context . \\
+      --build-arg GATEWAY_BASE_IMAGE=mirror.lan/distroless/cc-debian13:nonroot@sha256:… \\
+      --tag localhost:5000/openshell-gateway:dev
+  # RUN before the binary's COPY: an engine builds that part once, edits go on top
+  k8s-dev-helper image publish --engine-prefix --dockerfile deploy/docker/Dockerfile.supervisor \\
+      --context . --tag localhost:5000/openshell-supervisor:dev
+
+Credentials come from ~/.docker/config.json ($DOCKER_CONFIG: auths, credHelpers, credsStore)
+or Podman's auth.json ($REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json), asked for
+only when a registry wants them; a registry's CA from --certs-dir DIR/HOST[:PORT]/*.crt.
 
 Exit codes: 0 published (or already up to date), 1 error, 2 usage,
 4 the Dockerfile needs a container engine (the message names the line).";
@@ -164,8 +175,11 @@ pub struct PublishArgs {
     #[arg(long)]
     no_cache: bool,
     /// When the Dockerfile's final stage needs an engine only before its last daemonless
-    /// instructions, build that prefix with the docker CLI (DOCKER_HOST, else the engine found)
-    /// once per change, push it as REPO:prefix-<hash>, and publish the rest on top of it
+    /// instructions (RUN, then COPY of the binary), build that prefix once per change of it
+    /// with the docker CLI (or podman's, without docker) against DOCKER_HOST, else the engine
+    /// found, push it as REPO:prefix-<hash>, and publish the rest on top of it. Keep
+    /// BuildKit-only syntax (COPY --chmod, RUN --mount) after the last RUN when the engine's
+    /// builder is the legacy one
     #[arg(long, requires = "dockerfile")]
     engine_prefix: bool,
     /// Print one JSON object (repo, tags, digest, bytes and per-phase milliseconds)
