@@ -9,7 +9,10 @@
 # save + podman load (the whole image moved, as `k3d image import` does per node). Prints
 # figures on stderr; asserts nothing. The binary is /bin/busybox with random data appended (it
 # still runs, and random data is the worst case for compression); each change inverts the next
-# byte, so no engine ever sees a content twice.
+# byte, so no engine ever sees a content twice. Then, one run: a Dockerfile with a RUN step
+# before the binary's COPY (OpenShell's supervisor shape) through the helper's --engine-prefix
+# path (the engine builds lines up to the RUN once; each change is published daemonless on
+# top) against a full docker build + push of the same file after the same change.
 #
 # Needs: busybox (static), the docker and podman CLIs, engines from
 # `eval "$(tests/support/engines.sh up)"`.
@@ -37,7 +40,8 @@ Usage: $(basename "$0")
 
 Times publishing a base + one ${SIZE_MB} MiB binary after a one-byte change: helper (zstd, gzip,
 unchanged with/without cache) vs docker build+push vs podman build+push vs docker save +
-podman load, on the same bytes.
+podman load, on the same bytes; then, once, a RUN-before-COPY Dockerfile through the helper's
+--engine-prefix path vs docker build + push.
 
 Environment:
   K8S_DEV_TEST_REGISTRY         registry host:port (without it this bench is skipped)
@@ -158,6 +162,57 @@ record_unchanged() {
   record publish.helper_unchanged_nocache ms "publish ${BYTES_MB} MB binary, unchanged: helper, --no-cache" "${uncached[@]}"
 }
 
+# The supervisor shape, one run. The prefix's first build (engine build + push of the lines up
+# to the RUN, then the tail) is what a new prefix costs; after a change the prefix comes from the
+# registry and only the binary's layer is made. The engine's rebuild after the same change has
+# the RUN layer in its build cache (an unmeasured build first), so both sides skip the RUN.
+record_prefix() {
+  local ctx="${WORK}/prefix" first cached build push out
+  if ! have_docker; then
+    skipped "publish: --engine-prefix vs docker build + push" "K8S_DEV_TEST_DOCKER_HOST is not set or docker is missing"
+    return 0
+  fi
+  mkdir -p "${ctx}"
+  # A hard link: touch_binary's in-place change reaches both contexts.
+  ln "${WORK}/ctx/busybox" "${ctx}/busybox"
+  # No COPY --chmod: the legacy builder (docker CLI without buildx) rejects it. The base has
+  # busybox but no /bin/sh, hence the exec form.
+  printf '%s\n' "FROM ${BASE}" \
+    'RUN ["/bin/busybox", "sh", "-c", "mkdir -p /etc/supervisor && echo nftables > /etc/supervisor/tools"]' \
+    'COPY busybox /usr/local/bin/busybox' \
+    'ENTRYPOINT ["/usr/local/bin/busybox"]' \
+    'CMD ["cat", "/etc/supervisor/tools"]' >"${ctx}/Dockerfile"
+  touch_binary
+  first=$(timed prefix_publish "${ctx}")
+  touch_binary
+  cached=$(timed prefix_publish "${ctx}")
+  out=$(podman_run_if_any "${IMAGE}-prefix:dev")
+  [[ -z "${out}" || "${out}" == nftables ]] || bench_die "the --engine-prefix image printed '${out}', want 'nftables'"
+  quietly docker_ build -q -t "${IMAGE}-full:dev" "${ctx}" >/dev/null
+  touch_binary
+  build=$(timed docker_ build -q -t "${IMAGE}-full:dev" "${ctx}")
+  push=$(timed docker_ push -q "${IMAGE}-full:dev")
+  docker_ images -q "${IMAGE}-full" >>"${WORK}/docker.ids"
+  docker_ images -q "${IMAGE}-prefix" >>"${WORK}/docker.ids"
+  local what="RUN before COPY of a ${BYTES_MB} MB binary, one run"
+  record publish.prefix_first_build ms "${what}: helper --engine-prefix, prefix built" "${first}"
+  record publish.prefix_after_change ms "${what}: helper --engine-prefix, prefix cached" "${cached}"
+  record publish.full_engine_build_push ms "${what}: docker build + push (RUN cached)" "$((build + push))"
+}
+
+prefix_publish() { # context
+  DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST}" "${HELPER}" image publish --engine-prefix \
+    --dockerfile "$1/Dockerfile" --context "$1" --cache-dir "${WORK}/cache-prefix" \
+    --tag "${IMAGE}-prefix:dev"
+}
+
+# What the image prints under Podman, or nothing when Podman is not there to run it.
+podman_run_if_any() { # image
+  if ! have_podman; then return 0; fi
+  podman_ run --rm --pull always --network host "$1" 2>/dev/null || true
+  podman_ rmi -f "$1" >/dev/null 2>&1 || true
+}
+
 # The published image must run, or the figures measure something broken.
 check_image() {
   local out
@@ -220,6 +275,7 @@ main() {
   record_runs
   record_unchanged
   check_image
+  record_prefix
 }
 
 main "$@"

@@ -16,7 +16,7 @@ use bollard::query_parameters::ListContainersOptionsBuilder;
 use crate::engine::{self, Resolved};
 use crate::env::Env;
 use crate::k3d::{self, Seen};
-use crate::kubeconfig::{self, Input, MergeOptions, doc};
+use crate::kubeconfig::{self, Files, Input, MergeOptions, doc};
 use crate::plan::{ClusterFile, KubeconfigSeen, Observed};
 use crate::ports::{self, WantedPort};
 use crate::settings::Settings;
@@ -158,7 +158,7 @@ pub fn kubeconfig_seen(s: &Settings) -> KubeconfigSeen {
     let default_path = Path::new(s.get("K8S_DEV_DEFAULT_KUBECONFIG"));
     let problems = [cluster_path, default_path]
         .iter()
-        .filter_map(|path| kubeconfig::check_file(path).err())
+        .filter_map(|path| kubeconfig::check_file(&Files::one(path)).err())
         .map(|err| format!("{err:#}"))
         .collect();
     let context = s.get("K8S_DEV_K3D_CONTEXT");

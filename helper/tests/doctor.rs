@@ -228,7 +228,13 @@ fn private_kubeconfig_from_kubeconfig_var_passes() {
     );
     let kc = report.check("kubeconfig");
     assert_eq!(kc.status, "ok");
-    assert_eq!(kc.detail, format!("{} (mode 0600)", config.display()));
+    assert_eq!(
+        kc.detail,
+        format!(
+            "{c} (mode 0600), /elsewhere/config (missing); new entries go to {c}",
+            c = config.display()
+        )
+    );
     assert_eq!(kc.fix, None);
 }
 

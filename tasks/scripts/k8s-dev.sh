@@ -80,21 +80,23 @@ values in effect, `k8s-dev-helper settings --json` where each comes from):
   K8S_DEV_SANDBOX_NAMESPACE      namespace the gateway creates sandbox pods in (openshell)
   K8S_DEV_RELEASE                Helm release name (openshell)
   K8S_DEV_CHART                  Helm chart directory (deploy/helm/openshell)
-  K8S_DEV_VALUES                 Helm values file for development
-                                 (deploy/helm/openshell/values.dev.yaml)
-  K8S_DEV_ROLLOUT                workload bootstrap waits for (deployment/openshell)
-  K8S_DEV_CRDS                   CRD file or directory bootstrap applies and waits for before the
-                                 chart (none)
+  K8S_DEV_VALUES                 Helm values file for development (TLS off, images from the kit's
+                                 registry) (<kit>/deploy/values/dev.yaml)
+  K8S_DEV_ROLLOUT                workload bootstrap waits for (statefulset/openshell)
+  K8S_DEV_CRDS                   CRD file, directory or http(s) URL bootstrap applies and waits for
+                                 before the chart (none)
   K8S_DEV_SKAFFOLD_FILE          Skaffold config watch runs (skaffold.yaml)
-  K8S_DEV_GATEWAY_PACKAGE        cargo package of the gateway (example-gateway)
-  K8S_DEV_GATEWAY_BIN            gateway binary (example-gateway)
+  K8S_DEV_GATEWAY_PACKAGE        cargo package of the gateway (openshell-server)
+  K8S_DEV_GATEWAY_BIN            gateway binary (openshell-gateway)
   K8S_DEV_GATEWAY_IMAGE          gateway image repository in the registry (openshell-gateway)
-  K8S_DEV_GATEWAY_DOCKERFILE     gateway Dockerfile (deploy/docker/Dockerfile.gateway)
+  K8S_DEV_GATEWAY_DOCKERFILE     gateway Dockerfile
+                                 (<kit>/deploy/docker/staged-binary/Dockerfile.gateway)
   K8S_DEV_GATEWAY_PORT           host port of the out-of-cluster gateway (k8s:dev:gateway) (18082)
-  K8S_DEV_SUPERVISOR_PACKAGE     cargo package of the supervisor (example-supervisor)
-  K8S_DEV_SUPERVISOR_BIN         supervisor binary (example-supervisor)
+  K8S_DEV_SUPERVISOR_PACKAGE     cargo package of the supervisor (openshell-sandbox)
+  K8S_DEV_SUPERVISOR_BIN         supervisor binary (openshell-sandbox)
   K8S_DEV_SUPERVISOR_IMAGE       supervisor image repository in the registry (openshell-supervisor)
-  K8S_DEV_SUPERVISOR_DOCKERFILE  supervisor Dockerfile (deploy/docker/Dockerfile.supervisor)
+  K8S_DEV_SUPERVISOR_DOCKERFILE  supervisor Dockerfile
+                                 (<kit>/deploy/docker/staged-binary/Dockerfile.supervisor)
   K8S_DEV_SKIP_SYNC              1: bootstrap installs the images of the last sync instead of
                                  syncing first (0)
   K8S_DEV_RUST_TARGET            Linux target triple of the image binaries (the host triple, on
@@ -429,7 +431,7 @@ cmd_bootstrap() {
     cmd_sync >/dev/null
   fi
   # The gateway gets the content tag of the last sync, so a changed gateway rolls out; sandboxes
-  # keep pulling the supervisor's :dev (pull policy Always in values.dev.yaml), so a sync alone
+  # keep pulling the supervisor's :dev (pull policy Always in the dev values), so a sync alone
   # reaches every sandbox created after it.
   local gateway_tag=""
   if [[ -f "${K8S_DEV_STATE_DIR}/images.env" ]]; then

@@ -351,8 +351,8 @@ PY
 test_registry_dies_in_sync() {
   engine_sandbox "registry dies during sync" || return 0
   # Both components built from the small supervisor crate: the subject is the publish, not cargo.
-  export K8S_DEV_GATEWAY_PACKAGE=example-supervisor K8S_DEV_GATEWAY_BIN=example-supervisor
-  export K8S_DEV_GATEWAY_DOCKERFILE=deploy/docker/Dockerfile.supervisor
+  export K8S_DEV_GATEWAY_PACKAGE=openshell-sandbox K8S_DEV_GATEWAY_BIN=openshell-sandbox
+  export K8S_DEV_GATEWAY_DOCKERFILE=deploy/docker/staged-binary/Dockerfile.supervisor
   export CARGO_TARGET_DIR="${ROOT}/target/k8s-dev-test-faults"
   rm -rf "${CARGO_TARGET_DIR}/k8s-dev"
   run_task k8s:dev:up

@@ -30,7 +30,7 @@ gateway_version_via() { # cli words...
   port="$(free_port)"
   health="$(free_port)"
   id="$("$@" run -d --rm --pull always --network host "${K8S_DEV_TEST_REGISTRY}/${K8S_DEV_GATEWAY_IMAGE}:dev" \
-    --bind-address 127.0.0.1 --port "${port}" --health-port "${health}")" || return 1
+    --bind-address 127.0.0.1 --port "${port}" --health-port "${health}" --disable-tls)" || return 1
   local i
   for ((i = 0; i < 50; i++)); do
     body="$(curl -fsS "http://127.0.0.1:${port}/version" 2>/dev/null)" && break
@@ -64,12 +64,12 @@ check_sync() {
   assert_contains "${ERR}" "gateway image" "sync prints the image phase time"
   assert_eq "True True" "$(publish_field "${K8S_DEV_GATEWAY_IMAGE}" 'r["bytes_uploaded"] > 0') $(publish_field "${K8S_DEV_SUPERVISOR_IMAGE}" 'r["bytes_uploaded"] > 0')" \
     "first sync uploads both images"
-  assert_contains "$(gateway_version_via env DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST}" docker)" '"name":"example-gateway"' \
+  assert_contains "$(gateway_version_via env DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST}" docker)" '"name":"openshell-gateway"' \
     "the gateway image pulls and runs with Docker (/version answers)"
-  assert_contains "$(gateway_version_via podman --url "${K8S_DEV_TEST_PODMAN_HOST}")" '"name":"example-gateway"' \
+  assert_contains "$(gateway_version_via podman --url "${K8S_DEV_TEST_PODMAN_HOST}")" '"name":"openshell-gateway"' \
     "the gateway image pulls and runs with Podman (/version answers)"
   assert_contains "$(podman --url "${K8S_DEV_TEST_PODMAN_HOST}" run --rm --network host "${K8S_DEV_TEST_REGISTRY}/${K8S_DEV_SUPERVISOR_IMAGE}:dev" --version)" \
-    "example-supervisor" "the supervisor image runs and reports its version"
+    "openshell-sandbox" "the supervisor image runs and reports its version"
 
   run_task k8s:dev:sync
   assert_ok "second sync succeeds"
@@ -94,7 +94,7 @@ check_sync() {
     assert_ok "sync through the ${engine} engine (K8S_DEV_IMAGE_BUILDER=engine)"
     K8S_DEV_GATEWAY_IMAGE="test-$$-engine-${engine}" assert_contains \
       "$(K8S_DEV_GATEWAY_IMAGE="test-$$-engine-${engine}" gateway_version_via env DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST}" docker)" \
-      '"name":"example-gateway"' "the ${engine}-built gateway image pulls and runs"
+      '"name":"openshell-gateway"' "the ${engine}-built gateway image pulls and runs"
   done
   # The engines keep what they pulled; drop it so repeated runs do not pile up images.
   local ref
@@ -118,11 +118,11 @@ check_bootstrap() {
   assert_ok "bootstrap succeeds against the cluster"
   # shellcheck disable=SC1091 # written by sync
   tags="$(source "${K8S_DEV_STATE_DIR}/images.env" && echo "${K8S_DEV_GATEWAY_TAG} ${K8S_DEV_SUPERVISOR_TAG}")"
-  assert_eq "upgrade --install openshell deploy/helm/openshell --kube-context ${ctx} --kubeconfig ${kc} --namespace openshell --create-namespace --values deploy/helm/openshell/values.dev.yaml --set image.repository=${pull}/openshell-gateway --set image.tag=${tags% *} --set supervisor.image.repository=${pull}/openshell-supervisor --set supervisor.image.tag=dev" \
+  assert_eq "upgrade --install openshell deploy/helm/openshell --kube-context ${ctx} --kubeconfig ${kc} --namespace openshell --create-namespace --values ${WORK}/deploy/values/dev.yaml --set image.repository=${pull}/openshell-gateway --set image.tag=${tags% *} --set supervisor.image.repository=${pull}/openshell-supervisor --set supervisor.image.tag=dev" \
     "$(calls helm 'c["argv"][0] == "upgrade"' | tail -n1)" \
     "bootstrap installs the chart with the dev values, the gateway's content tag and the supervisor's :dev"
-  assert_eq "1" "$(kubectl --kubeconfig "${kc}" get deployment openshell -n openshell -o jsonpath='{.status.updatedReplicas}')" \
-    "the rendered Deployment reached the cluster and bootstrap waited for its rollout"
+  assert_eq "1" "$(kubectl --kubeconfig "${kc}" get statefulset openshell -n openshell -o jsonpath='{.status.updatedReplicas}')" \
+    "the rendered StatefulSet reached the cluster and bootstrap waited for its rollout"
   assert_eq "Active" "$(kubectl --kubeconfig "${kc}" get namespace openshell -o jsonpath='{.status.phase}')" "bootstrap created the namespace"
   run_task k8s:dev:bootstrap
   assert_ok "bootstrap is idempotent"
@@ -143,7 +143,7 @@ CARGO
   port="$(free_port)"
   PATH="${bin}:${PATH}" K8S_DEV_GATEWAY_PORT="${port}" run_task k8s:dev:gateway
   assert_ok "gateway starts cargo run"
-  assert_eq "run -p example-gateway --bin example-gateway --" "$(cat "${K8S_DEV_FAKE_STATE}/cargo.argv")" \
+  assert_eq "run -p openshell-server --bin openshell-gateway --" "$(cat "${K8S_DEV_FAKE_STATE}/cargo.argv")" \
     "gateway runs the gateway package with cargo"
   assert_eq "$(printf '%s\n' "KUBECONFIG=${HOME}/.kube/k3d-${K8S_DEV_CLUSTER}.yaml" OPENSHELL_DRIVERS=kubernetes \
     "OPENSHELL_GATEWAY_PORT=${port}" "OPENSHELL_SANDBOX_IMAGE=${K8S_DEV_REGISTRY_NAME}:5000/openshell-supervisor:dev" \
@@ -203,15 +203,9 @@ CARGO
 
 check_watch() {
   local log="${SANDBOX}/watch.log" pid
-  (cd "${WORK}" && exec setsid mise run -q k8s:dev:watch) >"${log}" 2>&1 &
-  pid=$!
-  echo "${pid}" >"${SANDBOX}/watch.pid"
-  local i
-  for ((i = 0; i < 600; i++)); do
-    grep -q "Watching for changes" "${log}" && break
-    kill -0 "${pid}" 2>/dev/null || break
-    sleep 0.5
-  done
+  start_background watch "${WORK}" "${log}" mise run -q k8s:dev:watch
+  pid="${BG_PID}"
+  await_output "${log}" "Watching for changes" "${pid}" 300 || true
   assert_contains "$(cat "${log}")" "Watching for changes" "watch: skaffold dev built, pushed and deployed"
   local build
   build="$(calls skaffold 'c["argv"][0] == "dev"')"

@@ -11,7 +11,8 @@
 # API: pass, fail, skip, assert_eq, assert_ok, assert_contains, assert_not_contains, assert_mode, finish,
 #      sandbox_setup, sandbox_cleanup, run_task TASK [ARGS], calls TOOL [PYTHON-EXPR], free_port,
 #      engine_host docker|podman, use_docker WHAT, engine_sandbox WHAT, hold_port PORT, release_port PORT,
-#      run_tests, setting NAME, lock_free
+#      run_tests, setting NAME, lock_free, start_background NAME DIR LOG COMMAND...,
+#      await_output LOG REGEX PID SECONDS
 
 if [[ -n "${_K8S_DEV_TESTING_LOADED:-}" ]]; then
   return 0
@@ -200,6 +201,28 @@ run_task() {
   (cd "${TASK_DIR:-${ROOT}}" && mise run -q "$@") >"${out}" 2>"${err}" || RC=$?
   OUT="$(cat "${out}")"
   ERR="$(cat "${err}")"
+}
+
+# COMMAND... in DIR in the background as the leader of its own process group (as a terminal runs
+# a foreground job, so `kill -- -PID` reaches everything it started), output to LOG; its PID goes
+# to BG_PID and to SANDBOX/NAME.pid, where the sandbox cleanup finds it.
+start_background() { # name, dir, log, command...
+  local name="$1" dir="$2" log="$3"
+  shift 3
+  (cd "${dir}" && exec setsid "$@") >"${log}" 2>&1 &
+  BG_PID=$!
+  echo "${BG_PID}" >"${SANDBOX}/${name}.pid"
+}
+
+# Wait until LOG has a line matching REGEX (grep -E), at most SECONDS, or until PID has exited.
+await_output() { # log, regex, pid, seconds
+  local i
+  for ((i = 0; i < $4 * 2; i++)); do
+    if grep -Eq "$2" "$1" 2>/dev/null; then return 0; fi
+    kill -0 "$3" 2>/dev/null || break
+    sleep 0.5
+  done
+  grep -Eq "$2" "$1" 2>/dev/null
 }
 
 # Calls a fake recorded, one JSON object per line; EXPR (Python, over `c`) filters them, e.g.

@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use crate::cli::up::{LockArgs, require_tool};
 use crate::env::Env;
-use crate::kubeconfig;
+use crate::kubeconfig::{self, Files};
 use crate::observe::{self, EngineInUse};
 use crate::plan;
 use crate::settings::Settings;
@@ -78,7 +78,8 @@ impl PlanArgs {
 fn finish() -> Result<()> {
     let s = Settings::resolve(&Env::from_process(), None)?;
     let default = Path::new(s.get("K8S_DEV_DEFAULT_KUBECONFIG"));
-    let (summary, _) = kubeconfig::remove_from_file(default, s.get("K8S_DEV_K3D_CONTEXT"))?;
+    let (summary, _) =
+        kubeconfig::remove_from_file(&Files::one(default), s.get("K8S_DEV_K3D_CONTEXT"))?;
     if !summary.contexts.removed.is_empty() {
         eprintln!(
             "[k8s-dev] removed context {} from {}",

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::env::Env;
-use crate::kubeconfig::{Input, doc};
+use crate::kubeconfig::{Files, Input, doc, edit, store};
 use crate::kubectl::Kubectl;
 use crate::observe::{self, EngineInUse};
 use crate::plan;
@@ -39,9 +39,9 @@ impl StatusArgs {
         let s = Settings::resolve(&env, None)?;
         let engine = EngineInUse::resolve(&env);
         let status = if s.remote() {
-            remote(&s, &engine)
+            remote(&env, &s, &engine)
         } else {
-            local(&s, &engine)
+            local(&env, &s, &engine)
         };
         if self.json {
             println!("{}", serde_json::to_string(&status)?);
@@ -61,7 +61,7 @@ fn registry_view(s: &Settings, state: &str) -> RegistryView {
     }
 }
 
-fn local(s: &Settings, engine: &Result<EngineInUse>) -> StatusReport {
+fn local(env: &Env, s: &Settings, engine: &Result<EngineInUse>) -> StatusReport {
     let context = s.get("K8S_DEV_K3D_CONTEXT").to_string();
     let file = PathBuf::from(s.get("K8S_DEV_CLUSTER_KUBECONFIG"));
     let seen = match engine {
@@ -105,12 +105,12 @@ fn local(s: &Settings, engine: &Result<EngineInUse>) -> StatusReport {
         cluster,
         nodes,
         registry: registry_view(s, &registry_state),
-        kubeconfig: kubeconfig_view(s, Some(file), &context),
+        kubeconfig: kubeconfig_view(env, Some(file), &context),
         engine: engine_view(engine),
     }
 }
 
-fn remote(s: &Settings, engine: &Result<EngineInUse>) -> StatusReport {
+fn remote(env: &Env, s: &Settings, engine: &Result<EngineInUse>) -> StatusReport {
     let context = s.get("K8S_DEV_CONTEXT").to_string();
     let (state, nodes, error) = match nodes_of(None, &context) {
         Ok(nodes) => ("reachable", nodes, None),
@@ -128,7 +128,7 @@ fn remote(s: &Settings, engine: &Result<EngineInUse>) -> StatusReport {
         },
         nodes,
         registry: registry_view(s, "external"),
-        kubeconfig: kubeconfig_view(s, None, &context),
+        kubeconfig: kubeconfig_view(env, None, &context),
         engine: engine_view(engine),
     }
 }
@@ -139,32 +139,69 @@ fn nodes_of(kubeconfig: Option<PathBuf>, context: &str) -> Result<Vec<NodeView>,
     Ok(node_views(&kubectl.nodes(KUBECTL_LIMIT)?))
 }
 
-fn kubeconfig_view(s: &Settings, file: Option<PathBuf>, context: &str) -> KubeconfigView {
+fn kubeconfig_view(env: &Env, file: Option<PathBuf>, context: &str) -> KubeconfigView {
     let mode = file
         .as_ref()
         .and_then(|f| std::fs::metadata(f).ok())
         .map(|m| mode_string(m.permissions().mode()));
-    let default_file = PathBuf::from(s.get("K8S_DEV_DEFAULT_KUBECONFIG"));
-    let parsed = std::fs::read_to_string(&default_file)
-        .ok()
-        .and_then(|text| doc::parse(&text, Input::Target).ok());
-    let (context_in_default, current_context) = match &parsed {
-        Some(root) => (
-            doc::entries(root, doc::Section::Contexts, Input::Target)
-                .map(|entries| entries.iter().any(|(name, _)| name == context))
-                .unwrap_or(false),
-            doc::current_context(root).map(str::to_string),
-        ),
-        None => (false, None),
-    };
-    KubeconfigView {
+    let mut view = KubeconfigView {
         file_exists: mode.is_some(),
         file: file.map(|f| f.display().to_string()),
         file_mode: mode,
-        default_file: default_file.display().to_string(),
-        context_in_default,
-        current_context,
+        default_file: "~/.kube/config".into(),
+        files: Vec::new(),
+        context_in_default: false,
+        context_file: None,
+        current_context: None,
+        error: None,
+    };
+    let files = match Files::from_env(env) {
+        Ok(files) => files,
+        Err(err) => {
+            view.error = Some(format!("{err:#}"));
+            return view;
+        }
+    };
+    view.files = files
+        .paths()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    view.default_file = view.files[0].clone();
+    // Read as kubectl would, but never blocking: a FIFO or device there is reported, not read.
+    let loaded = match store::read_view(&files) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            view.error = Some(format!("{err:#}"));
+            return view;
+        }
+    };
+    view.default_file = loaded.files[loaded.default]
+        .found
+        .given
+        .display()
+        .to_string();
+    let mut roots = Vec::new();
+    for file in &loaded.files {
+        let text = file.text.as_deref().unwrap_or_default();
+        match doc::parse(text, Input::Target) {
+            Ok(root) => roots.push(root),
+            Err(err) => {
+                view.error = Some(format!(
+                    "{} is not a valid kubeconfig: {}",
+                    file.found.given.display(),
+                    err.problem
+                ));
+                return view;
+            }
+        }
     }
+    if let Some(index) = edit::origin(&roots, doc::Section::Contexts, context) {
+        view.context_in_default = true;
+        view.context_file = Some(loaded.files[index].found.given.display().to_string());
+    }
+    view.current_context = edit::view_current_context(&roots).map(|(_, name)| name.to_string());
+    view
 }
 
 fn engine_view(engine: &Result<EngineInUse>) -> EngineView {

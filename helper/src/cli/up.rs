@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::env::Env;
 use crate::kubeapi::{self, KubeApi};
-use crate::kubeconfig::{self, MergeOptions};
+use crate::kubeconfig::{self, Files, MergeOptions};
 use crate::kubectl::Kubectl;
 use crate::lock::{self, Holder};
 use crate::observe::{self, EngineInUse};
@@ -276,13 +276,13 @@ fn refresh_kubeconfig(s: &Settings) -> Result<()> {
     kubeconfig::merge_text(
         &text,
         Path::new(&source),
-        Path::new(s.get("K8S_DEV_CLUSTER_KUBECONFIG")),
+        &Files::one(s.get("K8S_DEV_CLUSTER_KUBECONFIG")),
         MergeOptions { set_current: true },
     )?;
     kubeconfig::merge_text(
         &text,
         Path::new(&source),
-        Path::new(s.get("K8S_DEV_DEFAULT_KUBECONFIG")),
+        &Files::one(s.get("K8S_DEV_DEFAULT_KUBECONFIG")),
         MergeOptions {
             set_current: s.flag("K8S_DEV_SWITCH_CONTEXT"),
         },
@@ -294,7 +294,7 @@ fn refresh_kubeconfig(s: &Settings) -> Result<()> {
 fn merge_into_default(s: &Settings) -> Result<()> {
     kubeconfig::merge_file(
         Path::new(s.get("K8S_DEV_CLUSTER_KUBECONFIG")),
-        Path::new(s.get("K8S_DEV_DEFAULT_KUBECONFIG")),
+        &Files::one(s.get("K8S_DEV_DEFAULT_KUBECONFIG")),
         MergeOptions {
             set_current: s.flag("K8S_DEV_SWITCH_CONTEXT"),
         },

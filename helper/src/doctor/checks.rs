@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use super::{Check, CheckStatus, Report, System, Tool};
 use crate::engine::{ResolveError, Resolved, shell_quote};
 use crate::env::{Env, Os};
+use crate::kubeconfig::Files;
 use crate::settings::{Problem, Settings};
 
 /// A tool the loop runs, and how to ask it for its version.
@@ -236,20 +237,11 @@ fn port_check(port: &Port, address: &str, sys: &dyn System) -> Check {
     }
 }
 
-/// The kubeconfig the loop writes: the first `KUBECONFIG` entry, else `~/.kube/config`.
-fn kubeconfig_path(env: &Env) -> Option<PathBuf> {
-    let first = env
-        .kubeconfig
-        .as_deref()
-        .and_then(|list| list.split(':').find(|entry| !entry.is_empty()));
-    match first {
-        Some(path) => Some(PathBuf::from(path)),
-        None => env.home.as_ref().map(|home| home.join(".kube/config")),
-    }
-}
-
+/// The kubeconfig files the loop reads and writes, as kubectl does: those of `KUBECONFIG`, else
+/// `~/.kube/config`. Each must be a regular file (or missing) and private; `stat` only, so a
+/// FIFO there cannot hang the check.
 fn kubeconfig_check(env: &Env, sys: &dyn System) -> Check {
-    let Some(path) = kubeconfig_path(env) else {
+    let Ok(files) = Files::from_env(env) else {
         return check(
             "kubeconfig",
             CheckStatus::Skip,
@@ -257,33 +249,90 @@ fn kubeconfig_check(env: &Env, sys: &dyn System) -> Check {
             None,
         );
     };
-    match sys.mode(&path) {
-        None => check(
-            "kubeconfig",
-            CheckStatus::Skip,
-            format!("{} does not exist yet", path.display()),
-            None,
-        ),
-        // It holds client keys: anyone else who can read it is a cluster admin.
-        Some(mode) if mode & 0o077 != 0 => check(
+    let modes: Vec<(&Path, Option<u32>)> = files
+        .paths()
+        .iter()
+        .map(|path| (path.as_path(), sys.mode(path)))
+        .collect();
+    for (path, mode) in &modes {
+        if let Some(mode) = mode
+            && let Some(what) = not_regular(*mode)
+        {
+            // `up` refuses it: a merge must not replace /dev/null or block on a FIFO.
+            return check(
+                "kubeconfig",
+                CheckStatus::Fail,
+                format!("{} is {what}, not a regular file", path.display()),
+                Some(
+                    "point KUBECONFIG at a regular file, or at a path that does not exist yet"
+                        .into(),
+                ),
+            );
+        }
+    }
+    // It holds client keys: anyone else who can read it is a cluster admin.
+    let open: Vec<(&Path, u32)> = modes
+        .iter()
+        .filter_map(|(path, mode)| mode.filter(|m| m & 0o077 != 0).map(|m| (*path, m)))
+        .collect();
+    if !open.is_empty() {
+        let details: Vec<String> = open
+            .iter()
+            .map(|(path, mode)| {
+                format!(
+                    "{} is open to group or others (mode {:04o}) and holds cluster credentials",
+                    path.display(),
+                    mode & 0o7777
+                )
+            })
+            .collect();
+        let quoted: Vec<String> = open
+            .iter()
+            .map(|(path, _)| shell_quote(&path.to_string_lossy()))
+            .collect();
+        return check(
             "kubeconfig",
             CheckStatus::Fail,
-            format!(
-                "{} is open to group or others (mode {:04o}) and holds cluster credentials",
-                path.display(),
-                mode & 0o7777
-            ),
-            Some(format!(
-                "chmod 600 {}",
-                shell_quote(&path.to_string_lossy())
-            )),
-        ),
-        Some(mode) => check(
+            details.join("; "),
+            Some(format!("chmod 600 {}", quoted.join(" "))),
+        );
+    }
+    let exists: Vec<bool> = modes.iter().map(|(_, mode)| mode.is_some()).collect();
+    let default = files.paths()[files.default_index(&exists)].display();
+    if !exists.contains(&true) {
+        return check(
             "kubeconfig",
-            CheckStatus::Ok,
-            format!("{} (mode {:04o})", path.display(), mode & 0o7777),
+            CheckStatus::Skip,
+            format!("{default} does not exist yet"),
             None,
-        ),
+        );
+    }
+    let listed: Vec<String> = modes
+        .iter()
+        .map(|(path, mode)| match mode {
+            Some(mode) => format!("{} (mode {:04o})", path.display(), mode & 0o7777),
+            None => format!("{} (missing)", path.display()),
+        })
+        .collect();
+    let detail = if listed.len() == 1 {
+        listed.join("")
+    } else {
+        format!("{}; new entries go to {default}", listed.join(", "))
+    };
+    check("kubeconfig", CheckStatus::Ok, detail, None)
+}
+
+/// What a `st_mode` names when it is not a regular file. The `S_IF*` values are the same on
+/// Linux and macOS (libc's differ only in type there).
+fn not_regular(mode: u32) -> Option<&'static str> {
+    match mode & 0o170000 {
+        0o100000 => None,
+        0o040000 => Some("a directory"),
+        0o020000 => Some("a character device"),
+        0o060000 => Some("a block device"),
+        0o010000 => Some("a FIFO (named pipe)"),
+        0o140000 => Some("a socket"),
+        _ => Some("a special file"),
     }
 }
 
@@ -771,7 +820,7 @@ mod tests {
     }
 
     #[test]
-    fn kubeconfig_target_is_first_kubeconfig_entry() {
+    fn every_kubeconfig_entry_is_checked() {
         let env = Env {
             kubeconfig: Some(":/work/my repo/kubeconfig:/home/dev/.kube/config".into()),
             ..env()
@@ -783,6 +832,42 @@ mod tests {
         assert_eq!(
             kc.fix.as_deref(),
             Some("chmod 600 '/work/my repo/kubeconfig'")
+        );
+    }
+
+    #[test]
+    fn a_kubeconfig_that_is_not_a_regular_file_fails() {
+        for (mode, what) in [
+            (0o020666, "a character device"),
+            (0o010600, "a FIFO (named pipe)"),
+            (0o040700, "a directory"),
+        ] {
+            let mut sys = FakeSystem::healthy();
+            sys.modes.insert("/home/dev/.kube/config".into(), mode);
+            let kc = find(&report(&env(), &sys), "kubeconfig").clone();
+            assert_eq!(kc.status, CheckStatus::Fail, "{what}");
+            assert_eq!(
+                kc.detail,
+                format!("/home/dev/.kube/config is {what}, not a regular file")
+            );
+            assert_eq!(
+                kc.fix.as_deref(),
+                Some("point KUBECONFIG at a regular file, or at a path that does not exist yet")
+            );
+        }
+    }
+
+    #[test]
+    fn several_kubeconfig_files_are_listed_with_where_new_entries_go() {
+        let env = Env {
+            kubeconfig: Some("/work/kubeconfig:/home/dev/.kube/config".into()),
+            ..env()
+        };
+        let kc = find(&report(&env, &FakeSystem::healthy()), "kubeconfig").clone();
+        assert_eq!(kc.status, CheckStatus::Ok);
+        assert_eq!(
+            kc.detail,
+            "/work/kubeconfig (missing), /home/dev/.kube/config (mode 0600); new entries go to /home/dev/.kube/config"
         );
     }
 

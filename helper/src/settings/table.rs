@@ -143,13 +143,7 @@ pub static TABLE: &[Spec] = &[
         name: "K8S_DEV_K3D_CONFIG",
         default: Default::Derived {
             doc: "<kit>/deploy/k3d/cluster.yaml",
-            derive: |ctx| {
-                let kit = ctx.kit_dir.map(|d| d.display().to_string());
-                Some(match kit {
-                    Some(kit) => format!("{kit}/deploy/k3d/cluster.yaml"),
-                    None => "deploy/k3d/cluster.yaml".into(),
-                })
-            },
+            derive: |ctx| in_kit(ctx, "deploy/k3d/cluster.yaml"),
         },
         rule: Rule::Path,
         help: "k3d config the cluster is created from",
@@ -203,24 +197,29 @@ pub static TABLE: &[Spec] = &[
     },
     Spec {
         name: "K8S_DEV_VALUES",
-        default: Default::Value("deploy/helm/openshell/values.dev.yaml"),
+        // In the kit, so an adopter's chart directory gets nothing added; it fits OpenShell's
+        // chart and the stand-in's.
+        default: Default::Derived {
+            doc: "<kit>/deploy/values/dev.yaml",
+            derive: |ctx| in_kit(ctx, "deploy/values/dev.yaml"),
+        },
         rule: Rule::Path,
-        help: "Helm values file for development",
+        help: "Helm values file for development (TLS off, images from the kit's registry)",
         openshell: None,
     },
     Spec {
         name: "K8S_DEV_ROLLOUT",
-        default: Default::Value("deployment/openshell"),
+        default: Default::Value("statefulset/openshell"),
         rule: Rule::Rollout,
         help: "workload bootstrap waits for",
-        openshell: Some("statefulset/openshell"),
+        openshell: None,
     },
     Spec {
         name: "K8S_DEV_CRDS",
         default: Default::Unset { doc: "none" },
         rule: Rule::Path,
-        help: "CRD file or directory bootstrap applies and waits for before the chart",
-        openshell: Some("the Agent Sandbox CRDs"),
+        help: "CRD file, directory or http(s) URL bootstrap applies and waits for before the chart",
+        openshell: Some("the Agent Sandbox v0.5.0 release manifest URL"),
     },
     Spec {
         name: "K8S_DEV_SKAFFOLD_FILE",
@@ -231,17 +230,17 @@ pub static TABLE: &[Spec] = &[
     },
     Spec {
         name: "K8S_DEV_GATEWAY_PACKAGE",
-        default: Default::Value("example-gateway"),
+        default: Default::Value("openshell-server"),
         rule: Rule::CargoName,
         help: "cargo package of the gateway",
-        openshell: Some("openshell-server"),
+        openshell: None,
     },
     Spec {
         name: "K8S_DEV_GATEWAY_BIN",
-        default: Default::Value("example-gateway"),
+        default: Default::Value("openshell-gateway"),
         rule: Rule::CargoName,
         help: "gateway binary",
-        openshell: Some("openshell-gateway"),
+        openshell: None,
     },
     Spec {
         name: "K8S_DEV_GATEWAY_IMAGE",
@@ -252,7 +251,13 @@ pub static TABLE: &[Spec] = &[
     },
     Spec {
         name: "K8S_DEV_GATEWAY_DOCKERFILE",
-        default: Default::Value("deploy/docker/Dockerfile.gateway"),
+        // Transitional, and in the kit: today's sync stages the binary alone as the context.
+        // deploy/docker/Dockerfile.* have OpenShell's shape and take over once sync stages into
+        // its layout (docs/openshell-adoption.md).
+        default: Default::Derived {
+            doc: "<kit>/deploy/docker/staged-binary/Dockerfile.gateway",
+            derive: |ctx| in_kit(ctx, "deploy/docker/staged-binary/Dockerfile.gateway"),
+        },
         rule: Rule::Path,
         help: "gateway Dockerfile",
         openshell: None,
@@ -268,17 +273,17 @@ pub static TABLE: &[Spec] = &[
     },
     Spec {
         name: "K8S_DEV_SUPERVISOR_PACKAGE",
-        default: Default::Value("example-supervisor"),
+        default: Default::Value("openshell-sandbox"),
         rule: Rule::CargoName,
         help: "cargo package of the supervisor",
-        openshell: Some("openshell-sandbox"),
+        openshell: None,
     },
     Spec {
         name: "K8S_DEV_SUPERVISOR_BIN",
-        default: Default::Value("example-supervisor"),
+        default: Default::Value("openshell-sandbox"),
         rule: Rule::CargoName,
         help: "supervisor binary",
-        openshell: Some("openshell-sandbox"),
+        openshell: None,
     },
     Spec {
         name: "K8S_DEV_SUPERVISOR_IMAGE",
@@ -289,7 +294,10 @@ pub static TABLE: &[Spec] = &[
     },
     Spec {
         name: "K8S_DEV_SUPERVISOR_DOCKERFILE",
-        default: Default::Value("deploy/docker/Dockerfile.supervisor"),
+        default: Default::Derived {
+            doc: "<kit>/deploy/docker/staged-binary/Dockerfile.supervisor",
+            derive: |ctx| in_kit(ctx, "deploy/docker/staged-binary/Dockerfile.supervisor"),
+        },
         rule: Rule::Path,
         help: "supervisor Dockerfile",
         openshell: None,
@@ -407,9 +415,9 @@ pub static TABLE: &[Spec] = &[
         default: Default::Computed {
             doc: "the first KUBECONFIG entry, else ~/.kube/config",
             derive: |ctx| {
-                crate::kubeconfig::store::default_target(ctx.env)
+                crate::kubeconfig::Files::from_env(ctx.env)
                     .ok()
-                    .map(|p| p.display().to_string())
+                    .map(|files| files.paths()[0].display().to_string())
             },
         },
         rule: Rule::Path,
@@ -450,6 +458,15 @@ pub static TABLE: &[Spec] = &[
         openshell: None,
     },
 ];
+
+/// `REL` in the kit's directory (relative to the working directory when it is not known), for
+/// files the kit ships: an adopter's tree does not have them.
+fn in_kit(ctx: &Ctx, rel: &str) -> Option<String> {
+    Some(match ctx.kit_dir {
+        Some(kit) => kit.join(rel).display().to_string(),
+        None => rel.to_string(),
+    })
+}
 
 /// Remote mode: K8S_DEV_CONTEXT names another context than the kit's cluster. Its registry is
 /// not this machine's, so no registry name is derived for it.
