@@ -152,29 +152,36 @@ fn busy_ports(s: &Settings) -> Vec<(&'static str, String)> {
     .collect()
 }
 
-/// Whether the two kubeconfigs can be written, and whether they already hold the cluster.
+/// Whether the cluster's kubeconfig and the user's kubeconfig files can be written (the
+/// store's rules: regular files only, writable, each a kubeconfig), and whether they already
+/// hold the cluster.
 pub fn kubeconfig_seen(s: &Settings) -> KubeconfigSeen {
-    let cluster_path = Path::new(s.get("K8S_DEV_CLUSTER_KUBECONFIG"));
-    let default_path = Path::new(s.get("K8S_DEV_DEFAULT_KUBECONFIG"));
-    let problems = [cluster_path, default_path]
-        .iter()
-        .filter_map(|path| kubeconfig::check_file(&Files::one(path)).err())
-        .map(|err| format!("{err:#}"))
+    let cluster = Files::one(s.get("K8S_DEV_CLUSTER_KUBECONFIG"));
+    let user = s.kubeconfig_files();
+    let checked = [
+        kubeconfig::check_file(&cluster),
+        user.as_ref()
+            .map_err(|err| anyhow::anyhow!("{err:#}"))
+            .and_then(kubeconfig::check_file),
+    ];
+    let problems = checked
+        .into_iter()
+        .filter_map(|result| result.err().map(|err| format!("{err:#}")))
         .collect();
     let context = s.get("K8S_DEV_K3D_CONTEXT");
-    let cluster_text = std::fs::read_to_string(cluster_path).ok();
+    // Through the store: a FIFO or device there is refused (as a problem above), never read.
+    let cluster_text = kubeconfig::read_file(&cluster.paths()[0]).ok().flatten();
     let cluster_file = match &cluster_text {
         None => ClusterFile::Missing,
         Some(text) if has_context(text, context) => ClusterFile::WithContext,
         Some(_) => ClusterFile::WithoutContext,
     };
-    let default_current = match (&cluster_text, cluster_file) {
-        (Some(cluster), ClusterFile::WithContext) => {
-            let default = std::fs::read_to_string(default_path).unwrap_or_default();
+    let default_current = match (&cluster_text, cluster_file, &user) {
+        (Some(cluster), ClusterFile::WithContext, Ok(user)) => {
             let options = MergeOptions {
                 set_current: s.flag("K8S_DEV_SWITCH_CONTEXT"),
             };
-            matches!(kubeconfig::merge(&default, cluster, options), Ok((_, summary)) if !summary.changed)
+            kubeconfig::merged_already(user, cluster, options)
         }
         _ => false,
     };

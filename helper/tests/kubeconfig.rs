@@ -1477,3 +1477,114 @@ fn status_reports_every_kubeconfig_file_and_where_the_context_is() {
     assert_eq!(k["current_context"], "prod", "the first file's wins");
     assert_eq!(k["error"], Value::Null);
 }
+
+// --- up and down write through the store -------------------------------------------------------
+
+/// `k8s-dev-helper down finish` for cluster `dev`, with `KUBECONFIG` set to `kubeconfig`.
+fn down_finish(home: &Path, kubeconfig: &str) -> Command {
+    let mut cmd = helper(home);
+    cmd.env("K8S_DEV_CLUSTER", "dev")
+        .env("KUBECONFIG", kubeconfig)
+        .args(["down", "finish"]);
+    cmd
+}
+
+#[test]
+fn down_removes_the_cluster_from_the_kubeconfig_file_kubectl_reads_it_from() {
+    let home = tempfile::tempdir().unwrap();
+    let (missing, user) = (home.path().join("missing"), home.path().join("user"));
+    // The user's file with the cluster merged into it, as `up` leaves it.
+    fs::write(&user, PROD).unwrap();
+    let out = run(helper(home.path())
+        .env("KUBECONFIG", &user)
+        .args(["kubeconfig", "merge", "--from"])
+        .arg(fixture("kubeconfig-k3d-dev.yaml")));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(names(&read_yaml(&user), "contexts"), ["prod", "k3d-dev"]);
+    // KUBECONFIG=missing:user: the context is in the second file, which kubectl reads it from;
+    // the first entry (the old rule's target) does not exist and must not be created.
+    let list = format!("{}:{}", missing.display(), user.display());
+    let out = run(&mut down_finish(home.path(), &list));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(names(&read_yaml(&user), "contexts"), ["prod"]);
+    assert_eq!(names(&read_yaml(&user), "users"), ["prod-admin"]);
+    assert!(
+        !missing.exists(),
+        "down created the first entry of KUBECONFIG"
+    );
+    assert!(
+        stderr(&out).contains(&format!("removed context k3d-dev from {list}")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn down_refuses_a_cluster_kubeconfig_that_is_not_a_regular_file_and_deletes_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let kube = home.path().join(".kube");
+    fs::create_dir(&kube).unwrap();
+    // The cluster's own file a symlink to a FIFO: following it used to delete the FIFO (as
+    // root, a link to /dev/null deleted the system's /dev/null).
+    let fifo = home.path().join("fifo");
+    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: c_path is a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    symlink(&fifo, kube.join("k3d-dev.yaml")).unwrap();
+    let user = home.path().join("user");
+    fs::write(&user, PROD).unwrap();
+    let out = run_bounded(&mut down_finish(home.path(), &user.display().to_string()));
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!(
+            "error: deleting kubeconfig {}: kubeconfig {} (a symlink to {}) is a FIFO (named pipe), not a regular file; fix:",
+            kube.join("k3d-dev.yaml").display(),
+            kube.join("k3d-dev.yaml").display(),
+            fifo.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+}
+
+#[test]
+fn down_empties_a_bind_mounted_cluster_kubeconfig_it_cannot_delete() {
+    if !mount_or_skip() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let kube = home.path().join(".kube");
+    fs::create_dir(&kube).unwrap();
+    let host = home.path().join("host-k3d-dev.yaml");
+    fs::copy(fixture("kubeconfig-k3d-dev.yaml"), &host).unwrap();
+    let target = kube.join("k3d-dev.yaml");
+    fs::write(&target, "covered\n").unwrap();
+    let user = home.path().join("user");
+    fs::write(&user, PROD).unwrap();
+    let finish = down_finish(home.path(), &user.display().to_string());
+    let args: Vec<&std::ffi::OsStr> = finish.get_args().collect();
+    let mut cmd = in_mount_namespace(home.path(), &host, &target, false, &args);
+    cmd.env("K8S_DEV_CLUSTER", "dev").env("KUBECONFIG", &user);
+    let out = run(&mut cmd);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "note: emptied {} instead of deleting it: it is a mount point",
+            target.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    // The host's file behind the mount holds no credentials any more; no backup keeps them.
+    let left = read_yaml(&host);
+    assert_eq!(names(&left, "users"), Vec::<String>::new());
+    assert!(
+        !fs::read_to_string(&host)
+            .unwrap()
+            .contains("client-key-data")
+    );
+    assert!(!kube.join("k3d-dev.yaml.bak").exists());
+    assert_eq!(fs::read_to_string(&target).unwrap(), "covered\n");
+}

@@ -120,9 +120,10 @@ Derived, read-only:
                                  (k3d-<K8S_DEV_CLUSTER>)
   K8S_DEV_CLUSTER_KUBECONFIG     the cluster's own kubeconfig (0600), the one kubectl, helm and
                                  skaffold get (~/.kube/k3d-<K8S_DEV_CLUSTER>.yaml)
-  K8S_DEV_DEFAULT_KUBECONFIG     the kubeconfig up merges the cluster into (OpenShell: its
-                                 repo-local KUBECONFIG) (the first KUBECONFIG entry, else
-                                 ~/.kube/config)
+  K8S_DEV_DEFAULT_KUBECONFIG     the kubeconfig files up merges the cluster into, as kubectl config
+                                 writes them: an entry where it is defined, a new one into the first
+                                 file that exists, else the last (OpenShell: its repo-local
+                                 KUBECONFIG) (the files of KUBECONFIG, else ~/.kube/config)
   K8S_DEV_REMOTE                 remote mode: the tasks use K8S_DEV_CONTEXT and create or delete
                                  nothing (1 when K8S_DEV_CONTEXT names another context than
                                  K8S_DEV_K3D_CONTEXT)

@@ -147,6 +147,32 @@ test_lifecycle() { # engine
   assert_ok "${engine}: down is idempotent"
 }
 
+# KUBECONFIG naming several files: up merges where `kubectl config` would write (a new context
+# into the first file that exists, not into the first entry), a second up sees it there, status
+# names every file, and down removes the context from the file that holds it.
+test_several_kubeconfig_files() {
+  sandbox_setup
+  use_docker "several kubeconfig files" || return 0
+  seed_user_kubeconfig
+  local first="${SANDBOX}/first.yaml" user="${HOME}/.kube/config" ctx="k3d-${K8S_DEV_CLUSTER}"
+  export KUBECONFIG="${first}:${user}"
+  run_task k8s:dev:up
+  assert_ok "up with KUBECONFIG naming two files"
+  if [[ ! -e "${first}" ]]; then pass "up created no file for the missing first entry"; else fail "up created ${first}"; fi
+  assert_eq "$(printf 'other\n%s' "${ctx}")" "$(kubeconfig_contexts "${user}")" \
+    "up merged the cluster into the file that exists and kept the user's context"
+  assert_eq "${ctx}" "$(kubectl config current-context)" "kubectl sees the cluster's context as current"
+  assert_eq "none" "$("${K8S_DEV_HELPER}" up plan --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["plan"]["kubeconfig"])')" \
+    "a second up finds the cluster in the second file: no kubeconfig step"
+  run_task k8s:dev:status
+  assert_contains "${OUT}" "Kubeconfig files: ${KUBECONFIG} (new entries go to ${user}; has the context in ${user}" \
+    "status names both files and where the context is"
+  run_task k8s:dev:down --registry
+  assert_ok "down with KUBECONFIG naming two files"
+  assert_eq "other" "$(kubeconfig_contexts "${user}")" "down removed the cluster's context from the file that held it"
+  if [[ ! -e "${first}" ]]; then pass "down created no file either"; else fail "down created ${first}"; fi
+}
+
 test_bad_name() {
   sandbox_setup
   local name
@@ -262,7 +288,7 @@ test_no_unchecked_substitutions() {
 
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  DEFAULT_TESTS=(task_list no_unchecked_substitutions helper_first_build bad_name bad_ports remote_mode "lifecycle docker" "lifecycle podman")
+  DEFAULT_TESTS=(task_list no_unchecked_substitutions helper_first_build bad_name bad_ports remote_mode several_kubeconfig_files "lifecycle docker" "lifecycle podman")
   run_tests "$@"
 }
 

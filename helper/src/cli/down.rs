@@ -6,9 +6,9 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::cli::up::{LockArgs, require_tool};
+use crate::cli::up::{LockArgs, require_tool, tell};
 use crate::env::Env;
-use crate::kubeconfig::{self, Files};
+use crate::kubeconfig;
 use crate::observe::{self, EngineInUse};
 use crate::plan;
 use crate::settings::Settings;
@@ -73,19 +73,30 @@ impl PlanArgs {
     }
 }
 
-/// Remove the cluster's context (and its cluster and user unless shared) from the default
-/// kubeconfig, and delete the cluster's own kubeconfig with its backup. Idempotent.
+/// Remove the cluster's context (and its cluster and user unless shared) from the user's
+/// kubeconfig files, from the file kubectl reads it from, and delete the cluster's own
+/// kubeconfig with its backup. Idempotent.
 fn finish() -> Result<()> {
     let s = Settings::resolve(&Env::from_process(), None)?;
-    let default = Path::new(s.get("K8S_DEV_DEFAULT_KUBECONFIG"));
-    let (summary, _) =
-        kubeconfig::remove_from_file(&Files::one(default), s.get("K8S_DEV_K3D_CONTEXT"))?;
+    let files = s.kubeconfig_files()?;
+    let context = s.get("K8S_DEV_K3D_CONTEXT");
+    let (summary, written) = kubeconfig::remove_from_file(&files, context)?;
+    tell(&written);
     if !summary.contexts.removed.is_empty() {
         eprintln!(
-            "[k8s-dev] removed context {} from {}",
-            s.get("K8S_DEV_K3D_CONTEXT"),
-            default.display()
+            "[k8s-dev] removed context {context} from {}",
+            files.display()
         );
     }
-    kubeconfig::delete_file(Path::new(s.get("K8S_DEV_CLUSTER_KUBECONFIG")))
+    let deleted = kubeconfig::delete(Path::new(s.get("K8S_DEV_CLUSTER_KUBECONFIG")))?;
+    if let Some((file, why)) = &deleted.emptied {
+        eprintln!(
+            "note: emptied {} instead of deleting it: {why}",
+            file.display()
+        );
+    }
+    for warning in &deleted.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(())
 }

@@ -231,14 +231,7 @@ fn report(
     line: &str,
     json: bool,
 ) -> anyhow::Result<()> {
-    for file in written {
-        if let Some(reason) = file.in_place {
-            eprintln!("note: rewrote {} in place: {reason}", file.path.display());
-        }
-        for warning in &file.warnings {
-            eprintln!("warning: {warning}");
-        }
-    }
+    crate::cli::up::tell(written);
     eprintln!("{line}");
     if json {
         let report = Report {

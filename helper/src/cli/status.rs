@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::env::Env;
-use crate::kubeconfig::{Files, Input, doc, edit, store};
+use crate::kubeconfig::{Input, doc, edit, store};
 use crate::kubectl::Kubectl;
 use crate::observe::{self, EngineInUse};
 use crate::plan;
@@ -39,9 +39,9 @@ impl StatusArgs {
         let s = Settings::resolve(&env, None)?;
         let engine = EngineInUse::resolve(&env);
         let status = if s.remote() {
-            remote(&env, &s, &engine)
+            remote(&s, &engine)
         } else {
-            local(&env, &s, &engine)
+            local(&s, &engine)
         };
         if self.json {
             println!("{}", serde_json::to_string(&status)?);
@@ -61,7 +61,7 @@ fn registry_view(s: &Settings, state: &str) -> RegistryView {
     }
 }
 
-fn local(env: &Env, s: &Settings, engine: &Result<EngineInUse>) -> StatusReport {
+fn local(s: &Settings, engine: &Result<EngineInUse>) -> StatusReport {
     let context = s.get("K8S_DEV_K3D_CONTEXT").to_string();
     let file = PathBuf::from(s.get("K8S_DEV_CLUSTER_KUBECONFIG"));
     let seen = match engine {
@@ -105,12 +105,12 @@ fn local(env: &Env, s: &Settings, engine: &Result<EngineInUse>) -> StatusReport 
         cluster,
         nodes,
         registry: registry_view(s, &registry_state),
-        kubeconfig: kubeconfig_view(env, Some(file), &context),
+        kubeconfig: kubeconfig_view(s, Some(file), &context),
         engine: engine_view(engine),
     }
 }
 
-fn remote(env: &Env, s: &Settings, engine: &Result<EngineInUse>) -> StatusReport {
+fn remote(s: &Settings, engine: &Result<EngineInUse>) -> StatusReport {
     let context = s.get("K8S_DEV_CONTEXT").to_string();
     let (state, nodes, error) = match nodes_of(None, &context) {
         Ok(nodes) => ("reachable", nodes, None),
@@ -128,7 +128,7 @@ fn remote(env: &Env, s: &Settings, engine: &Result<EngineInUse>) -> StatusReport
         },
         nodes,
         registry: registry_view(s, "external"),
-        kubeconfig: kubeconfig_view(env, None, &context),
+        kubeconfig: kubeconfig_view(s, None, &context),
         engine: engine_view(engine),
     }
 }
@@ -139,7 +139,7 @@ fn nodes_of(kubeconfig: Option<PathBuf>, context: &str) -> Result<Vec<NodeView>,
     Ok(node_views(&kubectl.nodes(KUBECTL_LIMIT)?))
 }
 
-fn kubeconfig_view(env: &Env, file: Option<PathBuf>, context: &str) -> KubeconfigView {
+fn kubeconfig_view(s: &Settings, file: Option<PathBuf>, context: &str) -> KubeconfigView {
     let mode = file
         .as_ref()
         .and_then(|f| std::fs::metadata(f).ok())
@@ -155,7 +155,7 @@ fn kubeconfig_view(env: &Env, file: Option<PathBuf>, context: &str) -> Kubeconfi
         current_context: None,
         error: None,
     };
-    let files = match Files::from_env(env) {
+    let files = match s.kubeconfig_files() {
         Ok(files) => files,
         Err(err) => {
             view.error = Some(format!("{err:#}"));

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::env::Env;
 use crate::kubeapi::{self, KubeApi};
-use crate::kubeconfig::{self, Files, MergeOptions};
+use crate::kubeconfig::{self, Files, MergeOptions, Written};
 use crate::kubectl::Kubectl;
 use crate::lock::{self, Holder};
 use crate::observe::{self, EngineInUse};
@@ -266,38 +266,50 @@ impl ClusterApi {
     }
 }
 
-/// k3d's kubeconfig of the cluster, straight into both files: the cluster's own (its context
-/// current) and the default one (current when K8S_DEV_SWITCH_CONTEXT=1). No temporary file
-/// holds the credentials on the way.
+/// k3d's kubeconfig of the cluster, straight into both: the cluster's own file (its context
+/// current) and the user's kubeconfig files (current when K8S_DEV_SWITCH_CONTEXT=1). No
+/// temporary file holds the credentials on the way.
 fn refresh_kubeconfig(s: &Settings) -> Result<()> {
     let cluster = s.get("K8S_DEV_CLUSTER");
     let text = crate::k3d::run(&["kubeconfig", "get", cluster], None, None)?;
     let source = format!("k3d kubeconfig get {cluster}");
-    kubeconfig::merge_text(
+    let (_, written) = kubeconfig::merge_text(
         &text,
         Path::new(&source),
         &Files::one(s.get("K8S_DEV_CLUSTER_KUBECONFIG")),
         MergeOptions { set_current: true },
     )?;
-    kubeconfig::merge_text(
+    tell(&written);
+    let (_, written) = kubeconfig::merge_text(
         &text,
         Path::new(&source),
-        &Files::one(s.get("K8S_DEV_DEFAULT_KUBECONFIG")),
+        &s.kubeconfig_files()?,
         MergeOptions {
             set_current: s.flag("K8S_DEV_SWITCH_CONTEXT"),
         },
     )?;
+    tell(&written);
     Ok(())
 }
 
-/// The cluster's own file (still valid: the cluster was not re-created) into the default one.
+/// The cluster's own file (still valid: the cluster was not re-created) into the user's
+/// kubeconfig files, where `kubectl config` would write it.
 fn merge_into_default(s: &Settings) -> Result<()> {
-    kubeconfig::merge_file(
+    let (_, written) = kubeconfig::merge_file(
         Path::new(s.get("K8S_DEV_CLUSTER_KUBECONFIG")),
-        &Files::one(s.get("K8S_DEV_DEFAULT_KUBECONFIG")),
+        &s.kubeconfig_files()?,
         MergeOptions {
             set_current: s.flag("K8S_DEV_SWITCH_CONTEXT"),
         },
     )?;
+    tell(&written);
     Ok(())
+}
+
+/// The store's notes on kubeconfig writes (rewritten in place, a directory not synced), on
+/// stderr as `kubeconfig merge` prints them.
+pub fn tell(written: &[Written]) {
+    for line in written.iter().flat_map(Written::notes) {
+        eprintln!("{line}");
+    }
 }

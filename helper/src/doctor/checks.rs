@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use super::{Check, CheckStatus, Report, System, Tool};
 use crate::engine::{ResolveError, Resolved, shell_quote};
 use crate::env::{Env, Os};
-use crate::kubeconfig::Files;
 use crate::settings::{Problem, Settings};
 
 /// A tool the loop runs, and how to ask it for its version.
@@ -86,7 +85,7 @@ pub fn report(env: &Env, sys: &dyn System) -> Report {
         };
         checks.push(port_check(&port, address, sys));
     }
-    checks.push(kubeconfig_check(env, sys));
+    checks.push(kubeconfig_check(&settings, sys));
     checks.push(kube_dir_check(env, sys));
     checks.push(cgroup_check(env, &engine, sys));
     checks.push(disk_check(env, sys));
@@ -237,11 +236,11 @@ fn port_check(port: &Port, address: &str, sys: &dyn System) -> Check {
     }
 }
 
-/// The kubeconfig files the loop reads and writes, as kubectl does: those of `KUBECONFIG`, else
-/// `~/.kube/config`. Each must be a regular file (or missing) and private; `stat` only, so a
-/// FIFO there cannot hang the check.
-fn kubeconfig_check(env: &Env, sys: &dyn System) -> Check {
-    let Ok(files) = Files::from_env(env) else {
+/// The kubeconfig files the loop reads and writes, as kubectl does (K8S_DEV_DEFAULT_KUBECONFIG:
+/// those of `KUBECONFIG`, else `~/.kube/config`). Each must be a regular file (or missing) and
+/// private; `stat` only, so a FIFO there cannot hang the check.
+fn kubeconfig_check(settings: &Settings, sys: &dyn System) -> Check {
+    let Ok(files) = settings.kubeconfig_files() else {
         return check(
             "kubeconfig",
             CheckStatus::Skip,

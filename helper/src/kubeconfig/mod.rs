@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 
 pub use doc::{Input, Invalid};
 pub use edit::{Changes, MergeOptions, Summary, merge, merge_view, remove_context, remove_view};
-pub use store::{Files, Missing, Written};
+pub use store::{Deleted, Files, Missing, Written, delete};
 
 /// Merge the kubeconfig file `new` (`-`: stdin) into `files`: each entry into the file that
 /// already defines it, new ones and `current-context` into kubectl's default file (created
@@ -127,26 +127,28 @@ fn rewritten(before: &[Map<String, Value>], after: Vec<Map<String, Value>>) -> V
         .collect()
 }
 
-/// Delete a kubeconfig file the kit owns (a cluster's own `~/.kube/k3d-<cluster>.yaml`) and its
-/// backup; a missing file is fine, so `down` can run twice.
-pub fn delete_file(target: &Path) -> Result<()> {
-    let path = store::resolve(target)?;
-    for file in [backup_of(&path), path] {
-        match fs::remove_file(&file) {
-            Ok(()) => {}
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => return Err(err).with_context(|| format!("removing {}", file.display())),
-        }
-    }
-    Ok(())
+/// Whether `files` already hold what merging the kubeconfig text `new_text` would write (its
+/// entries where kubectl sees them, and its current-context if `options` asks), so a merge
+/// would change nothing. Reads only, without blocking; a file that cannot be read or parsed,
+/// or a `new_text` that is no kubeconfig, counts as not merged.
+pub fn merged_already(files: &Files, new_text: &str, options: MergeOptions) -> bool {
+    let Ok(incoming) = doc::parse(new_text, Input::New) else {
+        return false;
+    };
+    let Ok(view) = store::read_view(files) else {
+        return false;
+    };
+    let Ok(roots) = parse_view(&view) else {
+        return false;
+    };
+    matches!(edit::merge_view(&roots, view.default, &incoming, options), Ok((_, summary)) if !summary.changed)
 }
 
-/// The one-deep backup an edit leaves next to the file: `<file>.bak`.
-fn backup_of(path: &Path) -> std::path::PathBuf {
-    path.with_file_name(format!(
-        "{}.bak",
-        path.file_name().unwrap_or_default().to_string_lossy()
-    ))
+/// The text of the one kubeconfig file `path` (`None`: missing), read as an edit reads it:
+/// anything but a regular file is an error, never opened (a FIFO cannot hang the read).
+pub fn read_file(path: &Path) -> Result<Option<String>> {
+    let view = store::read_view(&Files::one(path))?;
+    Ok(view.files.into_iter().next().and_then(|file| file.text))
 }
 
 /// How the new file is named in messages: its path, or `stdin` for `-`.
@@ -169,7 +171,7 @@ fn explain(err: Invalid, new: &Path, target: &Path) -> anyhow::Error {
         Input::Target => {
             let backup = store::resolve(target)
                 .ok()
-                .map(|path| backup_of(&path))
+                .map(|path| store::sibling(&path, ".bak"))
                 .filter(|backup| backup.is_file());
             let hint = match backup {
                 Some(backup) => format!(" (the previous version is {})", backup.display()),
@@ -249,7 +251,7 @@ mod tests {
     }
 
     #[test]
-    fn delete_file_removes_the_file_and_its_backup_and_is_idempotent() {
+    fn delete_removes_the_file_and_its_backup_and_is_idempotent() {
         let tmp = tempfile::tempdir().unwrap();
         let target = tmp.path().join("k3d-a.yaml");
         let new = tmp.path().join("new.yaml");
@@ -258,9 +260,13 @@ mod tests {
         fs::write(&new, NEW.replace("secret-token", "other-token")).unwrap();
         merge_file(&new, &Files::one(&target), MergeOptions::default()).unwrap();
         assert!(tmp.path().join("k3d-a.yaml.bak").is_file());
-        delete_file(&target).unwrap();
+        let deleted = delete(&target).unwrap();
+        assert_eq!(
+            deleted.removed,
+            [target.clone(), tmp.path().join("k3d-a.yaml.bak")]
+        );
         assert!(!target.exists() && !tmp.path().join("k3d-a.yaml.bak").exists());
-        delete_file(&target).unwrap();
+        assert_eq!(delete(&target).unwrap(), Deleted::default());
     }
 
     #[test]

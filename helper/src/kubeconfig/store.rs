@@ -20,6 +20,8 @@
 //!   links; another user's file) is rewritten in place from that complete temp copy instead.
 //!   An existing file keeps its owner and its owner's permission bits; group and other bits
 //!   are dropped, since it now holds cluster credentials. A new file is 0600 in a 0700 directory.
+//! - **Deletes** (a cluster's own kubeconfig, by `down`) take the same locks, remove only a
+//!   regular file and its `.bak`, and empty a bind-mounted file in place instead ([`delete`]).
 
 use std::ffi::CString;
 use std::fs::{self, DirBuilder, OpenOptions};
@@ -56,16 +58,8 @@ impl Files {
     /// kubectl's files: the entries of `$KUBECONFIG` (empty ones skipped and repeats dropped,
     /// as client-go does), else `~/.kube/config`.
     pub fn from_env(env: &Env) -> Result<Files> {
-        if let Some(list) = &env.kubeconfig {
-            let mut paths: Vec<PathBuf> = Vec::new();
-            for path in std::env::split_paths(list) {
-                if !path.as_os_str().is_empty() && !paths.contains(&path) {
-                    paths.push(path);
-                }
-            }
-            if !paths.is_empty() {
-                return Ok(Files { paths });
-            }
+        if let Some(files) = env.kubeconfig.as_deref().and_then(Files::from_list) {
+            return Ok(files);
         }
         let Some(home) = &env.home else {
             bail!(
@@ -73,6 +67,18 @@ impl Files {
             );
         };
         Ok(Files::one(home.join(".kube").join("config")))
+    }
+
+    /// The files of a list as `$KUBECONFIG` holds them (`a:b`), empty entries skipped and
+    /// repeats dropped; `None` when no entry is left.
+    pub fn from_list(list: &str) -> Option<Files> {
+        let mut paths: Vec<PathBuf> = Vec::new();
+        for path in std::env::split_paths(list) {
+            if !path.as_os_str().is_empty() && !paths.contains(&path) {
+                paths.push(path);
+            }
+        }
+        (!paths.is_empty()).then_some(Files { paths })
     }
 
     pub fn paths(&self) -> &[PathBuf] {
@@ -306,6 +312,20 @@ pub struct Written {
     pub warnings: Vec<String>,
 }
 
+impl Written {
+    /// What is worth telling the user about this write, one line each: a rewrite in place
+    /// (`note: …`) and what went wrong after the content was in place (`warning: …`).
+    pub fn notes(&self) -> Vec<String> {
+        let in_place = self
+            .in_place
+            .map(|reason| format!("note: rewrote {} in place: {reason}", self.path.display()));
+        in_place
+            .into_iter()
+            .chain(self.warnings.iter().map(|w| format!("warning: {w}")))
+            .collect()
+    }
+}
+
 /// Edit the kubeconfig `files` under kubectl's lock and the helper's.
 ///
 /// `edit` receives the files as read and returns each one's new text (`None`: leave it); on
@@ -409,6 +429,91 @@ fn update_waiting<T>(
     }
     drop(locks);
     Ok((value, written))
+}
+
+/// What [`delete`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deleted {
+    /// The files removed: the kubeconfig (symlinks resolved) and its `.bak`, those that existed.
+    pub removed: Vec<PathBuf>,
+    /// A file that could not be removed and was emptied in place instead (a bind mount), with
+    /// why; it then holds a kubeconfig without entries.
+    pub emptied: Option<(PathBuf, &'static str)>,
+    /// What went wrong after the files were gone (a directory that could not be synced).
+    pub warnings: Vec<String>,
+}
+
+/// Delete a kubeconfig file the kit owns (a cluster's own `~/.kube/k3d-<cluster>.yaml`) and its
+/// `.bak`, under the same locks as an edit. Only a regular file is deleted (a device, FIFO or
+/// directory there is refused, as for a write; a symlink leads to the file deleted). A
+/// bind-mounted file, which cannot be unlinked, is emptied in place instead, so it holds no
+/// credentials. Nothing there is a successful no-op, so `down` can run twice.
+pub fn delete(given: &Path) -> Result<Deleted> {
+    delete_waiting(given, KUBECTL_LOCK_WAIT)
+}
+
+fn delete_waiting(given: &Path, wait: Duration) -> Result<Deleted> {
+    let context = || format!("deleting kubeconfig {}", given.display());
+    let found = inspect(given).with_context(context)?;
+    let backup = sibling(&found.path, ".bak");
+    let mut deleted = Deleted::default();
+    if !found.exists() && fs::symlink_metadata(&backup).is_err() {
+        return Ok(deleted);
+    }
+    let locks =
+        Locks::acquire(std::slice::from_ref(&found), &[0], |_| true, wait).with_context(context)?;
+    // Under the lock, the file may be another one, or none.
+    let found = inspect(given).with_context(context)?;
+    remove_orphaned_temps(&found.path);
+    if found.exists() {
+        if is_mount_root(&found.path) {
+            let old = read(&found).with_context(context)?;
+            let empty = super::doc::emit(&super::doc::skeleton());
+            let written = write(&found, old.as_deref(), &empty).with_context(context)?;
+            deleted.emptied = Some((found.path.clone(), super::write::BIND_MOUNT));
+            deleted.warnings.extend(written.warnings);
+        } else {
+            remove_file(&found.path).with_context(context)?;
+            deleted.removed.push(found.path.clone());
+        }
+    }
+    // After the file: its previous content goes last.
+    match fs::remove_file(&backup) {
+        Ok(()) => deleted.removed.push(backup),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Err(err) => {
+            return Err(err).with_context(|| format!("removing {}", backup.display()));
+        }
+    }
+    drop(locks);
+    if !deleted.removed.is_empty() {
+        let dir = parent_dir(&found.path);
+        if let Err(err) = super::write::sync_dir(&dir) {
+            deleted.warnings.push(format!(
+                "deleted {}, but syncing its directory {} failed ({err}); the files may be back after a crash of the machine",
+                found.path.display(),
+                dir.display()
+            ));
+        }
+    }
+    Ok(deleted)
+}
+
+/// Remove `path`, which [`inspect`] found to be a regular file: checked once more on the name
+/// itself, so a directory or device swapped in since is refused rather than removed.
+fn remove_file(path: &Path) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_file() => {}
+        Ok(meta) => return Err(not_a_file(path, path, meta.file_type())),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err).with_context(|| format!("inspecting {}", path.display())),
+    }
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(err) if denied(&err) => Err(not_writable(&parent_dir(path), err)),
+        Err(err) => Err(err).with_context(|| format!("removing {}", path.display())),
+    }
 }
 
 /// Whether an edit could write `found`: the file itself (a file the user cannot write is an
@@ -998,6 +1103,55 @@ mod tests {
         assert!(lock.exists(), "someone else's lock is never removed");
         assert_eq!(fs::read_to_string(&path).unwrap(), "old: 1\n");
         assert_eq!(names_in(tmp.path()), ["config", "config.lock"]);
+    }
+
+    #[test]
+    fn delete_waits_for_kubectls_lock_and_a_lock_that_stays_deletes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("k3d-a.yaml");
+        fs::write(&path, "a: 1\n").unwrap();
+        fs::write(tmp.path().join("k3d-a.yaml.bak"), "a: 0\n").unwrap();
+        let lock = tmp.path().join("k3d-a.yaml.lock");
+        fs::write(&lock, "").unwrap();
+        let err = format!(
+            "{:#}",
+            delete_waiting(&path, Duration::from_millis(100)).unwrap_err()
+        );
+        assert!(err.contains("kubeconfig is locked"), "{err}");
+        assert_eq!(
+            names_in(tmp.path()),
+            ["k3d-a.yaml", "k3d-a.yaml.bak", "k3d-a.yaml.lock"]
+        );
+        let released = std::thread::spawn({
+            let lock = lock.clone();
+            move || {
+                std::thread::sleep(Duration::from_millis(300));
+                fs::remove_file(&lock).unwrap();
+            }
+        });
+        let start = Instant::now();
+        let deleted = delete(&path).unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(300));
+        released.join().unwrap();
+        assert_eq!(deleted.removed.len(), 2);
+        assert_eq!(names_in(tmp.path()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn delete_follows_a_symlink_and_refuses_a_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("real.yaml");
+        fs::write(&real, "a: 1\n").unwrap();
+        let link = tmp.path().join("k3d-a.yaml");
+        symlink(&real, &link).unwrap();
+        let deleted = delete(&link).unwrap();
+        assert_eq!(deleted.removed, std::slice::from_ref(&real));
+        assert!(!real.exists());
+        let dir = tmp.path().join("dir.yaml");
+        fs::create_dir(&dir).unwrap();
+        let err = format!("{:#}", delete(&dir).unwrap_err());
+        assert!(err.contains("is a directory"), "{err}");
+        assert!(dir.is_dir());
     }
 
     #[test]

@@ -85,7 +85,8 @@ struct Facts {
     mount_root: bool,
 }
 
-const BIND_MOUNT: &str = "it is a mount point (a bind-mounted file), which a rename cannot replace";
+pub(super) const BIND_MOUNT: &str =
+    "it is a mount point (a bind-mounted file), which a rename cannot replace";
 
 fn strategy(facts: Facts, euid: u32) -> Strategy {
     if facts.mount_root {
@@ -212,7 +213,7 @@ fn replace(path: &Path, bytes: &[u8], perms: Perms) -> Result<Replaced> {
     Ok(Replaced::Done(warning))
 }
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 

@@ -253,6 +253,18 @@ impl Settings {
         self.get(name) == "1"
     }
 
+    /// The kubeconfig files `up` merges into and `down` removes from
+    /// (`K8S_DEV_DEFAULT_KUBECONFIG`, a `KUBECONFIG`-style list).
+    pub fn kubeconfig_files(&self) -> anyhow::Result<crate::kubeconfig::Files> {
+        crate::kubeconfig::Files::from_list(self.get("K8S_DEV_DEFAULT_KUBECONFIG")).ok_or_else(
+            || {
+                anyhow::anyhow!(
+                    "finding the default kubeconfig: no home directory; fix: set HOME or KUBECONFIG"
+                )
+            },
+        )
+    }
+
     /// Remote mode: `K8S_DEV_CONTEXT` names a context other than the kit's cluster.
     pub fn remote(&self) -> bool {
         self.flag("K8S_DEV_REMOTE")
@@ -504,6 +516,20 @@ mod tests {
         };
         let s = Settings::resolve(&env, None).unwrap();
         assert_eq!(s.get("K8S_DEV_DEFAULT_KUBECONFIG"), "/repo/kubeconfig");
+    }
+
+    #[test]
+    fn a_kubeconfig_naming_several_files_is_all_of_them_as_kubectl_reads_them() {
+        let env = Env {
+            kubeconfig: Some(":/a/one::/b/two:/a/one".into()),
+            ..env()
+        };
+        let s = Settings::resolve(&env, None).unwrap();
+        assert_eq!(s.get("K8S_DEV_DEFAULT_KUBECONFIG"), "/a/one:/b/two");
+        assert_eq!(
+            s.kubeconfig_files().unwrap().paths(),
+            [Path::new("/a/one"), Path::new("/b/two")]
+        );
     }
 
     #[test]

@@ -412,16 +412,20 @@ pub static TABLE: &[Spec] = &[
     },
     Spec {
         name: "K8S_DEV_DEFAULT_KUBECONFIG",
+        // kubectl's files, not one of them: which one a merge writes depends on what each file
+        // holds and which exist (the store's rule, as `kubectl config`).
         default: Default::Computed {
-            doc: "the first KUBECONFIG entry, else ~/.kube/config",
+            doc: "the files of KUBECONFIG, else ~/.kube/config",
             derive: |ctx| {
                 crate::kubeconfig::Files::from_env(ctx.env)
                     .ok()
-                    .map(|files| files.paths()[0].display().to_string())
+                    .map(|files| files.display())
             },
         },
         rule: Rule::Path,
-        help: "the kubeconfig up merges the cluster into (OpenShell: its repo-local KUBECONFIG)",
+        help: "the kubeconfig files up merges the cluster into, as kubectl config writes them: an \
+               entry where it is defined, a new one into the first file that exists, else the \
+               last (OpenShell: its repo-local KUBECONFIG)",
         openshell: None,
     },
     Spec {
