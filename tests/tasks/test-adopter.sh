@@ -12,8 +12,9 @@
 # CRDs from a URL and installs the repository's chart with the kit's dev values, and the
 # repository's own `mise run gateway -- --driver kubernetes` reaches the cluster.
 #
-# What waits on the settings rewrite and the `up` plan is printed as PENDING lines, each naming
-# what it waits for; they are not counted as passes (see docs/openshell-adoption.md).
+# The adopter sets no K8S_DEV_* setting: the helper's defaults are OpenShell's, and the dev
+# values come from the kit. What waits on later task changes is printed as PENDING lines, each
+# naming what it waits for; they are not counted as passes (see docs/openshell-adoption.md).
 #
 # Environment: K8S_DEV_TEST_DOCKER_HOST (missing: skip), K8S_DEV_TEST_NO_SKIP=1 (a skip fails).
 set -euo pipefail
@@ -60,26 +61,14 @@ adopter_repo() {
   git -C "${REPO}" -c user.name=k8s-dev -c user.email=k8s-dev@localhost \
     subtree add -q --prefix tools/k8s-dev "${ROOT}" HEAD --squash >/dev/null 2>&1 \
     || { fail "git subtree add of the kit"; return 1; }
-  # README: the two settings go into the tables the file already has.
+  # README: the two settings go into the tables the file already has, and nothing else: the
+  # helper's defaults fit OpenShell's tree.
   python3 - "${REPO}/mise.toml" <<'PY'
 import sys
 path = sys.argv[1]
 text = open(path).read()
 text = text.replace("[vars]\n", '[vars]\nk8s_dev_dir = "tools/k8s-dev"\n', 1)
 text = text.replace('includes = ["tasks/*.toml"]', 'includes = ["tasks/*.toml", "tools/k8s-dev/tasks/k8s-dev.toml"]', 1)
-# README: the workload settings for OpenShell's tree, in [env]; the caller's environment wins.
-settings = {
-    "K8S_DEV_GATEWAY_PACKAGE": "openshell-server",
-    "K8S_DEV_GATEWAY_BIN": "openshell-gateway",
-    "K8S_DEV_SUPERVISOR_PACKAGE": "openshell-sandbox",
-    "K8S_DEV_SUPERVISOR_BIN": "openshell-sandbox",
-    "K8S_DEV_ROLLOUT": "statefulset/openshell",
-    "K8S_DEV_VALUES": "tools/k8s-dev/deploy/values/dev.yaml",
-}
-lines = "".join(
-    "%s = \"{{ get_env(name='%s', default='%s') }}\"\n" % (k, k, v) for k, v in settings.items()
-)
-text = text.replace("[vars]\n", lines + "\n[vars]\n", 1)
 open(path, "w").write(text)
 PY
   git -C "${REPO}" -c user.name=k8s-dev -c user.email=k8s-dev@localhost commit -qam "Adopt k8s-dev"
@@ -103,7 +92,7 @@ start_runner() { # log, port, command...
   local log="$1" port="$2"
   shift 2
   start_background runner "${REPO}" "${log}" env OPENSHELL_SERVER_PORT="${port}" \
-    OPENSHELL_SANDBOX_NAMESPACE=openshell OPENSHELL_SUPERVISOR_IMAGE="${K8S_DEV_REGISTRY_PULL}/openshell-supervisor:dev" \
+    OPENSHELL_SANDBOX_NAMESPACE=openshell OPENSHELL_SUPERVISOR_IMAGE="$(setting K8S_DEV_REGISTRY_PULL)/openshell-supervisor:dev" \
     CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${ROOT}/target}" "$@"
   RUNNER_PID="${BG_PID}"
   await_output "${log}" "^listening: " "${RUNNER_PID}" 450 || true
@@ -216,7 +205,7 @@ test_up_bootstrap_and_the_repos_own_gateway_runner() {
   assert_contains "$(calls helm 'c["argv"][0] == "upgrade"' | tail -n1)" \
     "upgrade --install openshell deploy/helm/openshell" "bootstrap installs the repository's own chart"
   assert_contains "$(calls helm 'c["argv"][0] == "upgrade"' | tail -n1)" \
-    "--values tools/k8s-dev/deploy/values/dev.yaml" "with the kit's dev values, nothing added to the chart directory"
+    "--values ${REPO}/tools/k8s-dev/deploy/values/dev.yaml" "with the kit's dev values by default, nothing added to the chart directory"
   assert_eq "1" "$(kubectl --kubeconfig "${kc}" get statefulset openshell -n openshell -o jsonpath='{.status.updatedReplicas}')" \
     "bootstrap waited for statefulset/openshell"
   assert_eq "" "$(git -C "${REPO}" status --porcelain -- deploy)" "the repository's deploy/ is untouched"

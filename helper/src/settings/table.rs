@@ -265,7 +265,8 @@ pub static TABLE: &[Spec] = &[
     Spec {
         name: "K8S_DEV_GATEWAY_PORT",
         // Not 8080: that is the load balancer's, where the in-cluster gateway answers; not
-        // 18080/18081 either, OpenShell's own Docker/Podman and VM gateways.
+        // 18080/18081 either, OpenShell's own Docker/Podman and VM gateways, nor 8090, where
+        // OpenShell's Helm dev environment port-forwards the in-cluster gateway.
         default: Default::Value("18082"),
         rule: Rule::Port,
         help: "host port of the out-of-cluster gateway (k8s:dev:gateway)",
