@@ -1455,7 +1455,8 @@ fn status_reports_every_kubeconfig_file_and_where_the_context_is() {
             "DOCKER_HOST",
             format!("unix://{}/no-engine.sock", home.path().display()),
         )
-        .args(["status", "--json", "--cluster", "dev"]));
+        .env("K8S_DEV_CLUSTER", "dev")
+        .args(["status", "--json"]));
     assert_eq!(out.status.code(), Some(0));
     let status: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let k = &status["kubeconfig"];
