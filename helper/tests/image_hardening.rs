@@ -437,6 +437,31 @@ fn a_blob_redirected_to_another_host_is_fetched_without_the_token() {
 }
 
 #[test]
+fn a_blob_the_registry_cannot_vouch_for_is_uploaded_again() {
+    // docker-registry killed while it linked a blob into the repository answers HEAD for that
+    // blob with 500 from then on (seen in faults.rs); a new upload rewrites the link.
+    let target = Registry::start(Store::default(), |_, req| {
+        (req.method == "HEAD" && req.path.contains("/blobs/sha256:")).then(|| {
+            respond(
+                500,
+                &[("Content-Type", "application/json")],
+                br#"{"errors":[{"code":"UNKNOWN","message":"unknown error","detail":"invalid checksum digest format"}]}"#,
+            )
+        })
+    });
+    let home = tempdir();
+    let out = publish(home.path(), "scratch", target.addr());
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    assert!(target.manifest_pushed());
+    let uploads = target
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.contains("/blobs/uploads/"))
+        .count();
+    assert_eq!(uploads, 2, "the layer and the config are uploaded");
+}
+
+#[test]
 fn a_registry_address_that_is_not_a_host_is_refused_before_any_request() {
     let home = tempdir();
     for tag in [

@@ -808,7 +808,11 @@ impl Client {
         }
     }
 
-    /// Whether `repo` already has the blob.
+    /// Whether `repo` already has the blob. A registry that cannot tell (a 5xx) is taken not
+    /// to: docker-registry killed while writing a repository's link to a blob answers HEAD for
+    /// it with 500 ("invalid checksum digest format") ever after, and uploading the blob again
+    /// rewrites the link. At worst that is one upload too many; a registry that is really
+    /// broken fails the upload with its own error.
     pub async fn blob_exists(&self, repo: &Repo, digest: &str) -> anyhow::Result<bool> {
         let url = self.url(repo, &format!("blobs/{digest}"))?;
         let resp = self
@@ -816,6 +820,7 @@ impl Client {
             .await?;
         match resp.status() {
             StatusCode::NOT_FOUND => Ok(false),
+            s if s.is_server_error() => Ok(false),
             s if s.is_success() => Ok(true),
             _ => bail!(
                 "checking blob {digest} in {repo}: {}",
