@@ -34,8 +34,9 @@ stub_sandbox() { # what
 # Records `skaffold dev`'s arguments; deploys nothing.
 printf '%s\n' "$*" >>"${K8S_DEV_FAKE_STATE}/skaffold.argv"
 SH
-  # `cargo build --target T -p PKG…` that "builds" each package's binary (a file named as the
-  # package, as the example crates' binaries are); `cargo run` records the gateway's environment.
+  # `cargo build --target T -p PKG…` that "builds" each package's binary (named as the settings
+  # the task exported say: the gateway's package and binary names differ); `cargo run` records
+  # the gateway's environment.
   cat >"${SANDBOX}/bin/cargo" <<'SH'
 #!/usr/bin/env bash
 case "$1" in
@@ -47,7 +48,14 @@ case "$1" in
       shift
     done
     mkdir -p "${CARGO_TARGET_DIR}/${target}/debug"
-    for pkg in "${pkgs[@]}"; do printf 'binary of %s\n' "${pkg}" >"${CARGO_TARGET_DIR}/${target}/debug/${pkg}"; done
+    for pkg in "${pkgs[@]}"; do
+      case "${pkg}" in
+        "${K8S_DEV_GATEWAY_PACKAGE}") bin="${K8S_DEV_GATEWAY_BIN}" ;;
+        "${K8S_DEV_SUPERVISOR_PACKAGE}") bin="${K8S_DEV_SUPERVISOR_BIN}" ;;
+        *) bin="${pkg}" ;;
+      esac
+      printf 'binary of %s\n' "${pkg}" >"${CARGO_TARGET_DIR}/${target}/debug/${bin}"
+    done
     ;;
   run) env | grep -E '^(KUBECONFIG|OPENSHELL_[A-Z_]+)=' | sort >"${K8S_DEV_FAKE_STATE}/cargo-run.env" ;;
 esac
