@@ -141,7 +141,7 @@ fuzz_one() { # target
       exit 2
       ;;
   esac
-  echo "[fuzz] ${seeds} seeds from the repository's fixtures; fuzzing ${target} for ${SECONDS_TO_FUZZ}s" >&2
+  echo "[fuzz] ${seeds} seeds; fuzzing ${target} for ${SECONDS_TO_FUZZ}s" >&2
   if ! cargo fuzz run ${PROFILE[@]+"${PROFILE[@]}"} --sanitizer none --jobs "${JOBS}" "${target}" "${corpus}" -- \
     -max_total_time="${SECONDS_TO_FUZZ}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1; then
     echo "error: the ${target} fuzz target failed; replay with: (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run ${PROFILE[*]:-} --sanitizer none ${target} artifacts/${target}/<file>)" >&2
