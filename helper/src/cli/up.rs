@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::env::Env;
 use crate::kubeapi::{self, KubeApi};
-use crate::kubeconfig::{self, Files, MergeOptions, Written};
+use crate::kubeconfig::{self, Files, MergeOptions, Summary, Written};
 use crate::kubectl::Kubectl;
 use crate::lock::{self, Holder};
 use crate::observe::{self, EngineInUse};
@@ -267,41 +267,43 @@ impl ClusterApi {
 }
 
 /// k3d's kubeconfig of the cluster, straight into both: the cluster's own file (its context
-/// current) and the user's kubeconfig files (current when K8S_DEV_SWITCH_CONTEXT=1). No
-/// temporary file holds the credentials on the way.
+/// current) and the user's kubeconfig files. No temporary file holds the credentials on the way.
 fn refresh_kubeconfig(s: &Settings) -> Result<()> {
     let cluster = s.get("K8S_DEV_CLUSTER");
     let text = crate::k3d::run(&["kubeconfig", "get", cluster], None, None)?;
     let source = format!("k3d kubeconfig get {cluster}");
-    let (_, written) = kubeconfig::merge_text(
-        &text,
-        Path::new(&source),
+    let merge =
+        |files: &Files, options| kubeconfig::merge_text(&text, Path::new(&source), files, options);
+    let (_, written) = merge(
         &Files::one(s.get("K8S_DEV_CLUSTER_KUBECONFIG")),
         MergeOptions { set_current: true },
     )?;
     tell(&written);
-    let (_, written) = kubeconfig::merge_text(
-        &text,
-        Path::new(&source),
-        &s.kubeconfig_files()?,
-        MergeOptions {
-            set_current: s.flag("K8S_DEV_SWITCH_CONTEXT"),
-        },
-    )?;
-    tell(&written);
-    Ok(())
+    into_user_files(s, merge)
 }
 
 /// The cluster's own file (still valid: the cluster was not re-created) into the user's
-/// kubeconfig files, where `kubectl config` would write it.
+/// kubeconfig files.
 fn merge_into_default(s: &Settings) -> Result<()> {
-    let (_, written) = kubeconfig::merge_file(
-        Path::new(s.get("K8S_DEV_CLUSTER_KUBECONFIG")),
-        &s.kubeconfig_files()?,
-        MergeOptions {
-            set_current: s.flag("K8S_DEV_SWITCH_CONTEXT"),
-        },
-    )?;
+    into_user_files(s, |files, options| {
+        kubeconfig::merge_file(
+            Path::new(s.get("K8S_DEV_CLUSTER_KUBECONFIG")),
+            files,
+            options,
+        )
+    })
+}
+
+/// Merge the cluster into the user's kubeconfig files, where `kubectl config` would write it,
+/// its context current when K8S_DEV_SWITCH_CONTEXT=1.
+fn into_user_files(
+    s: &Settings,
+    merge: impl FnOnce(&Files, MergeOptions) -> Result<(Summary, Vec<Written>)>,
+) -> Result<()> {
+    let options = MergeOptions {
+        set_current: s.flag("K8S_DEV_SWITCH_CONTEXT"),
+    };
+    let (_, written) = merge(&s.kubeconfig_files()?, options)?;
     tell(&written);
     Ok(())
 }
