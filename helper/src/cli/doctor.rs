@@ -2,15 +2,18 @@
 // SPDX-License-Identifier: Apache-2.0
 
 use std::io::Write;
+use std::path::PathBuf;
 
-use crate::doctor::{HostSystem, Status, report};
+use crate::doctor::{HostSystem, Status, System, credentials, report};
 use crate::env::Env;
+use crate::image::auth::{AuthEnv, Locations};
 
 /// Check this machine for the k8s-dev loop and say how to fix what is wrong.
 ///
 /// Checks the container engine, k3d, kubectl, skaffold, helm and cargo, whether the API,
 /// registry and load-balancer ports are free on K8S_DEV_BIND_ADDRESS, the kubeconfig's
-/// permissions, cgroup v2 delegation for a rootless engine on Linux, and free disk space.
+/// permissions, cgroup v2 delegation for a rootless engine on Linux, free disk space, and
+/// that the registry credential files (Docker's config.json, Podman's auth.json) are private.
 /// Prints the report on stdout; exits 1 when any check fails (warnings do not).
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = AFTER_HELP)]
@@ -19,6 +22,10 @@ pub struct DoctorArgs {
     /// (ok|warn|fail|skip), "detail", "fix" (string or null)}]}
     #[arg(long)]
     json: bool,
+    /// Podman's credential file, read from the environment only (Env has no field for it
+    /// yet).
+    #[arg(long, env = "REGISTRY_AUTH_FILE", hide = true)]
+    registry_auth_file: Option<std::ffi::OsString>,
 }
 
 const AFTER_HELP: &str = "\
@@ -28,6 +35,7 @@ Environment:
   K8S_DEV_REGISTRY_PORT  registry port (default 5000)
   K8S_DEV_LB_PORT        load-balancer port (default 8080)
   KUBECONFIG             first entry is the kubeconfig checked (default ~/.kube/config)
+  DOCKER_CONFIG, REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR   where the credential files are
   and everything `k8s-dev-helper engine` reads (DOCKER_HOST, K8S_DEV_ENGINE, ...)
 
 Examples:
@@ -36,7 +44,20 @@ Examples:
 
 impl DoctorArgs {
     pub fn run(self) -> anyhow::Result<()> {
-        let report = report(&Env::from_process(), &HostSystem);
+        let env = Env::from_process();
+        let auth = AuthEnv {
+            home: env.home.clone(),
+            docker_config: env.docker_config.clone(),
+            registry_auth_file: self
+                .registry_auth_file
+                .clone()
+                .filter(|f| !f.is_empty())
+                .map(PathBuf::from),
+            xdg_runtime_dir: env.xdg_runtime_dir.clone(),
+        };
+        let files = Locations::of(&auth, &[]).files;
+        let report =
+            report(&env, &HostSystem).with(credentials::check(&files, &|p| HostSystem.mode(p)));
         let out = if self.json {
             format!("{}\n", serde_json::to_string(&report)?)
         } else {
