@@ -2,11 +2,11 @@
 // SPDX-License-Identifier: Apache-2.0
 
 use std::io::Write;
-use std::path::PathBuf;
 
+use super::credentials::CredentialEnv;
 use crate::doctor::{HostSystem, Status, System, credentials, report};
 use crate::env::Env;
-use crate::image::auth::{AuthEnv, Locations};
+use crate::image::auth::Locations;
 
 /// Check this machine for the k8s-dev loop and say how to fix what is wrong.
 ///
@@ -22,10 +22,8 @@ pub struct DoctorArgs {
     /// (ok|warn|fail|skip), "detail", "fix" (string or null)}]}
     #[arg(long)]
     json: bool,
-    /// Podman's credential file, read from the environment only (Env has no field for it
-    /// yet).
-    #[arg(long, env = "REGISTRY_AUTH_FILE", hide = true)]
-    registry_auth_file: Option<std::ffi::OsString>,
+    #[command(flatten)]
+    credentials: CredentialEnv,
 }
 
 const AFTER_HELP: &str = "\
@@ -44,20 +42,10 @@ Examples:
 
 impl DoctorArgs {
     pub fn run(self) -> anyhow::Result<()> {
-        let env = Env::from_process();
-        let auth = AuthEnv {
-            home: env.home.clone(),
-            docker_config: env.docker_config.clone(),
-            registry_auth_file: self
-                .registry_auth_file
-                .clone()
-                .filter(|f| !f.is_empty())
-                .map(PathBuf::from),
-            xdg_runtime_dir: env.xdg_runtime_dir.clone(),
-        };
-        let files = Locations::of(&auth, &[]).files;
-        let report =
-            report(&env, &HostSystem).with(credentials::check(&files, &|p| HostSystem.mode(p)));
+        // Env has no REGISTRY_AUTH_FILE (yet): the credential files come from the flags.
+        let files = Locations::of(&self.credentials.auth_env(), &[]).files;
+        let report = report(&Env::from_process(), &HostSystem)
+            .with(credentials::check(&files, &|p| HostSystem.mode(p)));
         let out = if self.json {
             format!("{}\n", serde_json::to_string(&report)?)
         } else {

@@ -5,6 +5,7 @@
 //! and a `run`. Results go to stdout, progress and errors to stderr.
 
 pub(crate) mod cluster;
+mod credentials;
 mod doctor;
 mod engine;
 mod image;

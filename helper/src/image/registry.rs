@@ -550,22 +550,11 @@ impl Client {
     }
 
     fn no_credentials(&self, registry: &str) -> String {
-        let files: Vec<String> = self
-            .registries
-            .locations
-            .files
-            .iter()
-            .map(|f| f.display().to_string())
-            .collect();
         format!(
             "registry {registry} asks for credentials and none are configured for it (looked \
              in {}); log in: docker login {registry} (or podman login {registry}), or set \
              DOCKER_CONFIG or REGISTRY_AUTH_FILE",
-            if files.is_empty() {
-                "no credential file".to_string()
-            } else {
-                files.join(", ")
-            }
+            self.registries.locations.looked_in()
         )
     }
 
