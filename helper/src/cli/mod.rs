@@ -11,6 +11,7 @@ mod engine;
 mod image;
 mod kubeconfig;
 mod ports;
+mod registry;
 mod status;
 mod wait;
 
@@ -39,6 +40,8 @@ enum Command {
     Cluster(cluster::ClusterCommand),
     #[command(subcommand)]
     Ports(ports::PortsCommand),
+    #[command(subcommand)]
+    Registry(registry::RegistryCommand),
     Status(status::StatusArgs),
 }
 
@@ -51,6 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Image(cmd) => cmd.run(),
         Command::Cluster(cmd) => cmd.run(),
         Command::Ports(cmd) => cmd.run(),
+        Command::Registry(cmd) => cmd.run(),
         Command::Status(args) => args.run(),
     }
 }
