@@ -13,6 +13,8 @@
 //!   DOCKER_CONFIG=<dir>                 (a config.json with the login for both)
 //!   ready
 
+#[path = "../tests/support/http_request.rs"]
+mod http_request;
 #[path = "../tests/support/tls_registry.rs"]
 mod tls_registry;
 #[path = "../tests/support/token_issuer.rs"]

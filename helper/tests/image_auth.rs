@@ -16,6 +16,8 @@ mod checks;
 mod common;
 #[path = "support/fake_registry.rs"]
 mod fake_registry;
+#[path = "support/http_request.rs"]
+mod http_request;
 #[path = "support/tls_registry.rs"]
 mod tls_registry;
 #[path = "support/token_issuer.rs"]
@@ -781,21 +783,14 @@ impl Drop for TrustedBy {
     }
 }
 
-fn engine(program: &str, host_flag: (&str, &str), args: &[&str]) -> Output {
+/// `program ARGS` against the engine at `host` (`DOCKER_HOST` for docker, `--url` for podman).
+fn engine(program: &str, host: (&str, &str), args: &[&str]) -> Output {
     let mut cmd = Command::new(program);
-    if host_flag.0 == "DOCKER_HOST" {
-        cmd.env("DOCKER_HOST", host_flag.1);
-    } else {
-        cmd.args([host_flag.0, host_flag.1]);
-    }
-    let out = cmd.args(args).output().expect("running the engine CLI");
-    eprintln!(
-        "$ {program} {args:?} -> {:?}\n{}{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    match host {
+        ("DOCKER_HOST", value) => cmd.env("DOCKER_HOST", value),
+        (flag, value) => cmd.args([flag, value]),
+    };
+    common::run(cmd.args(args))
 }
 
 #[test]

@@ -74,7 +74,8 @@ impl Drop for TlsRegistry {
     }
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
+/// `openssl ARGS` in `dir`; its stdout.
+pub fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
     let out = Command::new("openssl")
         .current_dir(dir)
         .args(args)
@@ -85,22 +86,30 @@ fn openssl(dir: &Path, args: &[&str]) {
         "openssl {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    out.stdout
 }
 
-/// A CA, and a server certificate for 127.0.0.1 signed by it, in `dir`.
-pub fn make_ca_and_cert(dir: &Path, name: &str) {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
+/// In `dir`: a CA (`<ca>.crt`, `<ca>.key`, subject `ca_subject`) and a certificate it signs
+/// (`<leaf>.crt`, `<leaf>.key`, subject `leaf_subject`, with the openssl `extensions` lines),
+/// each with a new key made by `key` (`-newkey …` arguments).
+pub fn ca_and_leaf(
+    dir: &Path,
+    key: &[&str],
+    (ca, ca_subject): (&str, &str),
+    (leaf, leaf_subject): (&str, &str),
+    extensions: &str,
+) {
+    let (ca_crt, ca_key) = (format!("{ca}.crt"), format!("{ca}.key"));
+    let (leaf_crt, leaf_key, leaf_csr, leaf_ext) = (
+        format!("{leaf}.crt"),
+        format!("{leaf}.key"),
+        format!("{leaf}.csr"),
+        format!("{leaf}.ext"),
+    );
     let mut args = vec!["req", "-x509"];
-    args.extend(ec);
-    args.extend(["-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj"]);
-    let subject = format!("/CN={name} test CA");
-    args.push(&subject);
+    args.extend(key);
+    args.extend(["-keyout", &ca_key, "-out", &ca_crt, "-days", "2"]);
+    args.extend(["-subj", ca_subject]);
     args.extend([
         "-addext",
         "basicConstraints=critical,CA:TRUE",
@@ -109,41 +118,55 @@ pub fn make_ca_and_cert(dir: &Path, name: &str) {
     ]);
     openssl(dir, &args);
     let mut args = vec!["req"];
-    args.extend(ec);
+    args.extend(key);
     args.extend([
         "-keyout",
-        "server.key",
+        &leaf_key,
         "-out",
-        "server.csr",
+        &leaf_csr,
         "-subj",
-        "/CN=127.0.0.1",
+        leaf_subject,
     ]);
     openssl(dir, &args);
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
-         keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join(&leaf_ext), extensions).unwrap();
     openssl(
         dir,
         &[
             "x509",
             "-req",
             "-in",
-            "server.csr",
+            &leaf_csr,
             "-CA",
-            "ca.crt",
+            &ca_crt,
             "-CAkey",
-            "ca.key",
+            &ca_key,
             "-CAcreateserial",
             "-out",
-            "server.crt",
+            &leaf_crt,
             "-days",
             "2",
             "-extfile",
-            "server.ext",
+            &leaf_ext,
         ],
+    );
+}
+
+/// A CA (`ca.crt`), and a server certificate for 127.0.0.1 signed by it (`server.crt`,
+/// `server.key`), in `dir`.
+pub fn make_ca_and_cert(dir: &Path, name: &str) {
+    ca_and_leaf(
+        dir,
+        &[
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ],
+        ("ca", &format!("/CN={name} test CA")),
+        ("server", "/CN=127.0.0.1"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+         keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
     );
 }
 

@@ -25,17 +25,19 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};
+
+use super::tls_registry::{ca_and_leaf, openssl};
+
+use super::http_request::{self, Request};
 
 /// distribution's `token.Leeway`, added to `exp` (and taken from `nbf`) when it checks them.
 pub const LEEWAY_S: i64 = 60;
@@ -122,20 +124,6 @@ pub struct Issuer {
     _dir: tempfile::TempDir,
 }
 
-fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("running openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
 /// The libtrust key ID distribution matches `kid` against: base32 of the first 240 bits of the
 /// SHA-256 of the DER SubjectPublicKeyInfo, in groups of four joined by `:`.
 pub fn libtrust_key_id(spki_der: &[u8]) -> String {
@@ -201,52 +189,12 @@ fn make_key(dir: &Path, signing: Signing) -> Key {
             }
         }
         Signing::Rs256X5c => {
-            let rsa = ["-newkey", "rsa:2048", "-nodes"];
-            let mut args = vec!["req", "-x509"];
-            args.extend(rsa);
-            args.extend([
-                "-keyout",
-                "ca.key",
-                "-out",
-                "bundle.crt",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=k8s-dev test token CA",
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign",
-            ]);
-            openssl(dir, &args);
-            let mut args = vec!["req"];
-            args.extend(rsa);
-            args.extend([
-                "-keyout",
-                "signer.key",
-                "-out",
-                "signer.csr",
-                "-subj",
-                "/CN=k8s-dev test token signer",
-            ]);
-            openssl(dir, &args);
-            openssl(
+            ca_and_leaf(
                 dir,
-                &[
-                    "x509",
-                    "-req",
-                    "-in",
-                    "signer.csr",
-                    "-CA",
-                    "bundle.crt",
-                    "-CAkey",
-                    "ca.key",
-                    "-CAcreateserial",
-                    "-out",
-                    "signer.crt",
-                    "-days",
-                    "2",
-                ],
+                &["-newkey", "rsa:2048", "-nodes"],
+                ("bundle", "/CN=k8s-dev test token CA"),
+                ("signer", "/CN=k8s-dev test token signer"),
+                "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n",
             );
             let leaf = openssl(dir, &["x509", "-in", "signer.crt", "-outform", "DER"]);
             Key {
@@ -432,31 +380,10 @@ struct Ctx<'a> {
 fn serve(tcp: TcpStream, tls: Arc<rustls::ServerConfig>, ctx: &Ctx) -> std::io::Result<()> {
     let conn = rustls::ServerConnection::new(tls).map_err(std::io::Error::other)?;
     let mut stream = rustls::StreamOwned::new(conn, tcp);
-    let mut reader = BufReader::new(&mut stream);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or("").to_string();
-    let target = parts.next().unwrap_or("").to_string();
-    let mut headers = BTreeMap::new();
-    loop {
-        let mut h = String::new();
-        reader.read_line(&mut h)?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-        }
-    }
-    let len: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; len.min(1 << 16)];
-    reader.read_exact(&mut body)?;
-    let (status, text) = answer(ctx, &method, &target, &headers, &body);
+    let Some(request) = http_request::read(&mut BufReader::new(&mut stream))? else {
+        return Ok(());
+    };
+    let (status, text) = answer(ctx, &request);
     let reason = if status == 200 { "OK" } else { "Error" };
     let head = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
@@ -478,19 +405,14 @@ fn error(status: u16, code: &str, message: &str) -> (u16, String) {
     )
 }
 
-fn answer(
-    ctx: &Ctx,
-    method: &str,
-    target: &str,
-    headers: &BTreeMap<String, String>,
-    body: &[u8],
-) -> (u16, String) {
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+fn answer(ctx: &Ctx, request: &Request) -> (u16, String) {
+    let (method, headers) = (request.method.as_str(), &request.headers);
+    let (path, query) = request.path.split_once('?').unwrap_or((&request.path, ""));
     if path != "/token" {
         return error(404, "NOT_FOUND", "no such endpoint");
     }
     let params = if method == "POST" {
-        form(&String::from_utf8_lossy(body))
+        form(&String::from_utf8_lossy(&request.body))
     } else {
         form(query)
     };
