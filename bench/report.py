@@ -45,6 +45,10 @@ SPEEDUPS = [
      "large binary: podman build + push vs helper (debug)"),
     ("publish.docker_save_load_speedup", "publish.docker_build_save_load", "publish.helper_zstd",
      "large binary: docker build + save + podman load vs helper (debug)"),
+    ("publish.http_over_tls_token_speedup", "publish.auth_tls_token", "publish.auth_loopback_http",
+     "same image: TLS + token-auth registry vs loopback HTTP (above 1: the overhead of TLS and auth)"),
+    ("publish.http_over_tls_htpasswd_speedup", "publish.auth_tls_htpasswd", "publish.auth_loopback_http",
+     "same image: TLS + htpasswd registry vs loopback HTTP (above 1: the overhead of TLS and auth)"),
     ("tasks.merge_release_over_debug_speedup", "tasks.merge.debug.binary", "tasks.merge.release.binary",
      "200-context merge: the release helper the tasks run vs a debug build"),
 ]

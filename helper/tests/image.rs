@@ -13,6 +13,8 @@ mod checks;
 mod common;
 #[path = "support/fake_registry.rs"]
 mod fake_registry;
+#[path = "support/http_request.rs"]
+mod http_request;
 
 use std::collections::HashMap;
 use std::path::Path;

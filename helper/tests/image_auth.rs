@@ -2,27 +2,35 @@
 // SPDX-License-Identifier: Apache-2.0
 
 //! `image publish` to registries that want credentials: a real `docker-registry` behind TLS
-//! (a CA the test makes, trusted through a `certs.d` directory) and htpasswd, with the
-//! credentials in each place Docker and Podman keep them; and, in this process, a registry
-//! whose token service wants them (Basic or an identity token), and one whose token expires
+//! (a CA the test makes, trusted through a `certs.d` directory) with htpasswd, and the same
+//! with token auth from the test's token issuer (real JWTs, ES256 with `kid` and RS256 with
+//! `x5c`), with the credentials in each place Docker and Podman keep them; per-scope tokens
+//! for a cross-repository mount; a real token that expires mid-publish; the published image
+//! pulled by Docker and Podman with the same credentials. In this process, a registry whose
+//! token service wants them (Basic or an identity token), and one whose token expires
 //! mid-publish. A missing or wrong credential is one line naming the registry and the fix,
-//! and the password appears nowhere in the output.
+//! and the password appears nowhere in the output or in any file the helper leaves.
 
 #[path = "support/checks.rs"]
 mod checks;
 mod common;
 #[path = "support/fake_registry.rs"]
 mod fake_registry;
+#[path = "support/http_request.rs"]
+mod http_request;
 #[path = "support/tls_registry.rs"]
 mod tls_registry;
+#[path = "support/token_issuer.rs"]
+mod token_issuer;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
 use checks::assert_one_line_error;
 use fake_registry::{Registry, Request, Response, Store, respond};
-use tls_registry::TlsRegistry;
+use tls_registry::{Auth, Pki, Throttle, TlsRegistry};
+use token_issuer::{Issuer, Signing, User};
 
 const USER: &str = "tester";
 const PASSWORD: &str = "pw-Zq9!never-printed";
@@ -38,11 +46,21 @@ fn base64(text: &str) -> String {
 
 /// `image publish` of a small file to `target`, HOME at `home`, CAs from `certs_dir`.
 fn publish(home: &Path, target: &str, certs_dir: Option<&Path>) -> Command {
+    publish_on(home, "scratch", target, certs_dir)
+}
+
+/// `image publish` of `home/app` on `base`.
+fn publish_on(home: &Path, base: &str, target: &str, certs_dir: Option<&Path>) -> Command {
     let file = home.join("app");
-    std::fs::write(&file, b"#!/bin/sh\necho app\n").unwrap();
+    if !file.exists() {
+        std::fs::write(&file, b"#!/bin/sh\necho app\n").unwrap();
+    }
     let mut cmd = common::helper(home);
+    // Temporary files land in HOME too, where the tests look for leaked secrets.
+    std::fs::create_dir_all(home.join("tmp")).unwrap();
     cmd.env_remove("REGISTRY_AUTH_FILE")
-        .args(["image", "publish", "--no-cache", "--base", "scratch"])
+        .env("TMPDIR", home.join("tmp"))
+        .args(["image", "publish", "--no-cache", "--base", base])
         .arg("--file")
         .arg(format!("{}:/app:755", file.display()))
         .args(["--tag", target]);
@@ -52,11 +70,57 @@ fn publish(home: &Path, target: &str, certs_dir: Option<&Path>) -> Command {
     cmd
 }
 
+/// The secrets the tests hand out, as they could leak: plain, and as a Basic credential.
+fn secrets() -> [String; 3] {
+    [
+        PASSWORD.to_string(),
+        base64(&format!("{USER}:{PASSWORD}")),
+        REFRESH_TOKEN.to_string(),
+    ]
+}
+
 fn assert_secret_not_shown(out: &Output) {
     for stream in [&out.stdout, &out.stderr] {
         let text = String::from_utf8_lossy(stream);
-        assert!(!text.contains(PASSWORD), "the password was printed: {text}");
-        assert!(!text.contains(&base64(&format!("{USER}:{PASSWORD}"))));
+        for secret in secrets() {
+            assert!(!text.contains(&secret), "a secret was printed: {text}");
+        }
+    }
+}
+
+/// Every file under `dir` with its bytes.
+fn files_under(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(path),
+                Ok(t) if t.is_file() => {
+                    out.insert(path.clone(), std::fs::read(&path).unwrap_or_default());
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// No file the helper wrote or changed under `dir` (its HOME, TMPDIR and cache) holds a
+/// secret: only the credential stores the test wrote (`before`) may.
+fn assert_no_new_file_holds_a_secret(
+    before: &std::collections::BTreeMap<PathBuf, Vec<u8>>,
+    dir: &Path,
+) {
+    for (path, bytes) in files_under(dir) {
+        if before.get(&path) == Some(&bytes) {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in secrets() {
+            assert!(!text.contains(&secret), "{} holds a secret", path.display());
+        }
     }
 }
 
@@ -91,28 +155,25 @@ fn path_with(bin: &Path) -> String {
     )
 }
 
-#[test]
-fn a_tls_htpasswd_registry_takes_credentials_from_every_store() {
-    if !tls_registry::available() {
-        return;
-    }
-    let registry = TlsRegistry::start(USER, PASSWORD);
-    let addr = registry.addr.clone();
+/// Puts the credentials in one place, given the home directory and the command.
+type Setup<'a> = Box<dyn Fn(&Path, &mut Command) + 'a>;
+
+/// `USER`/`PASSWORD` for `addr` in each place Docker and Podman keep credentials.
+fn credential_stores(addr: &str) -> Vec<(&'static str, Setup<'_>)> {
     let auths = format!(
         r#"{{"auths": {{"{addr}": {{"auth": "{}"}}}}}}"#,
         base64(&format!("{USER}:{PASSWORD}"))
     );
-    /// Puts the credentials in one place, given the home directory and the command.
-    type Setup<'a> = Box<dyn Fn(&Path, &mut Command) + 'a>;
-    let cases: Vec<(&str, Setup)> = vec![
+    let podman_auths = auths.clone();
+    vec![
         (
             "docker-auths",
-            Box::new(|home, _| write(&home.join(".docker/config.json"), &auths)),
+            Box::new(move |home, _| write(&home.join(".docker/config.json"), &auths)),
         ),
         (
             "docker-config-helper",
-            Box::new(|home, cmd| {
-                let bin = credential_helper(home, "k8sdevtest", &addr);
+            Box::new(move |home, cmd| {
+                let bin = credential_helper(home, "k8sdevtest", addr);
                 write(
                     &home.join("elsewhere/config.json"),
                     &format!(r#"{{"credHelpers": {{"{addr}": "k8sdevtest"}}}}"#),
@@ -123,8 +184,8 @@ fn a_tls_htpasswd_registry_takes_credentials_from_every_store() {
         ),
         (
             "docker-creds-store",
-            Box::new(|home, cmd| {
-                let bin = credential_helper(home, "k8sdevstore", &addr);
+            Box::new(move |home, cmd| {
+                let bin = credential_helper(home, "k8sdevstore", addr);
                 write(
                     &home.join(".docker/config.json"),
                     r#"{"auths": {}, "credsStore": "k8sdevstore"}"#,
@@ -134,36 +195,116 @@ fn a_tls_htpasswd_registry_takes_credentials_from_every_store() {
         ),
         (
             "podman-registry-auth-file",
-            Box::new(|home, cmd| {
-                write(&home.join("podman-auth.json"), &auths);
-                cmd.env("REGISTRY_AUTH_FILE", home.join("podman-auth.json"));
+            Box::new({
+                let auths = podman_auths.clone();
+                move |home, cmd| {
+                    write(&home.join("podman-auth.json"), &auths);
+                    cmd.env("REGISTRY_AUTH_FILE", home.join("podman-auth.json"));
+                }
             }),
         ),
         (
             "podman-xdg-runtime-dir",
-            Box::new(|home, cmd| {
-                write(&home.join("run/containers/auth.json"), &auths);
+            Box::new(move |home, cmd| {
+                write(&home.join("run/containers/auth.json"), &podman_auths);
                 cmd.env("XDG_RUNTIME_DIR", home.join("run"));
             }),
         ),
-    ];
+    ]
+}
+
+/// Publish `<addr>/<case>:dev` once per case, each with the credentials only where `setup`
+/// puts them; each must succeed, print no secret, leave none in a file, and be readable.
+fn publish_each(registry: &TlsRegistry, cases: Vec<(&str, Setup)>) {
     for (case, setup) in cases {
         let home = tempdir();
         let mut cmd = publish(
             home.path(),
-            &format!("{addr}/{case}:dev"),
+            &format!("{}/{case}:dev", registry.addr),
             Some(&registry.certs_dir),
         );
         setup(home.path(), &mut cmd);
+        let before = files_under(home.path());
         let out = common::run(&mut cmd);
         assert_eq!(out.status.code(), Some(0), "{case}");
         assert_secret_not_shown(&out);
+        assert_no_new_file_holds_a_secret(&before, home.path());
         assert_eq!(
             registry.get(&format!("/v2/{case}/manifests/dev"), USER, PASSWORD),
             200,
             "{case}: the image is there"
         );
     }
+}
+
+#[test]
+fn a_tls_htpasswd_registry_takes_credentials_from_every_store() {
+    if !tls_registry::available() {
+        return;
+    }
+    let registry = TlsRegistry::start(USER, PASSWORD);
+    publish_each(&registry, credential_stores(&registry.addr));
+}
+
+/// A TLS registry with token auth, its issuer on another port with a certificate from the
+/// registry's CA (trusted only through the registry's `certs.d` directory, as Docker and
+/// Podman trust it), `users` known to the issuer.
+fn token_registry(signing: Signing, users: Vec<User>, level: &str) -> (TlsRegistry, Issuer) {
+    let pki = Pki::new("registry");
+    let issuer = Issuer::start(&pki.cert(), &pki.key(), signing, users);
+    let registry = TlsRegistry::start_with(pki, Auth::Token(&issuer), level);
+    (registry, issuer)
+}
+
+fn tester() -> User {
+    let mut user = User::admin(USER, PASSWORD);
+    user.refresh_token = Some(REFRESH_TOKEN.into());
+    user
+}
+
+const REFRESH_TOKEN: &str = "refresh-Qx7-never-printed";
+
+#[test]
+fn a_token_registry_takes_credentials_from_every_store_and_an_identity_token() {
+    if !tls_registry::available() {
+        return;
+    }
+    let (registry, issuer) = token_registry(Signing::Es256Kid, vec![tester()], "warn");
+    let addr = registry.addr.clone();
+    assert!(
+        !registry
+            .certs_dir
+            .join(issuer.realm[8..].split('/').next().unwrap())
+            .exists(),
+        "the realm's own host:port has no CA directory: the registry's covers it"
+    );
+    let mut cases = credential_stores(&addr);
+    cases.push((
+        "identity-token",
+        Box::new(|home: &Path, _: &mut Command| {
+            write(
+                &home.join(".docker/config.json"),
+                &format!(r#"{{"auths": {{"{addr}": {{"identitytoken": "{REFRESH_TOKEN}"}}}}}}"#),
+            )
+        }),
+    ));
+    publish_each(&registry, cases);
+    let issued = issuer.issued();
+    assert!(
+        issued.iter().all(|t| t.refused.is_none()),
+        "every request had good credentials: {issued:?}"
+    );
+    let by = |method: &str| {
+        issued
+            .iter()
+            .filter(|t| t.method == method && t.account.as_deref() == Some(USER))
+            .count()
+    };
+    assert!(by("GET") >= 5, "Basic on GET for the stores: {issued:?}");
+    assert!(
+        by("POST") >= 1,
+        "the refresh grant for the identity token: {issued:?}"
+    );
 }
 
 #[test]
@@ -414,4 +555,337 @@ fn a_token_that_expires_mid_publish_is_fetched_again() {
         token_requests, 2,
         "one token, then another after it expired"
     );
+}
+
+/// Random bytes (they do not compress, so a layer of them is as large as they are).
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64 ^ seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn docker_config_for(home: &Path, addr: &str, user: &str, password: &str) {
+    write(
+        &home.join(".docker/config.json"),
+        &format!(
+            r#"{{"auths": {{"{addr}": {{"auth": "{}"}}}}}}"#,
+            base64(&format!("{user}:{password}"))
+        ),
+    );
+}
+
+#[derive(serde::Deserialize)]
+struct Published {
+    bytes_uploaded: u64,
+    bytes_skipped: u64,
+}
+
+#[test]
+fn a_cross_repository_mount_takes_pull_on_the_source_and_push_on_the_target() {
+    if !tls_registry::available() {
+        return;
+    }
+    // RS256 with an x5c chain to the bundle's CA, the other way distribution finds the key.
+    let limited = User {
+        name: "limited".into(),
+        password: "limited-pw".into(),
+        refresh_token: None,
+        grants: Vec::new(),
+    }
+    .may("base", &["pull"])
+    .may("app", &["pull", "push"]);
+    let outsider = User {
+        name: "outsider".into(),
+        password: "outsider-pw".into(),
+        refresh_token: None,
+        grants: Vec::new(),
+    }
+    .may("app", &["pull", "push"]);
+    let (registry, issuer) =
+        token_registry(Signing::Rs256X5c, vec![tester(), limited, outsider], "warn");
+    let addr = registry.addr.clone();
+
+    // The base, with a 200 KB layer, pushed by a user who may push anywhere.
+    let admin = tempdir();
+    docker_config_for(admin.path(), &addr, USER, PASSWORD);
+    std::fs::write(admin.path().join("app"), noise(200_000, 1)).unwrap();
+    let mut cmd = publish(
+        admin.path(),
+        &format!("{addr}/base:1"),
+        Some(&registry.certs_dir),
+    );
+    assert_eq!(common::run(&mut cmd).status.code(), Some(0));
+
+    let home = tempdir();
+    docker_config_for(home.path(), &addr, "limited", "limited-pw");
+    let app = |home: &Path| {
+        let mut cmd = publish_on(
+            home,
+            &format!("{addr}/base:1"),
+            &format!("{addr}/app:dev"),
+            Some(&registry.certs_dir),
+        );
+        cmd.arg("--json");
+        cmd
+    };
+    let out = common::run(&mut app(home.path()));
+    assert_eq!(out.status.code(), Some(0));
+    let report: Published = serde_json::from_str(common::stdout(&out).trim()).unwrap();
+    assert!(
+        report.bytes_skipped >= 200_000,
+        "the base layer was mounted, not uploaded: {} skipped",
+        report.bytes_skipped
+    );
+    assert!(report.bytes_uploaded < 200_000, "{}", report.bytes_uploaded);
+    let issued: Vec<_> = issuer
+        .issued()
+        .into_iter()
+        .filter(|t| t.account.as_deref() == Some("limited"))
+        .collect();
+    // The mount (POST …/app/blobs/uploads/?mount=…&from=base) needs pull on base and push on
+    // app in one token: the token asked for both.
+    let both = |t: &&token_issuer::Issued| {
+        t.scopes.iter().any(|s| s == "repository:base:pull")
+            && t.scopes.iter().any(|s| s == "repository:app:pull,push")
+    };
+    let mount = issued
+        .iter()
+        .find(both)
+        .unwrap_or_else(|| panic!("no token asked for pull on base and push on app: {issued:?}"));
+    let granted: std::collections::BTreeMap<_, _> = mount.granted.iter().cloned().collect();
+    assert_eq!(granted["base"], vec!["pull"], "only pull on the source");
+    assert_eq!(granted["app"], vec!["pull", "push"]);
+
+    // A user who may not read the base: one line naming the registry, the scope and the fix.
+    let home = tempdir();
+    docker_config_for(home.path(), &addr, "outsider", "outsider-pw");
+    let out = common::run(&mut app(home.path()));
+    assert_one_line_error(
+        &out,
+        &[
+            &format!("registry {addr} needs repository:base:pull"),
+            "its token service granted less to the credentials from",
+            "ask the registry's admin for that access",
+        ],
+    );
+}
+
+#[test]
+fn a_real_token_that_expires_mid_publish_is_fetched_again() {
+    if !tls_registry::available() {
+        return;
+    }
+    let (registry, issuer) = token_registry(Signing::Es256Kid, vec![tester()], "info");
+    // 12 MiB through a 4 MiB/s link take 3 s or more; the first token lives 2 s at most, so
+    // the registry itself finds it expired before the manifest goes up.
+    let throttle = Throttle::start(&registry.addr, 4 << 20);
+    registry.trust_as(&throttle.addr);
+    issuer.short_lived(&[2]);
+    let home = tempdir();
+    docker_config_for(home.path(), &throttle.addr, USER, PASSWORD);
+    std::fs::write(home.path().join("app"), noise(12 << 20, 2)).unwrap();
+    let mut cmd = publish(
+        home.path(),
+        &format!("{}/app:dev", throttle.addr),
+        Some(&registry.certs_dir),
+    );
+    let out = common::run(&mut cmd);
+    assert_eq!(out.status.code(), Some(0));
+    let log = registry.log();
+    assert!(
+        log.contains("token not to be used after"),
+        "the registry refused the expired token itself: {log}"
+    );
+    let issued = issuer.issued();
+    assert!(
+        issued.len() >= 2,
+        "a second token after the first expired: {issued:?}"
+    );
+    assert_eq!(issued[0].lifetime_s, 2);
+    assert!(
+        issued[1].at - issued[0].at >= 2.0,
+        "the second token came once the first had expired: {issued:?}"
+    );
+    assert_eq!(
+        registry.get("/v2/app/manifests/dev", USER, PASSWORD),
+        200,
+        "published"
+    );
+}
+
+#[test]
+fn a_wrong_password_at_the_token_service_is_one_line_and_secret_free() {
+    if !tls_registry::available() {
+        return;
+    }
+    let (registry, issuer) = token_registry(Signing::Es256Kid, vec![tester()], "warn");
+    let addr = registry.addr.clone();
+    let home = tempdir();
+    write(
+        &home.path().join(".docker/config.json"),
+        &format!(
+            r#"{{"auths": {{"{addr}": {{"username": "{USER}", "password": "wrong-{PASSWORD}"}}}}}}"#
+        ),
+    );
+    let before = files_under(home.path());
+    let mut cmd = publish(
+        home.path(),
+        &format!("{addr}/app:dev"),
+        Some(&registry.certs_dir),
+    );
+    let argv: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().into()).collect();
+    let out = common::run(&mut cmd);
+    assert_one_line_error(
+        &out,
+        &[
+            &format!(
+                "the token service {} of registry {addr} refused the credentials from {}",
+                issuer.realm,
+                home.path().join(".docker/config.json").display()
+            ),
+            "HTTP 401 UNAUTHORIZED: authentication required",
+            &format!("log in again: docker login {addr} (or podman login {addr})"),
+        ],
+    );
+    assert_secret_not_shown(&out);
+    assert!(
+        !argv.iter().any(|a| a.contains(PASSWORD)),
+        "never on the command line: {argv:?}"
+    );
+    assert_no_new_file_holds_a_secret(&before, home.path());
+    assert_eq!(
+        issuer.issued()[0].refused.as_deref(),
+        Some("bad credentials")
+    );
+}
+
+/// A CA file an engine reads from a `certs.d` directory of its own, removed on drop.
+struct TrustedBy(PathBuf);
+
+impl TrustedBy {
+    fn new(certs_d: &str, addr: &str, ca: &Path) -> TrustedBy {
+        let dir = Path::new(certs_d).join(addr);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(ca, dir.join("ca.crt")).unwrap();
+        TrustedBy(dir)
+    }
+}
+
+impl Drop for TrustedBy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `program ARGS` against the engine at `host` (`DOCKER_HOST` for docker, `--url` for podman).
+fn engine(program: &str, host: (&str, &str), args: &[&str]) -> Output {
+    let mut cmd = Command::new(program);
+    match host {
+        ("DOCKER_HOST", value) => cmd.env("DOCKER_HOST", value),
+        (flag, value) => cmd.args([flag, value]),
+    };
+    common::run(cmd.args(args))
+}
+
+#[test]
+fn docker_and_podman_pull_the_published_image_with_the_same_credentials() {
+    if !tls_registry::available() {
+        return;
+    }
+    let (Some(docker), Some(podman), Some(docker_certs), Some(podman_certs)) = (
+        common::engine_var("K8S_DEV_TEST_DOCKER_HOST"),
+        common::engine_var("K8S_DEV_TEST_PODMAN_HOST"),
+        common::engine_var("K8S_DEV_TEST_DOCKER_CERTS_D"),
+        common::engine_var("K8S_DEV_TEST_PODMAN_CERTS_D"),
+    ) else {
+        return;
+    };
+    let (registry, issuer) = token_registry(Signing::Es256Kid, vec![tester()], "warn");
+    let addr = registry.addr.clone();
+    let image = format!("{addr}/pulled:dev");
+    let home = tempdir();
+    // gzip: dockerd 20.10 cannot unpack zstd layers.
+    let mut cmd = publish(home.path(), &image, Some(&registry.certs_dir));
+    cmd.args([
+        "--compression",
+        "gzip",
+        "--file",
+        "/bin/busybox:/bin/busybox:755",
+    ])
+    .args([
+        "--entrypoint",
+        r#"["/bin/busybox","echo","pulled-with-credentials"]"#,
+    ]);
+    docker_config_for(home.path(), &addr, USER, PASSWORD);
+    assert_eq!(common::run(&mut cmd).status.code(), Some(0));
+    let config_dir = home.path().join(".docker");
+    let config_dir = config_dir.to_str().unwrap();
+    let auth_file = home.path().join(".docker/config.json");
+    let auth_file = auth_file.to_str().unwrap();
+
+    let _docker_trusts = TrustedBy::new(&docker_certs, &addr, &registry.ca);
+    let dockerd = ("DOCKER_HOST", docker.as_str());
+    let empty = tempdir();
+    let out = engine(
+        "docker",
+        dockerd,
+        &["--config", empty.path().to_str().unwrap(), "pull", &image],
+    );
+    assert!(!out.status.success(), "no credentials, no pull");
+    let out = engine("docker", dockerd, &["--config", config_dir, "pull", &image]);
+    assert!(
+        out.status.success(),
+        "docker pull with the helper's credentials"
+    );
+    let out = engine(
+        "docker",
+        dockerd,
+        &["run", "--rm", "--network", "host", &image],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "pulled-with-credentials"
+    );
+    let _ = engine("docker", dockerd, &["rmi", "-f", &image]);
+
+    let _podman_trusts = TrustedBy::new(&podman_certs, &addr, &registry.ca);
+    let service = ("--url", podman.as_str());
+    let out = engine(
+        "podman",
+        service,
+        &["pull", "--authfile", auth_file, &image],
+    );
+    assert!(
+        out.status.success(),
+        "podman pull with the helper's credentials"
+    );
+    let out = engine(
+        "podman",
+        service,
+        &["run", "--rm", "--network", "host", &image],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "pulled-with-credentials"
+    );
+    let _ = engine("podman", service, &["rmi", "-f", &image]);
+
+    // Both engines went through the token service with the user's credentials, for pull only.
+    let issued = issuer.issued();
+    for agent in ["docker/", "containers/"] {
+        let token = issued
+            .iter()
+            .find(|t| t.user_agent.contains(agent) && t.account.as_deref() == Some(USER))
+            .unwrap_or_else(|| panic!("no token for {agent}: {issued:?}"));
+        assert_eq!(
+            token.granted,
+            vec![("pulled".to_string(), vec!["pull".to_string()])]
+        );
+    }
 }

@@ -12,6 +12,8 @@ mod checks;
 mod common;
 #[path = "support/fake_registry.rs"]
 mod fake_registry;
+#[path = "support/http_request.rs"]
+mod http_request;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
-use crate::image::auth::{AuthEnv, Locations};
+use super::credentials::CredentialEnv;
+use crate::image::auth::Locations;
 use crate::image::dockerfile;
 use crate::image::layer::{Compression, LayerFile};
 use crate::image::manifest::{ConfigChanges, Platform, normalize_port};
@@ -151,17 +152,8 @@ pub struct PublishArgs {
     /// spoken to over HTTPS
     #[arg(long = "certs-dir", value_name = "DIR")]
     certs_dirs: Vec<PathBuf>,
-    /// Docker's configuration directory (config.json: auths, credHelpers, credsStore), read
-    /// from the environment only [default: ~/.docker]
-    #[arg(long, env = "DOCKER_CONFIG", hide = true)]
-    docker_config: Option<std::ffi::OsString>,
-    /// Podman's credential file, read from the environment only [default:
-    /// $XDG_RUNTIME_DIR/containers/auth.json, then ~/.config/containers/auth.json]
-    #[arg(long, env = "REGISTRY_AUTH_FILE", hide = true)]
-    registry_auth_file: Option<std::ffi::OsString>,
-    /// Where Podman's credential file is by default, read from the environment only.
-    #[arg(long, env = "XDG_RUNTIME_DIR", hide = true)]
-    xdg_runtime_dir: Option<std::ffi::OsString>,
+    #[command(flatten)]
+    credentials: CredentialEnv,
     /// Timestamp of every file and of the image, in seconds since 1970 [default: 0]
     #[arg(long, value_name = "SECONDS", env = "SOURCE_DATE_EPOCH")]
     source_date_epoch: Option<u64>,
@@ -464,21 +456,11 @@ impl PublishArgs {
         })
     }
 
-    /// Plain-HTTP registries, and where credentials and CAs are (an empty variable counts as
-    /// unset, as the XDG rules say).
+    /// Plain-HTTP registries, and where credentials and CAs are.
     fn registries(&self) -> Registries {
-        // OsString, not PathBuf: clap refuses an empty PathBuf, and empty means unset.
-        let set =
-            |p: &Option<std::ffi::OsString>| p.clone().filter(|p| !p.is_empty()).map(PathBuf::from);
-        let env = AuthEnv {
-            home: dirs::home_dir(),
-            docker_config: set(&self.docker_config),
-            registry_auth_file: set(&self.registry_auth_file),
-            xdg_runtime_dir: set(&self.xdg_runtime_dir),
-        };
         Registries {
             insecure: self.insecure.clone(),
-            locations: Locations::of(&env, &self.certs_dirs),
+            locations: Locations::of(&self.credentials.auth_env(), &self.certs_dirs),
         }
     }
 

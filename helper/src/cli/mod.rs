@@ -4,12 +4,14 @@
 //! Command-line parsing and dispatch. One module per subcommand; each owns its `clap::Args`
 //! and a `run`. Results go to stdout, progress and errors to stderr.
 
+mod credentials;
 mod doctor;
 mod down;
 mod engine;
 mod image;
 mod kubeconfig;
 mod ports;
+mod registry;
 mod settings;
 mod status;
 pub(crate) mod up;
@@ -42,6 +44,8 @@ enum Command {
     Down(down::DownCommand),
     #[command(subcommand)]
     Ports(ports::PortsCommand),
+    #[command(subcommand)]
+    Registry(registry::RegistryCommand),
     Status(status::StatusArgs),
     Settings(settings::SettingsArgs),
 }
@@ -78,6 +82,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Up(cmd) => cmd.run(),
         Command::Down(cmd) => cmd.run(),
         Command::Ports(cmd) => cmd.run(),
+        Command::Registry(cmd) => cmd.run(),
         Command::Status(args) => args.run(),
         Command::Settings(args) => args.run(),
     }

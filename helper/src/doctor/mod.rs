@@ -10,6 +10,7 @@
 //! both as text ([`Report::render`]) and as JSON (its `Serialize`).
 
 mod checks;
+pub mod credentials;
 mod system;
 
 use std::io;
@@ -69,6 +70,13 @@ impl Report {
             ok: !checks.iter().any(|c| c.status == CheckStatus::Fail),
             checks,
         }
+    }
+
+    /// This report with `check` added: the CLI adds the checks whose inputs `Env` lacks.
+    pub fn with(self, check: Check) -> Report {
+        let mut checks = self.checks;
+        checks.push(check);
+        Report::new(checks)
     }
 
     pub fn count(&self, status: CheckStatus) -> usize {

@@ -130,6 +130,15 @@ impl Locations {
         Vec::new()
     }
 
+    /// The credential files, for a message saying where none was found.
+    pub fn looked_in(&self) -> String {
+        if self.files.is_empty() {
+            return "no credential file".to_string();
+        }
+        let files: Vec<String> = self.files.iter().map(|f| f.display().to_string()).collect();
+        files.join(", ")
+    }
+
     /// The credential for `registry` (`host[:port]`, Docker Hub as [`DOCKER_HUB`]), from the
     /// first file that has one.
     pub fn find(&self, registry: &str) -> anyhow::Result<Option<Found>> {

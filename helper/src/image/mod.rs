@@ -23,6 +23,7 @@ pub mod layer;
 pub mod manifest;
 pub mod prefix;
 pub mod publish;
+pub mod pull_secret;
 pub mod reference;
 pub mod registry;
 

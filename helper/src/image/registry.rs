@@ -3,8 +3,11 @@
 
 //! A small client for the OCI Distribution API: manifests, blob existence checks, cross-repo
 //! mounts, monolithic uploads. Plain HTTP for loopback and listed insecure registries, HTTPS
-//! otherwise, and the anonymous bearer-token flow public registries use (401 with
-//! `WWW-Authenticate: Bearer realm=…` → token → retry).
+//! otherwise (with a registry's own CA from `certs.d`); Basic auth, and the bearer-token flow
+//! (401 with `WWW-Authenticate: Bearer realm=…` → token from the realm, with the registry's
+//! credentials when it has some → retry; a token that expired is fetched again the same way).
+//! One token per registry covers every scope asked of it so far, so a cross-repository mount
+//! asks for pull on the source and push on the target in one token.
 //!
 //! Nothing a registry sends is trusted further than its digest: manifests fetched by digest and
 //! every blob read are checked against it (blobs while they stream through), manifests and
@@ -349,29 +352,30 @@ impl Client {
 
     /// The HTTP client for `url`'s host: one trusting its `certs.d` CA, if it has one.
     fn http_for(&self, url: &Url) -> anyhow::Result<reqwest::Client> {
-        let key = host_port(url);
+        self.http_trusting(url, None)
+    }
+
+    /// The HTTP client for `url`'s host, trusting its `certs.d` CA and, for a token realm,
+    /// `registry`'s too: Docker and Podman fetch a token with the TLS settings of the
+    /// registry that named the realm, so one private CA in the registry's directory covers
+    /// its token service on another host or port. It adds no trust the registry did not
+    /// have: a party that can forge the registry's certificate could name any realm anyway.
+    fn http_trusting(&self, url: &Url, registry: Option<&str>) -> anyhow::Result<reqwest::Client> {
+        let host = host_port(url);
+        let registry = registry.filter(|r| *r != host);
+        let key = match registry {
+            Some(registry) => format!("{host} (token realm of {registry})"),
+            None => host.clone(),
+        };
         if let Some(client) = self.tls.lock().expect("tls lock").get(&key) {
             return Ok(client.clone());
         }
-        let files = self.registries.locations.ca_files(&key);
-        if files.is_empty() {
-            return Ok(self.http.clone());
+        let mut roots = self.roots(&host)?;
+        if let Some(registry) = registry {
+            roots.extend(self.roots(registry)?);
         }
-        let mut roots = Vec::new();
-        for file in &files {
-            let pem = std::fs::read(file)
-                .with_context(|| format!("reading CA {} for {key}", file.display()))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .ok()
-                .filter(|certs| !certs.is_empty())
-                .ok_or_else(|| {
-                    anyhow!(
-                        "reading CA {} for {key}: no PEM certificate in it; put the registry's \
-                         CA certificate there (PEM), or remove the file",
-                        file.display()
-                    )
-                })?;
-            roots.extend(certs);
+        if roots.is_empty() {
+            return Ok(self.http.clone());
         }
         let client = http_client(roots)?;
         self.tls
@@ -379,6 +383,27 @@ impl Client {
             .expect("tls lock")
             .insert(key, client.clone());
         Ok(client)
+    }
+
+    /// The certificates of `registry`'s `certs.d` CA files.
+    fn roots(&self, registry: &str) -> anyhow::Result<Vec<reqwest::Certificate>> {
+        let mut roots = Vec::new();
+        for file in &self.registries.locations.ca_files(registry) {
+            let pem = std::fs::read(file)
+                .with_context(|| format!("reading CA {} for {registry}", file.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|certs| !certs.is_empty())
+                .ok_or_else(|| {
+                    anyhow!(
+                        "reading CA {} for {registry}: no PEM certificate in it; put the \
+                         registry's CA certificate there (PEM), or remove the file",
+                        file.display()
+                    )
+                })?;
+            roots.extend(certs);
+        }
+        Ok(roots)
     }
 
     fn is_plain_http(&self, registry: &str) -> bool {
@@ -471,8 +496,16 @@ impl Client {
         self.answer(&repo.registry, &origin, &challenge).await?;
         let resp = self.execute(&repo.registry, retry).await?;
         if resp.status() == StatusCode::UNAUTHORIZED {
+            // A token that lacks what the request needs: the registry says which scope.
+            let lacking = resp
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_challenge)
+                .filter(|c| c.param("error") == Some("insufficient_scope"))
+                .and_then(|c| c.param("scope").map(String::from));
             let detail = describe_failure(resp).await;
-            return Err(self.refused(&repo.registry, &detail));
+            return Err(self.refused(&repo.registry, &detail, lacking.as_deref()));
         }
         Ok(resp)
     }
@@ -495,10 +528,18 @@ impl Client {
         Ok(found)
     }
 
-    /// The error for a registry that still says `401`: credentials refused, or none.
-    fn refused(&self, registry: &str, detail: &str) -> anyhow::Error {
-        let message = match self.credential(registry) {
-            Ok(Some(found)) => format!(
+    /// The error for a registry that still says `401`: credentials refused, a token that
+    /// does not grant `scope` (`insufficient_scope`), or no credentials.
+    fn refused(&self, registry: &str, detail: &str, scope: Option<&str>) -> anyhow::Error {
+        let message = match (self.credential(registry), scope) {
+            (Ok(Some(found)), Some(scope)) => format!(
+                "registry {registry} needs {scope} and its token service granted less to the \
+                 credentials from {} ({detail}); ask the registry's admin for that access, or \
+                 log in as a user who has it: docker login {registry} (or podman login \
+                 {registry})",
+                found.source
+            ),
+            (Ok(Some(found)), None) => format!(
                 "registry {registry} refused the credentials from {} ({detail}); log in \
                  again: docker login {registry} (or podman login {registry})",
                 found.source
@@ -509,22 +550,11 @@ impl Client {
     }
 
     fn no_credentials(&self, registry: &str) -> String {
-        let files: Vec<String> = self
-            .registries
-            .locations
-            .files
-            .iter()
-            .map(|f| f.display().to_string())
-            .collect();
         format!(
             "registry {registry} asks for credentials and none are configured for it (looked \
              in {}); log in: docker login {registry} (or podman login {registry}), or set \
              DOCKER_CONFIG or REGISTRY_AUTH_FILE",
-            if files.is_empty() {
-                "no credential file".to_string()
-            } else {
-                files.join(", ")
-            }
+            self.registries.locations.looked_in()
         )
     }
 
@@ -620,7 +650,7 @@ impl Client {
             scopes.extend(scope.split(' ').map(String::from));
         }
         let service = challenge.param("service");
-        let http = self.http_for(&url)?;
+        let http = self.http_trusting(&url, Some(registry))?;
         let request = match found.map(|f| &f.secret) {
             Some(Secret::IdentityToken(token)) => {
                 let mut form: Vec<(&str, &str)> = vec![

@@ -10,27 +10,15 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use sha2::{Digest, Sha256};
 
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub method: String,
-    pub path: String,
-    /// Header names lower-cased.
-    pub headers: HashMap<String, String>,
-    pub body: Vec<u8>,
-}
-
-impl Request {
-    pub fn body_len(&self) -> usize {
-        self.body.len()
-    }
-}
+use super::http_request;
+pub use super::http_request::Request;
 
 pub enum Body {
     Bytes(Vec<u8>),
@@ -126,51 +114,8 @@ fn serve(
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream;
     loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 {
+        let Some(request) = http_request::read(&mut reader)? else {
             return Ok(());
-        }
-        let mut parts = line.split_whitespace();
-        let (method, path) = (
-            parts.next().unwrap_or("").to_string(),
-            parts.next().unwrap_or("").to_string(),
-        );
-        let mut headers = HashMap::new();
-        loop {
-            let mut h = String::new();
-            reader.read_line(&mut h)?;
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-            }
-        }
-        let mut body = Vec::new();
-        if let Some(len) = headers.get("content-length") {
-            let len: usize = len.parse().unwrap_or(0);
-            body = vec![0; len];
-            reader.read_exact(&mut body)?;
-        } else if headers.get("transfer-encoding").map(String::as_str) == Some("chunked") {
-            loop {
-                let mut size = String::new();
-                reader.read_line(&mut size)?;
-                let size = usize::from_str_radix(size.trim(), 16)
-                    .map_err(|_| std::io::Error::other("bad chunk size"))?;
-                let mut chunk = vec![0; size + 2];
-                reader.read_exact(&mut chunk)?;
-                body.extend_from_slice(&chunk[..size]);
-                if size == 0 {
-                    break;
-                }
-            }
-        }
-        let request = Request {
-            method,
-            path,
-            headers,
-            body,
         };
         let response = handler(&request);
         log.lock().unwrap().push(request.clone());
