@@ -14,6 +14,7 @@ pub mod exit;
 pub mod image;
 pub mod kubeconfig;
 pub mod ports;
+pub mod provider;
 pub mod runtime;
 pub mod status;
 pub mod wait;
