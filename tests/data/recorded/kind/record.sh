@@ -86,7 +86,9 @@ build_stand_in() {
   cp /bin/busybox "${ctx}/rootfs/bin/busybox"
   for applet in sh cat sleep mkdir; do ln -s busybox "${ctx}/rootfs/bin/${applet}"; done
   printf 'FROM scratch\nCOPY rootfs/ /\nENV PATH=/bin\nCMD ["sleep", "3600"]\n' >"${ctx}/Dockerfile"
-  docker build -q -t "${NODE_IMAGE}" "${ctx}" >/dev/null
+  # --no-cache: dockerd 20.10's legacy builder can reuse a `COPY rootfs/ /` layer of another
+  # image whose links differ (seen here: a stand-in without cat).
+  docker build --no-cache -q -t "${NODE_IMAGE}" "${ctx}" >/dev/null 2>&1
 }
 
 # Cluster `rec` as kind would leave it: control plane with the API on 127.0.0.1:API_PORT and
@@ -179,14 +181,18 @@ main() {
   sed 's/extraPortMappings:/extraPortMapping:/' "${CONFIG}" >"${broken}"
   remove_rec
 
-  local none="CLUSTER=openshell-dev"
+  local none="CLUSTER=openshell-dev" image
+  image="$(sed -n 's/^  image: //p' "${CONFIG}" | head -n1)"
+  # How kind names the image it fails to pull: as given (docker), fully qualified (podman).
+  local pull="${none} IMAGE=${image} FRIENDLY=${image%@*} PULLED=${image}"
+  local podman_pull="${none} IMAGE=${image} FRIENDLY=${image%@*} PULLED=docker.io/${image%%:*}@${image#*@}"
   record version "" -- "${d}" version
   record get-clusters-none "" -- "${d}" get clusters
   record get-nodes-none "${none}" -- "${d}" get nodes --name openshell-dev
   record get-nodes-all-none "" -- "${d}" get nodes --all-clusters
   record get-kubeconfig-missing "${none}" -- "${d}" get kubeconfig --name openshell-dev
   record delete-cluster-missing "${none}" -- "${d}" delete cluster --name openshell-dev --kubeconfig "${TMP}/kubeconfig"
-  record create-stops-at-node-image "${none}" -- \
+  record create-stops-at-node-image "${pull}" -- \
     "${d}" create cluster --config "${CONFIG}" --name openshell-dev --kubeconfig "${TMP}/kubeconfig"
   record create-misspelt-field "${none}" -- "${d}" create cluster --config "${broken}" --name openshell-dev
   record create-invalid-name "CLUSTER=Bad_Name" -- "${d}" create cluster --config "${CONFIG}" --name Bad_Name
@@ -218,7 +224,7 @@ main() {
   if [[ -n "${PODMAN_HOST:-}" ]]; then
     local p=(KIND_EXPERIMENTAL_PROVIDER=podman "CONTAINER_HOST=${PODMAN_HOST}")
     record podman-get-clusters-none "" -- "${p[@]}" get clusters
-    record podman-create-stops-at-node-image "${none}" -- \
+    record podman-create-stops-at-node-image "${podman_pull}" -- \
       "${p[@]}" create cluster --config "${CONFIG}" --name openshell-dev --kubeconfig "${TMP}/kubeconfig"
   else
     echo "skipping the podman cases: PODMAN_HOST is not set" >&2
