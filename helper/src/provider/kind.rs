@@ -15,8 +15,7 @@ use std::net::IpAddr;
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value, json};
 
-use super::{Registry, emit_yaml, parse_yaml};
-use crate::cluster::State;
+use super::{ClusterState, Registry, emit_yaml, parse_yaml};
 use crate::image::reference::Reference;
 
 /// The kind release the kit is written and tested against (mise.toml pins the same).
@@ -336,7 +335,7 @@ pub fn parse_inspect(json: &str) -> Result<Vec<Node>> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Assessment {
     /// The kit's cluster in this state (`Missing` when no node exists).
-    Ours(State),
+    Ours(ClusterState),
     /// Nodes of that name exist but do not match the kit's config: someone else made the
     /// cluster, or the kit made it with other settings. Each entry says what differs.
     Foreign(Vec<String>),
@@ -348,7 +347,7 @@ pub enum Assessment {
 pub fn assess(nodes: &[Node], want: &KindCluster, image: &str) -> Assessment {
     let nodes: Vec<&Node> = nodes.iter().filter(|n| n.cluster == want.name).collect();
     if nodes.is_empty() {
-        return Assessment::Ours(State::Missing);
+        return Assessment::Ours(ClusterState::Missing);
     }
     let address = want.bind_address.to_string();
     let mut differences = Vec::new();
@@ -400,11 +399,7 @@ pub fn assess(nodes: &[Node], want: &KindCluster, image: &str) -> Assessment {
         return Assessment::Foreign(differences);
     }
     let running = nodes.iter().filter(|n| n.running).count();
-    Assessment::Ours(match running {
-        0 => State::Stopped,
-        r if r == nodes.len() => State::Running,
-        _ => State::Partial,
-    })
+    Assessment::Ours(ClusterState::from_counts(running, nodes.len()))
 }
 
 /// The one-line error for a cluster [`assess`] found not to be the kit's. Nothing is deleted:
@@ -858,18 +853,18 @@ mod tests {
         let running = parse_inspect(INSPECT_RUNNING).unwrap();
         assert_eq!(
             assess(&running, &want, image),
-            Assessment::Ours(State::Running)
+            Assessment::Ours(ClusterState::Running)
         );
         let stopped = parse_inspect(INSPECT_STOPPED).unwrap();
         assert_eq!(
             assess(&stopped, &want, image),
-            Assessment::Ours(State::Stopped)
+            Assessment::Ours(ClusterState::Stopped)
         );
         let mut partial = running.clone();
         partial[1].running = false;
         assert_eq!(
             assess(&partial, &want, image),
-            Assessment::Ours(State::Partial)
+            Assessment::Ours(ClusterState::Partial)
         );
         let other = KindCluster {
             name: "other".into(),
@@ -877,7 +872,7 @@ mod tests {
         };
         assert_eq!(
             assess(&running, &other, image),
-            Assessment::Ours(State::Missing)
+            Assessment::Ours(ClusterState::Missing)
         );
     }
 

@@ -114,6 +114,29 @@ impl FromStr for Provider {
     }
 }
 
+/// What exists of a provider's cluster, from its node containers. (The plan's own object state
+/// takes these values in phase 2, with "foreign" for a cluster that is not the kit's.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClusterState {
+    Missing,
+    Stopped,
+    /// Some nodes run, others do not.
+    Partial,
+    Running,
+}
+
+impl ClusterState {
+    pub fn from_counts(running: usize, total: usize) -> ClusterState {
+        match (running, total) {
+            (_, 0) => ClusterState::Missing,
+            (0, _) => ClusterState::Stopped,
+            (r, t) if r == t => ClusterState::Running,
+            _ => ClusterState::Partial,
+        }
+    }
+}
+
 /// A cluster's entries in a kubeconfig.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KubeconfigNames {
