@@ -479,13 +479,7 @@ mod tests {
 
     #[test]
     fn hosts_files_check_finds_missing_and_edited_files() {
-        let registry = crate::provider::Registry {
-            name: "openshell-registry".into(),
-            port: 5000,
-            push: "localhost:5000".into(),
-            pull: "openshell-registry:5000".into(),
-        };
-        let want = super::super::kind::hosts_files(&registry).unwrap();
+        let want = super::super::kind::hosts_files(&crate::provider::example_registry()).unwrap();
         let good: Vec<Option<String>> = want.iter().map(|f| Some(f.content.clone())).collect();
         let ok = kind_hosts_files(
             &want,

@@ -337,14 +337,7 @@ users:
     client-key-data: S0VZLURBVEE=
 ";
 
-    fn registry() -> Registry {
-        Registry {
-            name: "openshell-registry".into(),
-            port: 5000,
-            push: "localhost:5000".into(),
-            pull: "openshell-registry:5000".into(),
-        }
-    }
+    use crate::provider::example_registry as registry;
 
     fn names() -> KubeconfigNames {
         Provider::K3s.kubeconfig_names("openshell-dev")

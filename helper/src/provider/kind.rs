@@ -728,14 +728,7 @@ mod tests {
         assert_eq!(context_name("dev"), "kind-dev");
     }
 
-    fn registry() -> Registry {
-        Registry {
-            name: "openshell-registry".into(),
-            port: 5000,
-            push: "localhost:5000".into(),
-            pull: "openshell-registry:5000".into(),
-        }
-    }
+    use crate::provider::example_registry as registry;
 
     #[test]
     fn hosts_files_send_both_names_to_the_registry_container() {

@@ -215,18 +215,22 @@ fn emit_yaml(value: &impl Serialize) -> Result<String> {
         .map_err(|err| anyhow::anyhow!("writing YAML: {err}"))
 }
 
+/// The kit's default registry settings, for tests.
+#[cfg(test)]
+pub(crate) fn example_registry() -> Registry {
+    Registry {
+        name: "openshell-registry".into(),
+        port: 5000,
+        push: "localhost:5000".into(),
+        pull: "openshell-registry:5000".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn registry() -> Registry {
-        Registry {
-            name: "openshell-registry".into(),
-            port: 5000,
-            push: "localhost:5000".into(),
-            pull: "openshell-registry:5000".into(),
-        }
-    }
+    use super::example_registry as registry;
 
     #[test]
     fn unset_or_empty_provider_is_k3d() {
