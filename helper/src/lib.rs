@@ -19,6 +19,7 @@ pub mod lock;
 pub mod observe;
 pub mod plan;
 pub mod ports;
+pub mod provider;
 pub mod runtime;
 pub mod settings;
 pub mod status;
