@@ -9,10 +9,16 @@
 # save + podman load (the whole image moved, as `k3d image import` does per node). Prints
 # figures on stderr; asserts nothing. The binary is /bin/busybox with random data appended (it
 # still runs, and random data is the worst case for compression); each change inverts the next
-# byte, so no engine ever sees a content twice.
+# byte, so no engine ever sees a content twice. Then, one run: a Dockerfile with a RUN step
+# before the binary's COPY (OpenShell's supervisor shape) through the helper's --engine-prefix
+# path (the engine builds lines up to the RUN once; each change is published daemonless on
+# top) against a full docker build + push of the same file after the same change. Last, one
+# run: the same image published to the loopback plain-HTTP registry and to TLS registries that
+# want a login (token auth with the test suite's token issuer, and htpasswd), for the overhead
+# of TLS and auth as a ratio (helper/examples/bench_auth_registry.rs starts those registries).
 #
 # Needs: busybox (static), the docker and podman CLIs, engines from
-# `eval "$(tests/support/engines.sh up)"`.
+# `eval "$(tests/support/engines.sh up)"`; docker-registry and openssl for the TLS registries.
 #
 # Environment:
 #   K8S_DEV_TEST_REGISTRY         registry host:port (without it this bench is skipped)
@@ -37,7 +43,9 @@ Usage: $(basename "$0")
 
 Times publishing a base + one ${SIZE_MB} MiB binary after a one-byte change: helper (zstd, gzip,
 unchanged with/without cache) vs docker build+push vs podman build+push vs docker save +
-podman load, on the same bytes.
+podman load, on the same bytes; then, once, a RUN-before-COPY Dockerfile through the helper's
+--engine-prefix path vs docker build + push; then, once, the same image to the loopback HTTP
+registry vs TLS registries with token auth and with htpasswd.
 
 Environment:
   K8S_DEV_TEST_REGISTRY         registry host:port (without it this bench is skipped)
@@ -158,6 +166,57 @@ record_unchanged() {
   record publish.helper_unchanged_nocache ms "publish ${BYTES_MB} MB binary, unchanged: helper, --no-cache" "${uncached[@]}"
 }
 
+# The supervisor shape, one run. The prefix's first build (engine build + push of the lines up
+# to the RUN, then the tail) is what a new prefix costs; after a change the prefix comes from the
+# registry and only the binary's layer is made. The engine's rebuild after the same change has
+# the RUN layer in its build cache (an unmeasured build first), so both sides skip the RUN.
+record_prefix() {
+  local ctx="${WORK}/prefix" first cached build push out
+  if ! have_docker; then
+    skipped "publish: --engine-prefix vs docker build + push" "K8S_DEV_TEST_DOCKER_HOST is not set or docker is missing"
+    return 0
+  fi
+  mkdir -p "${ctx}"
+  # A hard link: touch_binary's in-place change reaches both contexts.
+  ln "${WORK}/ctx/busybox" "${ctx}/busybox"
+  # No COPY --chmod: the legacy builder (docker CLI without buildx) rejects it. The base has
+  # busybox but no /bin/sh, hence the exec form.
+  printf '%s\n' "FROM ${BASE}" \
+    'RUN ["/bin/busybox", "sh", "-c", "mkdir -p /etc/supervisor && echo nftables > /etc/supervisor/tools"]' \
+    'COPY busybox /usr/local/bin/busybox' \
+    'ENTRYPOINT ["/usr/local/bin/busybox"]' \
+    'CMD ["cat", "/etc/supervisor/tools"]' >"${ctx}/Dockerfile"
+  touch_binary
+  first=$(timed prefix_publish "${ctx}")
+  touch_binary
+  cached=$(timed prefix_publish "${ctx}")
+  out=$(podman_run_if_any "${IMAGE}-prefix:dev")
+  [[ -z "${out}" || "${out}" == nftables ]] || bench_die "the --engine-prefix image printed '${out}', want 'nftables'"
+  quietly docker_ build -q -t "${IMAGE}-full:dev" "${ctx}" >/dev/null
+  touch_binary
+  build=$(timed docker_ build -q -t "${IMAGE}-full:dev" "${ctx}")
+  push=$(timed docker_ push -q "${IMAGE}-full:dev")
+  docker_ images -q "${IMAGE}-full" >>"${WORK}/docker.ids"
+  docker_ images -q "${IMAGE}-prefix" >>"${WORK}/docker.ids"
+  local what="RUN before COPY of a ${BYTES_MB} MB binary, one run"
+  record publish.prefix_first_build ms "${what}: helper --engine-prefix, prefix built" "${first}"
+  record publish.prefix_after_change ms "${what}: helper --engine-prefix, prefix cached" "${cached}"
+  record publish.full_engine_build_push ms "${what}: docker build + push (RUN cached)" "$((build + push))"
+}
+
+prefix_publish() { # context
+  DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST}" "${HELPER}" image publish --engine-prefix \
+    --dockerfile "$1/Dockerfile" --context "$1" --cache-dir "${WORK}/cache-prefix" \
+    --tag "${IMAGE}-prefix:dev"
+}
+
+# What the image prints under Podman, or nothing when Podman is not there to run it.
+podman_run_if_any() { # image
+  if ! have_podman; then return 0; fi
+  podman_ run --rm --pull always --network host "$1" 2>/dev/null || true
+  podman_ rmi -f "$1" >/dev/null 2>&1 || true
+}
+
 # The published image must run, or the figures measure something broken.
 check_image() {
   local out
@@ -167,8 +226,63 @@ check_image() {
   [[ "${out}" == published ]] || bench_die "the helper's image printed '${out:-nothing}', want 'published'"
 }
 
+# The same image (the large binary on scratch, --no-cache: tar, zstd and upload every time) to
+# the loopback plain-HTTP registry and to TLS registries with a login: token auth (a token from
+# the issuer, a JWT checked on every request) and htpasswd (bcrypt cost 4 on every request).
+# One unmeasured publish to each, then one measured after a one-byte change.
+record_auth() {
+  local example="${CARGO_TARGET_DIR:-${BENCH_ROOT}/target}/debug/examples/bench_auth_registry"
+  local fifo="${WORK}/auth.in" key value waited=0 http token htpasswd tag
+  local TOKEN_REGISTRY="" TOKEN_CERTS_DIR="" HTPASSWD_REGISTRY="" HTPASSWD_CERTS_DIR="" DOCKER_CONFIG_DIR=""
+  if ! command -v docker-registry >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1; then
+    skipped "publish: TLS + auth registry vs loopback HTTP" "docker-registry or openssl is missing"
+    return 0
+  fi
+  (cd "${BENCH_ROOT}" && cargo build --quiet -p k8s-dev-helper --example bench_auth_registry >&2) \
+    || bench_die "building the bench_auth_registry example failed"
+  # It serves until its stdin closes (cleanup closes fd 7), then stops its registries.
+  mkfifo "${fifo}"
+  "${example}" <"${fifo}" >"${WORK}/auth.env" 2>"${WORK}/auth.log" &
+  AUTH_PID=$!
+  exec 7>"${fifo}"
+  until grep -qx ready "${WORK}/auth.env" 2>/dev/null; do
+    kill -0 "${AUTH_PID}" 2>/dev/null || { cat "${WORK}/auth.log" >&2; bench_die "bench_auth_registry exited"; }
+    ((waited++ < 300)) || bench_die "bench_auth_registry did not get ready in 30 s; log: ${WORK}/auth.log"
+    sleep 0.1
+  done
+  while IFS='=' read -r key value; do
+    case "${key}" in
+      TOKEN_REGISTRY) TOKEN_REGISTRY="${value}" ;;
+      TOKEN_CERTS_DIR) TOKEN_CERTS_DIR="${value}" ;;
+      HTPASSWD_REGISTRY) HTPASSWD_REGISTRY="${value}" ;;
+      HTPASSWD_CERTS_DIR) HTPASSWD_CERTS_DIR="${value}" ;;
+      DOCKER_CONFIG) DOCKER_CONFIG_DIR="${value}" ;;
+    esac
+  done <"${WORK}/auth.env"
+  for tag in warm dev; do
+    if [[ "${tag}" == dev ]]; then touch_binary; fi
+    http=$(timed auth_publish "${IMAGE}-http:${tag}")
+    token=$(timed auth_publish "${TOKEN_REGISTRY}/k8s-dev-bench/large-token:${tag}")
+    htpasswd=$(timed auth_publish "${HTPASSWD_REGISTRY}/k8s-dev-bench/large-htpasswd:${tag}")
+  done
+  local what="publish ${BYTES_MB} MB binary on scratch, --no-cache, one run"
+  record publish.auth_loopback_http ms "${what}: loopback HTTP registry, no login" "${http}"
+  record publish.auth_tls_token ms "${what}: TLS registry, token auth (ES256 JWTs)" "${token}"
+  record publish.auth_tls_htpasswd ms "${what}: TLS registry, htpasswd (bcrypt cost 4)" "${htpasswd}"
+}
+
+auth_publish() { # tag
+  DOCKER_CONFIG="${DOCKER_CONFIG_DIR}" "${HELPER}" image publish --base scratch \
+    --file "${WORK}/ctx/busybox:/usr/local/bin/busybox:755" --entrypoint /usr/local/bin/busybox \
+    --no-cache --certs-dir "${TOKEN_CERTS_DIR}" --certs-dir "${HTPASSWD_CERTS_DIR}" --tag "$1"
+}
+
 cleanup() {
   local ids=()
+  if [[ -n "${AUTH_PID:-}" ]]; then
+    exec 7>&-
+    wait "${AUTH_PID}" 2>/dev/null || true
+  fi
   if [[ -s "${WORK}/docker.ids" ]]; then
     mapfile -t ids <"${WORK}/docker.ids"
     docker_ rmi -f "${ids[@]}" "${BASE}" >/dev/null 2>&1 || true
@@ -202,7 +316,7 @@ main() {
   IMAGE="${K8S_DEV_TEST_REGISTRY}/k8s-dev-bench/${id}-large"
   WORK="$(mktemp -d "${TMPDIR:-/tmp}/k8s-dev-bench-publish.XXXXXX")"
   S_ZSTD=() S_GZIP=() S_RELEASE=() S_DBUILD=() S_DPUSH=() S_DOCKER=() S_SAVE=() S_LOAD=() S_IMPORT=()
-  S_PBUILD=() S_PPUSH=() S_PODMAN=()
+  S_PBUILD=() S_PPUSH=() S_PODMAN=() AUTH_PID=""
   trap cleanup EXIT
 
   publish_base
@@ -220,6 +334,8 @@ main() {
   record_runs
   record_unchanged
   check_image
+  record_prefix
+  record_auth
 }
 
 main "$@"

@@ -122,7 +122,7 @@ engine_ms() { # subcommand (build|push), image: summed over the logged calls
 # Dockerfile. Each engine pushes to its own repository, so no engine finds another's blobs.
 baselines() { # measure: 1 records the samples
   local ctx="${TARGET_DIR}/k8s-dev/context/${K8S_DEV_GATEWAY_IMAGE}"
-  local dockerfile="${WS}/deploy/docker/Dockerfile.gateway" t b p s l
+  local dockerfile="${WS}/${K8S_DEV_GATEWAY_DOCKERFILE:-deploy/docker/staged-binary/Dockerfile.gateway}" t b p s l
   if have_docker; then
     t=$(now_ms)
     quietly docker_ build -q -f "${dockerfile}" -t "${BASELINE}-docker:dev" "${ctx}" >>"${WORK}/docker.ids"

@@ -3,8 +3,8 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Measure the fixed costs around the loop: a no-op `mise run k8s:dev:up` against a cluster that
-# is already up (and the script alone, and one traced run split by command), `k8s-dev-helper
-# engine`, a kubeconfig merge into 200 contexts (helper/examples/bench_engine.rs and
+# is already up (and the script alone, one traced run split by command, and the helper processes
+# it starts, counted by a wrapper that logs each exec), `k8s-dev-helper engine`, a kubeconfig merge into 200 contexts (helper/examples/bench_engine.rs and
 # bench_merge.rs, debug build, and the release build the tasks run when built) and the overhead of
 # `mise run` for an empty task. Prints figures on stderr; asserts nothing.
 #
@@ -57,6 +57,19 @@ elapsed_ms() { # command... : its wall time in ms; its output is discarded, a fa
 }
 
 mise_up() { (cd "${BENCH_ROOT}" && mise run -q k8s:dev:up); }
+
+# Helper processes one no-op `mise run k8s:dev:up` starts: K8S_DEV_HELPER points at a wrapper
+# that logs each exec of the helper before it execs the helper itself. Counted in runs of their
+# own, so the wrapper's cost never enters the timings.
+count_helpers() { # helper -> number of helper processes of one no-op up
+  local log="${SANDBOX}/helper-execs.log" wrapper="${SANDBOX}/k8s-dev-helper-counting"
+  printf '#!/bin/sh\necho "$*" >>"%s"\nexec "%s" "$@"\n' "${log}" "$1" >"${wrapper}"
+  chmod +x "${wrapper}"
+  : >"${log}"
+  K8S_DEV_HELPER="${wrapper}" mise_up >/dev/null 2>"${SANDBOX}/last.err" \
+    || { cat "${SANDBOX}/last.err" >&2; bench_die "counted no-op up failed"; }
+  wc -l <"${log}" | tr -d ' '
+}
 script_up() { (cd "${BENCH_ROOT}" && tasks/scripts/k8s-dev.sh up); }
 
 # Where one no-op up spends its time: a trace with timestamps, each line's time charged to the
@@ -97,6 +110,10 @@ bench_noop_up() { # engine
   done
   record "tasks.noop_up.${engine}.mise" ms "no-op up on ${engine}: mise run k8s:dev:up" "${mise_ms[@]}"
   record "tasks.noop_up.${engine}.script" ms "no-op up on ${engine}: tasks/scripts/k8s-dev.sh up" "${script_ms[@]}"
+  local counts=()
+  for ((run = 1; run <= 3; run++)); do counts+=("$(count_helpers "${HELPER}")"); done
+  record "tasks.noop_up.${engine}.helper_processes" processes "no-op up on ${engine}: helper processes started" "${counts[@]}"
+  note "no-op up on ${engine}, helper processes of one run: $(paste -sd';' "${SANDBOX}/helper-execs.log" | sed 's/;/; /g')"
   breakdown "${engine}"
 }
 

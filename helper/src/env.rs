@@ -3,7 +3,11 @@
 
 //! The process environment as a plain value. [`Env::from_process`] is the only reader of
 //! `std::env` in the helper; everything else takes `&Env`, so tests build one by hand.
+//!
+//! An empty variable counts as unset everywhere (the XDG rule): `XDG_CACHE_HOME=` and
+//! `K8S_DEV_CLUSTER=` mean "use the default", never an empty value.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -40,25 +44,47 @@ pub struct Env {
     /// `DOCKER_CONFIG`: the docker CLI's config directory (default `~/.docker`).
     pub docker_config: Option<PathBuf>,
     pub xdg_runtime_dir: Option<PathBuf>,
+    pub xdg_state_home: Option<PathBuf>,
     pub colima_profile: Option<String>,
     pub kubeconfig: Option<String>,
     /// `PATH`, for finding tools (`which_in`) without another reader of the environment.
     pub path: Option<OsString>,
-    /// `K8S_DEV_BIND_ADDRESS`: the host address every published port binds to.
-    pub bind_address: Option<String>,
-    /// `K8S_DEV_API_PORT`, `K8S_DEV_REGISTRY_PORT`, `K8S_DEV_LB_PORT`, unparsed: the checks that
-    /// use them report a bad value by name.
-    pub api_port: Option<String>,
-    pub registry_port: Option<String>,
-    pub lb_port: Option<String>,
+    /// `CARGO_TARGET_DIR`: where the state directory goes by default.
+    pub cargo_target_dir: Option<PathBuf>,
+    /// The working directory: relative settings (chart, values, Dockerfiles) are read from it.
+    pub cwd: Option<PathBuf>,
+    /// Every non-empty `K8S_DEV_*` variable, unvalidated: [`crate::settings`] judges them.
+    pub vars: BTreeMap<String, String>,
+    /// `K8S_DEV_*` variables whose value is not UTF-8 (reported by the settings).
+    pub non_utf8: Vec<String>,
 }
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+fn path_var(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
 impl Env {
     pub fn from_process() -> Env {
+        let mut vars = BTreeMap::new();
+        let mut non_utf8 = Vec::new();
+        for (name, value) in std::env::vars_os() {
+            let Some(name) = name.to_str().filter(|n| n.starts_with("K8S_DEV_")) else {
+                continue;
+            };
+            match value.into_string() {
+                Ok(value) if value.is_empty() => {}
+                Ok(value) => {
+                    vars.insert(name.to_string(), value);
+                }
+                Err(_) => non_utf8.push(name.to_string()),
+            }
+        }
         Env {
             os: Os::current(),
             home: dirs::home_dir(),
@@ -67,15 +93,16 @@ impl Env {
             engine: var("K8S_DEV_ENGINE").or_else(|| var("CONTAINER_ENGINE")),
             docker_host: var("DOCKER_HOST"),
             docker_context: var("DOCKER_CONTEXT"),
-            docker_config: var("DOCKER_CONFIG").map(PathBuf::from),
-            xdg_runtime_dir: var("XDG_RUNTIME_DIR").map(PathBuf::from),
+            docker_config: path_var("DOCKER_CONFIG"),
+            xdg_runtime_dir: path_var("XDG_RUNTIME_DIR"),
+            xdg_state_home: path_var("XDG_STATE_HOME"),
             colima_profile: var("COLIMA_PROFILE"),
             kubeconfig: var("KUBECONFIG"),
             path: std::env::var_os("PATH").filter(|v| !v.is_empty()),
-            bind_address: var("K8S_DEV_BIND_ADDRESS"),
-            api_port: var("K8S_DEV_API_PORT"),
-            registry_port: var("K8S_DEV_REGISTRY_PORT"),
-            lb_port: var("K8S_DEV_LB_PORT"),
+            cargo_target_dir: path_var("CARGO_TARGET_DIR"),
+            cwd: std::env::current_dir().ok(),
+            vars,
+            non_utf8,
         }
     }
 
@@ -90,13 +117,44 @@ impl Env {
             docker_context: None,
             docker_config: None,
             xdg_runtime_dir: None,
+            xdg_state_home: None,
             colima_profile: None,
             kubeconfig: None,
             path: None,
-            bind_address: None,
-            api_port: None,
-            registry_port: None,
-            lb_port: None,
+            cargo_target_dir: None,
+            cwd: None,
+            vars: BTreeMap::new(),
+            non_utf8: Vec::new(),
+        }
+    }
+
+    /// The `K8S_DEV_*` variable `name`, when set and not empty.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+
+    /// A copy with `K8S_DEV_*` variables set, for tests: `env.with(&[("K8S_DEV_AGENTS", "2")])`.
+    pub fn with(mut self, vars: &[(&str, &str)]) -> Env {
+        for (name, value) in vars {
+            if value.is_empty() {
+                self.vars.remove(*name);
+            } else {
+                self.vars.insert((*name).to_string(), (*value).to_string());
+            }
+        }
+        self
+    }
+}
+
+/// Clear every variable clap reads (`#[arg(env = …)]`) that is set but empty, so that `X=` means
+/// "unset" for those too instead of a usage error ("a value is required"). Call it first thing in
+/// `main`, before any thread exists.
+pub fn unset_empty(names: &[&str]) {
+    for name in names {
+        if std::env::var_os(name).is_some_and(|v| v.is_empty()) {
+            // SAFETY: called from `main` before any other thread runs, so nothing reads the
+            // environment concurrently.
+            unsafe { std::env::remove_var(name) };
         }
     }
 }

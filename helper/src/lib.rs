@@ -6,14 +6,21 @@
 //! injected probes, so they are unit-tested without engines; `cli` is the IO edge.
 
 pub mod cli;
-pub mod cluster;
 pub mod doctor;
 pub mod engine;
 pub mod env;
 pub mod exit;
 pub mod image;
+pub mod k3d;
+pub mod kubeapi;
 pub mod kubeconfig;
+pub mod kubectl;
+pub mod lock;
+pub mod observe;
+pub mod plan;
 pub mod ports;
+pub mod provider;
 pub mod runtime;
+pub mod settings;
 pub mod status;
 pub mod wait;

@@ -3,11 +3,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use k8s_dev_helper::{cli, exit};
 
 fn main() -> ExitCode {
-    let Err(err) = cli::run(cli::Cli::parse()) else {
+    let Err(err) = cli::run(cli::parse()) else {
         return ExitCode::SUCCESS;
     };
     eprintln!("error: {err:#}");

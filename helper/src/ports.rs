@@ -9,6 +9,8 @@ use std::net::{IpAddr, SocketAddr, TcpListener};
 
 use anyhow::{Context, Result, bail};
 
+use crate::settings::Rule;
+
 /// A port the kit wants on the host, and the setting that chooses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WantedPort {
@@ -16,25 +18,20 @@ pub struct WantedPort {
     pub setting: String,
 }
 
-/// Parse `PORT=SETTING` (e.g. `6550=K8S_DEV_API_PORT`), rejecting ports that are not numbers
-/// in 1024..=65535: privileged ports need root for k3d's load balancer on the host.
+/// Parse `PORT=SETTING` (e.g. `6550=K8S_DEV_API_PORT`), with the settings' rule for host
+/// ports: a number in 1024..=65535 (privileged ports need root for k3d's load balancer).
 pub fn parse_wanted(spec: &str) -> Result<WantedPort> {
     let (port, setting) = spec
         .split_once('=')
         .with_context(|| format!("port spec '{spec}' is not PORT=SETTING"))?;
-    let fix = format!("set {setting} to a port from 1024 to 65535");
-    let port: u32 = port
-        .trim()
-        .parse()
-        .map_err(|_| anyhow::anyhow!("port '{port}' is not a number; {fix}"))?;
-    if port == 0 || port > 65535 {
-        bail!("port {port} is out of range; {fix}");
-    }
-    if port < 1024 {
-        bail!("port {port} is privileged; {fix}");
-    }
+    let rule = Rule::Port;
+    let port = rule
+        .check(port.trim())
+        .map_err(|why| anyhow::anyhow!("{why}; set {setting} to {}", rule.expects()))?;
     Ok(WantedPort {
-        port: port as u16,
+        port: port
+            .parse()
+            .expect("the rule accepts only numbers up to 65535"),
         setting: setting.to_string(),
     })
 }

@@ -8,10 +8,10 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::wait::kube::{condition, name_of};
+use crate::kubectl::{condition, name_of};
 
 #[derive(Debug, Serialize)]
-pub struct Status {
+pub struct StatusReport {
     /// `local` (the kit's k3d cluster) or `remote` (K8S_DEV_CONTEXT).
     pub mode: &'static str,
     pub cluster: ClusterView,
@@ -48,17 +48,24 @@ pub struct RegistryView {
     pub pull: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct KubeconfigView {
     /// The cluster's own kubeconfig (`~/.kube/k3d-<cluster>.yaml`); none in remote mode.
     pub file: Option<String>,
     pub file_exists: bool,
     /// Octal permission bits of `file`, e.g. `0600`.
     pub file_mode: Option<String>,
-    /// The default kubeconfig (first of $KUBECONFIG, else ~/.kube/config).
+    /// The kubeconfig new entries go to: kubectl's default file among `files`.
     pub default_file: String,
+    /// The kubeconfig files kubectl reads: those of $KUBECONFIG, else ~/.kube/config.
+    pub files: Vec<String>,
+    /// Whether kubectl sees the context through `files`.
     pub context_in_default: bool,
+    /// The file whose copy of the context kubectl uses.
+    pub context_file: Option<String>,
     pub current_context: Option<String>,
+    /// Why the kubeconfig files could not be read (not a regular file, not a kubeconfig).
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -88,7 +95,7 @@ pub fn mode_string(mode: u32) -> String {
     format!("{:04o}", mode & 0o7777)
 }
 
-impl Status {
+impl StatusReport {
     /// The human view: a heading, a blank line, then `  Key: value` lines.
     pub fn render(&self) -> String {
         let c = &self.cluster;
@@ -120,16 +127,27 @@ impl Status {
             let mode = k.file_mode.as_deref().unwrap_or("missing");
             out += &format!("  Kubeconfig: {file} ({mode})\n");
         }
-        out += &format!(
-            "  Default kubeconfig: {} ({}; current-context {})\n",
-            k.default_file,
-            if k.context_in_default {
-                "has the context"
-            } else {
-                "lacks the context"
-            },
-            k.current_context.as_deref().unwrap_or("none")
-        );
+        let has = match (&k.context_file, k.context_in_default) {
+            (Some(file), true) if k.files.len() > 1 => format!("has the context in {file}"),
+            (_, true) => "has the context".into(),
+            (_, false) => "lacks the context".into(),
+        };
+        let current = k.current_context.as_deref().unwrap_or("none");
+        out += &match &k.error {
+            Some(err) => format!(
+                "  Default kubeconfig: {} (unusable: {err})\n",
+                k.default_file
+            ),
+            None if k.files.len() > 1 => format!(
+                "  Kubeconfig files: {} (new entries go to {}; {has}; current-context {current})\n",
+                k.files.join(":"),
+                k.default_file
+            ),
+            None => format!(
+                "  Default kubeconfig: {} ({has}; current-context {current})\n",
+                k.default_file
+            ),
+        };
         let e = &self.engine;
         match (&e.engine, &e.error) {
             (Some(engine), _) => {
@@ -185,7 +203,7 @@ mod tests {
 
     #[test]
     fn render_shows_every_part_on_its_own_line() {
-        let status = Status {
+        let status = StatusReport {
             mode: "local",
             cluster: ClusterView {
                 name: "dev".into(),
@@ -210,8 +228,11 @@ mod tests {
                 file_exists: true,
                 file_mode: Some("0600".into()),
                 default_file: "/h/.kube/config".into(),
+                files: vec!["/h/.kube/config".into()],
                 context_in_default: true,
+                context_file: Some("/h/.kube/config".into()),
                 current_context: Some("k3d-dev".into()),
+                error: None,
             },
             engine: EngineView {
                 engine: Some("podman".into()),
@@ -230,6 +251,64 @@ mod tests {
              \x20 Kubeconfig: /h/.kube/k3d-dev.yaml (0600)\n\
              \x20 Default kubeconfig: /h/.kube/config (has the context; current-context k3d-dev)\n\
              \x20 Engine: podman 4.3.1 at unix:///run/podman.sock\n"
+        );
+    }
+
+    #[test]
+    fn render_names_every_kubeconfig_file_and_an_unusable_one() {
+        let mut view = KubeconfigView {
+            file: None,
+            file_exists: false,
+            file_mode: None,
+            default_file: "/b".into(),
+            files: vec!["/a".into(), "/b".into()],
+            context_in_default: true,
+            context_file: Some("/a".into()),
+            current_context: Some("prod".into()),
+            error: None,
+        };
+        let line = |view: &KubeconfigView| {
+            let status = StatusReport {
+                mode: "remote",
+                cluster: ClusterView {
+                    name: "prod".into(),
+                    context: "prod".into(),
+                    state: "reachable".into(),
+                    servers: None,
+                    agents: None,
+                    error: None,
+                },
+                nodes: Vec::new(),
+                registry: RegistryView {
+                    name: "reg".into(),
+                    state: "external".into(),
+                    push: "r:5000".into(),
+                    pull: "r:5000".into(),
+                },
+                kubeconfig: view.clone(),
+                engine: EngineView {
+                    engine: None,
+                    host: None,
+                    version: None,
+                    error: None,
+                },
+            };
+            status
+                .render()
+                .lines()
+                .find(|l| l.contains("ubeconfig"))
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(
+            line(&view),
+            "  Kubeconfig files: /a:/b (new entries go to /b; has the context in /a; current-context prod)"
+        );
+        view.error =
+            Some("kubeconfig /a is a FIFO (named pipe), not a regular file; fix: …".into());
+        assert_eq!(
+            line(&view),
+            "  Default kubeconfig: /b (unusable: kubeconfig /a is a FIFO (named pipe), not a regular file; fix: …)"
         );
     }
 }

@@ -228,7 +228,13 @@ fn private_kubeconfig_from_kubeconfig_var_passes() {
     );
     let kc = report.check("kubeconfig");
     assert_eq!(kc.status, "ok");
-    assert_eq!(kc.detail, format!("{} (mode 0600)", config.display()));
+    assert_eq!(
+        kc.detail,
+        format!(
+            "{c} (mode 0600), /elsewhere/config (missing); new entries go to {c}",
+            c = config.display()
+        )
+    );
     assert_eq!(kc.fix, None);
 }
 
@@ -246,5 +252,68 @@ fn bad_port_setting_fails_naming_the_variable() {
     assert_eq!(
         api.detail,
         "K8S_DEV_API_PORT=\"65536\": port 65536 is out of range"
+    );
+}
+
+#[test]
+fn open_registry_credential_files_warn_with_chmod_and_no_secret_is_shown() {
+    let home = tempdir();
+    let password = "pw-Doctor-never-printed";
+    let docker = home.path().join(".docker/config.json");
+    let podman = home.path().join("podman auth.json");
+    std::fs::create_dir_all(docker.parent().unwrap()).unwrap();
+    for (file, mode) in [(&docker, 0o644), (&podman, 0o640)] {
+        std::fs::write(
+            file,
+            format!(r#"{{"auths": {{"reg.lan": {{"username": "u", "password": "{password}"}}}}}}"#),
+        )
+        .unwrap();
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let doctor = || {
+        let mut cmd = helper(home.path());
+        cmd.env("DOCKER_HOST", no_engine(home.path()))
+            .env("REGISTRY_AUTH_FILE", &podman);
+        cmd
+    };
+    let (_, report, err) = doctor_json(&mut doctor());
+    let check = report.check("registry-credentials");
+    assert_eq!(check.status, "warn");
+    assert_eq!(
+        check.detail,
+        format!(
+            "{} is open to group or others (mode 0644) and holds registry logins; {} is open \
+             to group or others (mode 0640) and holds registry logins",
+            docker.display(),
+            podman.display()
+        )
+    );
+    assert_eq!(
+        check.fix.as_deref(),
+        Some(format!("chmod 600 {} '{}'", docker.display(), podman.display()).as_str())
+    );
+    let out = run(doctor().arg("doctor"));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("    fix: chmod 600 {} '", docker.display())),
+        "{text}"
+    );
+    for shown in [&text, &stderr(&out), &err, &format!("{report:?}")] {
+        assert!(!shown.contains(password), "a password was shown: {shown}");
+    }
+
+    for file in [&docker, &podman] {
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let (_, report, _) = doctor_json(&mut doctor());
+    let check = report.check("registry-credentials");
+    assert_eq!(check.status, "ok");
+    assert_eq!(
+        check.detail,
+        format!(
+            "{} (mode 0600), {} (mode 0600)",
+            docker.display(),
+            podman.display()
+        )
     );
 }

@@ -136,13 +136,17 @@ fn round_kubeconfig(round: u64) -> String {
 }
 
 /// Hidden temp files the writer creates next to `target` (`.config.<pid>.<n>.tmp`), and the
-/// backup's (`.config.bak.<pid>.<n>.tmp`).
+/// backup's (`.config.bak.<pid>.<n>.tmp`); not those of kubectl's lock (`.config.lock.…`),
+/// which hold no kubeconfig.
 fn temp_files(dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let mut main = Vec::new();
     let mut backup = Vec::new();
     for entry in fs::read_dir(dir).unwrap() {
         let entry = entry.unwrap();
         let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(".config.lock.") {
+            continue;
+        }
         if name.starts_with(".config.bak.") && name.ends_with(".tmp") {
             backup.push(entry.path());
         } else if name.starts_with(".config.") && name.ends_with(".tmp") {
@@ -281,11 +285,14 @@ fn sigkill_during_merge_leaves_the_old_or_the_new_kubeconfig() {
         "no kill landed between creating the temp file and the rename; the test proved nothing"
     );
 
-    // After all that, a clean merge still works and leaves no lock behind.
+    // After all that (kills while kubectl's lock was held included: the next merge takes over
+    // a dead helper's lock), a clean merge still works and leaves no lock behind, neither its
+    // own nor kubectl's, which would make every `kubectl config` fail.
     fs::write(&new, round_kubeconfig(rounds + 1)).unwrap();
     let out = run(merge(&new).stderr(Stdio::piped()));
     assert_eq!(out.status.code(), Some(0));
     assert!(!kube.join(".config.k8s-dev-helper.lock").exists());
+    assert!(!kube.join("config.lock").exists());
     let text = fs::read_to_string(&target).unwrap();
     let root = doc::parse(&text, Input::Target).unwrap();
     assert_eq!(root["current-context"], "k3d-dev");

@@ -4,17 +4,25 @@
 //! `k8s-dev-helper image publish` against the real registry (`K8S_DEV_TEST_REGISTRY`) and real
 //! engines: published images pull and run in Podman (zstd) and Docker (gzip), configs are what
 //! was asked, digests are reproducible, base layers are never re-uploaded. A small fake registry
-//! in this file covers what the real one cannot show: a failing blob upload, the bearer-token
-//! flow, multi-arch indexes and copying base layers between registries.
+//! (tests/support/fake_registry.rs) covers what the real one cannot show: a failing blob
+//! upload, the bearer-token flow, multi-arch indexes and copying base layers between
+//! registries; image_hardening.rs makes it misbehave.
 
+#[path = "support/checks.rs"]
+mod checks;
 mod common;
+#[path = "support/fake_registry.rs"]
+mod fake_registry;
+#[path = "support/http_request.rs"]
+mod http_request;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
+
+use checks::assert_one_line_error;
+use fake_registry::{Fake, respond};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -196,7 +204,8 @@ fn http_get(url: &str, accept: &str) -> (u16, HashMap<String, String>, Vec<u8>) 
     })
 }
 
-fn registry_get_manifest(reference: &str) -> Value {
+/// The manifest a pull of `reference` gets (a Docker or OCI image manifest), as served.
+fn registry_manifest_bytes(reference: &str) -> Vec<u8> {
     let (host, repo, tag) = split_ref(reference);
     let (status, _, body) = http_get(
         &format!("http://{host}/v2/{repo}/manifests/{tag}"),
@@ -204,7 +213,11 @@ fn registry_get_manifest(reference: &str) -> Value {
          application/vnd.docker.distribution.manifest.v2+json",
     );
     assert_eq!(status, 200, "GET manifest {reference}");
-    serde_json::from_slice(&body).unwrap()
+    body
+}
+
+fn registry_get_manifest(reference: &str) -> Value {
+    serde_json::from_slice(&registry_manifest_bytes(reference)).unwrap()
 }
 
 fn registry_get_config(reference: &str) -> Value {
@@ -223,6 +236,28 @@ fn served_digest(reference: &str) -> Option<String> {
         "application/vnd.oci.image.manifest.v1+json",
     );
     (status == 200).then(|| headers["docker-content-digest"].clone())
+}
+
+/// The digest of the manifest a pull of `reference` gets.
+fn manifest_digest(reference: &str) -> String {
+    sha256_digest(&registry_manifest_bytes(reference))
+}
+
+/// What `image` prints under Podman, pulled afresh (a tag may have moved since the last pull).
+fn podman_run_pulled(env: &Env, image: &str) -> String {
+    let out = podman(
+        env,
+        &[
+            "run",
+            "--rm",
+            "--pull",
+            "always",
+            "--network",
+            "host",
+            image,
+        ],
+    );
+    stdout_of(&out).trim().to_string()
 }
 
 fn stdout_of(out: &Output) -> String {
@@ -502,19 +537,7 @@ fn engine_prefix_is_built_once_and_the_tail_published_daemonless() {
     assert_ne!(second.digest, first.digest);
     assert_eq!(second.bytes_skipped, registry_layer_bytes(&prefix_image));
     // The same tag with new content: pull again.
-    let out = podman(
-        &env,
-        &[
-            "run",
-            "--rm",
-            "--pull",
-            "always",
-            "--network",
-            "host",
-            &image,
-        ],
-    );
-    assert_eq!(stdout_of(&out).trim(), "prefix-built v2");
+    assert_eq!(podman_run_pulled(&env, &image), "prefix-built v2");
     let _ = podman(&env, &["rmi", "-f", &image]);
     // The engine pulled the base to build the prefix.
     let _ = docker(&env, &["rmi", &prefix_image, base]);
@@ -592,129 +615,6 @@ fn missing_source_file_and_missing_base_are_one_line_errors() {
     );
 }
 
-// --- a fake registry -------------------------------------------------------------------------
-
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    path: String,
-    headers: HashMap<String, String>,
-    body_len: usize,
-}
-
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-fn respond(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Response {
-    Response {
-        status,
-        headers: headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        body: body.to_vec(),
-    }
-}
-
-type Handler = dyn Fn(&Request) -> Response + Send + Sync;
-
-/// A minimal HTTP/1.1 server on 127.0.0.1 that records every request. Threads end with the
-/// test process; nothing outlives it.
-struct Fake {
-    addr: String,
-    log: Arc<Mutex<Vec<Request>>>,
-}
-
-impl Fake {
-    fn start(handler: Box<Handler>) -> Fake {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let handler: Arc<Handler> = Arc::from(handler);
-        let thread_log = log.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let (log, handler) = (thread_log.clone(), handler.clone());
-                std::thread::spawn(move || serve(stream, &log, &*handler));
-            }
-        });
-        Fake { addr, log }
-    }
-
-    fn requests(&self) -> Vec<Request> {
-        self.log.lock().unwrap().clone()
-    }
-}
-
-fn serve(stream: TcpStream, log: &Mutex<Vec<Request>>, handler: &Handler) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut writer = stream;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let (method, path) = (
-            parts.next().unwrap_or("").to_string(),
-            parts.next().unwrap_or("").to_string(),
-        );
-        let mut headers = HashMap::new();
-        loop {
-            let mut h = String::new();
-            reader.read_line(&mut h).unwrap();
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-            }
-        }
-        let mut body_len = 0;
-        if let Some(len) = headers.get("content-length") {
-            let len: usize = len.parse().unwrap();
-            let mut body = vec![0; len];
-            reader.read_exact(&mut body).unwrap();
-            body_len = len;
-        } else if headers.get("transfer-encoding").map(String::as_str) == Some("chunked") {
-            loop {
-                let mut size = String::new();
-                reader.read_line(&mut size).unwrap();
-                let size = usize::from_str_radix(size.trim(), 16).unwrap();
-                let mut chunk = vec![0; size + 2];
-                reader.read_exact(&mut chunk).unwrap();
-                body_len += size;
-                if size == 0 {
-                    break;
-                }
-            }
-        }
-        let request = Request {
-            method,
-            path,
-            headers,
-            body_len,
-        };
-        let response = handler(&request);
-        log.lock().unwrap().push(request.clone());
-        let mut head = format!("HTTP/1.1 {} X\r\n", response.status);
-        for (k, v) in &response.headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str(&format!("Content-Length: {}\r\n\r\n", response.body.len()));
-        if writer.write_all(head.as_bytes()).is_err() {
-            return;
-        }
-        if request.method != "HEAD" && writer.write_all(&response.body).is_err() {
-            return;
-        }
-    }
-}
-
 #[test]
 fn failed_blob_upload_never_moves_the_tag() {
     let fake = Fake::start(Box::new(|req| {
@@ -760,7 +660,7 @@ fn failed_blob_upload_never_moves_the_tag() {
     let put = requests
         .iter()
         .find(|r| {
-            r.method == "PUT" && r.headers.contains_key("content-length") && r.body_len > 1000
+            r.method == "PUT" && r.headers.contains_key("content-length") && r.body_len() > 1000
         })
         .expect("a blob PUT with a body");
     assert!(
@@ -783,6 +683,7 @@ fn base_blobs(dir: &Path) -> BaseBlobs {
     busybox_rootfs(&rootfs);
     let files = [LayerFile {
         source: rootfs,
+        context: None,
         dest: "/".into(),
         mode: None,
         uid: 0,
@@ -838,10 +739,7 @@ fn base_blobs(dir: &Path) -> BaseBlobs {
 
 /// A registry that only answers with a bearer token from its own token endpoint.
 fn token_registry(base: BaseBlobs) -> Fake {
-    let addr_cell: Arc<OnceLock<String>> = Arc::new(OnceLock::new());
-    let addr_for_handler = addr_cell.clone();
-    let fake = Fake::start(Box::new(move |req| {
-        let addr = addr_for_handler.get().expect("address set");
+    Fake::start_with_addr(move |addr, req| {
         if req.path.starts_with("/token?") {
             assert!(req.path.contains("service=fake-registry"), "{}", req.path);
             assert!(
@@ -887,9 +785,7 @@ fn token_registry(base: BaseBlobs) -> Fake {
             &[],
             br#"{"errors":[{"code":"NOT_FOUND","message":"no"}]}"#,
         )
-    }));
-    addr_cell.set(fake.addr.clone()).unwrap();
-    fake
+    })
 }
 
 #[test]
@@ -941,4 +837,333 @@ fn base_from_token_registry_index_is_copied_across_registries() {
              not in the index (available: linux/s390x, linux/{arch}); pass --platform\n"
         )
     );
+}
+
+// --- OpenShell's shapes ------------------------------------------------------------------------
+//
+// Dockerfiles written here from the facts in /work/shared/upstream/openshell.md (no OpenShell
+// file is copied): the repository root is the build context, host-built binaries are staged at
+// deploy/docker/.build/prebuilt-binaries/${TARGETARCH}/<bin>, the gateway's base comes from a
+// digest-pinned ARG, and the supervisor runs a RUN step before COPY --chmod of its binary.
+
+const STAGING: &str = "deploy/docker/.build/prebuilt-binaries";
+
+/// A repository root holding `deploy/docker/<name>` with `dockerfile`, and `script` staged as
+/// `bin` for the host's architecture.
+fn openshell_repo(name: &str, dockerfile: &str, bin: &str, script: &str) -> tempfile::TempDir {
+    let repo = tempdir();
+    let docker_dir = repo.path().join("deploy/docker");
+    std::fs::create_dir_all(&docker_dir).unwrap();
+    std::fs::write(docker_dir.join(name), dockerfile).unwrap();
+    stage(repo.path(), bin, script);
+    repo
+}
+
+/// Stage `script` as the host-built `bin`, 0644 as an artifact download leaves it: only
+/// COPY --chmod makes it executable.
+fn stage(repo: &Path, bin: &str, script: &str) {
+    let arch = k8s_dev_helper::image::manifest::Platform::host().architecture;
+    let dir = repo.join(STAGING).join(arch);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(bin), script).unwrap();
+}
+
+fn gateway_dockerfile(default_base: &str) -> String {
+    format!(
+        "# syntax=docker/dockerfile:1.4\n\n\
+         # SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors\n\
+         # SPDX-License-Identifier: Apache-2.0\n\n\
+         # OpenShell's gateway shape: a digest-pinned base from an ARG, the staged binary.\n\n\
+         ARG GATEWAY_BASE_IMAGE={default_base}\n\
+         FROM ${{GATEWAY_BASE_IMAGE}} AS gateway\n\n\
+         ARG TARGETARCH\n\n\
+         WORKDIR /app\n\n\
+         COPY {STAGING}/${{TARGETARCH}}/openshell-gateway /usr/local/bin/openshell-gateway\n\n\
+         USER 1000:1000\n\
+         EXPOSE 8080\n\n\
+         ENTRYPOINT [\"/bin/sh\", \"/usr/local/bin/openshell-gateway\"]\n\
+         CMD [\"--bind-address\", \"0.0.0.0\", \"--port\", \"8080\"]\n"
+    )
+}
+
+#[test]
+fn openshell_gateway_publishes_from_the_repo_root_on_a_digest_pinned_base() {
+    let Some(env) = engines() else { return };
+    let base = base_image(&env);
+    let digest = manifest_digest(base);
+    // The default names a registry that never resolves (RFC 2606), as gcr.io does not here.
+    let unreachable = format!("registry.invalid/distroless/cc-debian13:nonroot@{digest}");
+    let repo = openshell_repo(
+        "Dockerfile.gateway",
+        &gateway_dockerfile(&unreachable),
+        "openshell-gateway",
+        "echo \"gateway $* as $(id -u):$(id -g) in $PWD\"\n",
+    );
+    let dockerfile = repo.path().join("deploy/docker/Dockerfile.gateway");
+    let image = format!("{}/{}:dev", env.registry, unique("openshell-gateway"));
+    let home = tempdir();
+    let publish = |build_args: &[String]| {
+        let mut cmd = helper(home.path());
+        cmd.args(["image", "publish", "--compression", "gzip", "--dockerfile"])
+            .arg(&dockerfile)
+            .arg("--context")
+            .arg(repo.path())
+            .args(["--tag", &image]);
+        for arg in build_args {
+            cmd.args(["--build-arg", arg]);
+        }
+        cmd
+    };
+
+    // The default base cannot be reached: the error names the build-arg for a mirror.
+    let out = common::run(&mut publish(&[]));
+    assert_one_line_error(
+        &out,
+        &[
+            &format!("reading base image {unreachable}: reaching registry registry.invalid: "),
+            &format!(
+                "; set --build-arg GATEWAY_BASE_IMAGE=<mirror>/distroless/cc-debian13:nonroot@{digest} \
+                 to pull it from a mirror you can reach"
+            ),
+        ],
+    );
+    assert_eq!(served_digest(&image), None, "nothing pushed");
+
+    // The mirror: the local registry, the same digest.
+    let pinned = format!("{base}@{digest}");
+    let report = publish_json(&mut publish(&[format!("GATEWAY_BASE_IMAGE={pinned}")]));
+    assert_eq!(report.bytes_skipped, registry_layer_bytes(base));
+    let out = docker(&env, &["run", "--rm", "--network", "host", &image]);
+    assert_eq!(
+        stdout_of(&out).trim(),
+        "gateway --bind-address 0.0.0.0 --port 8080 as 1000:1000 in /app"
+    );
+    let _ = docker(&env, &["rmi", &image]);
+
+    // A pin the mirror does not have, and a binary not staged: each one line, nothing pushed.
+    let other = format!("sha256:{}", "0".repeat(64));
+    let out = common::run(&mut publish(&[format!(
+        "GATEWAY_BASE_IMAGE={base}@{other}"
+    )]));
+    assert_one_line_error(
+        &out,
+        &[
+            &format!("not found on {}", env.registry),
+            "set --build-arg GATEWAY_BASE_IMAGE=<mirror>/",
+        ],
+    );
+    let arch = k8s_dev_helper::image::manifest::Platform::host().architecture;
+    std::fs::remove_file(
+        repo.path()
+            .join(STAGING)
+            .join(&arch)
+            .join("openshell-gateway"),
+    )
+    .unwrap();
+    let moved = format!(
+        "{}/{}:dev",
+        env.registry,
+        unique("openshell-gateway-unstaged")
+    );
+    let mut cmd = publish(&[format!("GATEWAY_BASE_IMAGE={pinned}")]);
+    cmd.args(["--tag", &moved]);
+    let out = common::run(&mut cmd);
+    let staged = format!("{STAGING}/{arch}/openshell-gateway");
+    assert_one_line_error(
+        &out,
+        &[
+            &format!("COPY source {staged} ({}:15)", dockerfile.display()),
+            "No such file or directory",
+            &format!("stage it at {}/{staged}", repo.path().display()),
+        ],
+    );
+    assert_eq!(served_digest(&moved), None, "nothing pushed");
+}
+
+/// OpenShell's supervisor shape: a literal FROM, a RUN step, then COPY --chmod of the binary.
+/// The RUN records what the engine saw of TARGETARCH: the legacy builder sets no platform ARG
+/// itself, so the helper must pass it.
+fn supervisor_dockerfile(base: &str) -> String {
+    format!(
+        "# syntax=docker/dockerfile:1.4\n\n\
+         # SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors\n\
+         # SPDX-License-Identifier: Apache-2.0\n\n\
+         FROM {base} AS supervisor\n\n\
+         ARG TARGETARCH\n\n\
+         RUN mkdir -p /etc/supervisor && echo \"nftables for $TARGETARCH\" > /etc/supervisor/tools\n\n\
+         # --chmod: the staged binary has no execute bit.\n\
+         COPY --chmod=0555 {STAGING}/${{TARGETARCH}}/openshell-sandbox /openshell-sandbox\n\n\
+         ENTRYPOINT [\"/openshell-sandbox\"]\n"
+    )
+}
+
+fn sandbox_script(version: &str) -> String {
+    format!(
+        "#!/bin/sh\necho \"sandbox {version}: $(cat /etc/supervisor/tools), mode \
+         $(busybox stat -c %a /openshell-sandbox)\"\n"
+    )
+}
+
+#[test]
+fn openshell_supervisor_builds_its_prefix_once_per_engine_and_publishes_edits_daemonless() {
+    let Some(env) = engines() else { return };
+    let base = base_image(&env);
+    let arch = k8s_dev_helper::image::manifest::Platform::host().architecture;
+    // Docker and Podman each behind the docker CLI, and Podman through its own CLI alone.
+    let podman_only = tempdir();
+    std::os::unix::fs::symlink(
+        which::which("podman").expect("podman on PATH"),
+        podman_only.path().join("podman"),
+    )
+    .unwrap();
+    for (engine, host, path) in [
+        ("docker", &env.docker, None),
+        ("podman", &env.podman, None),
+        ("podman-cli", &env.podman, Some(podman_only.path())),
+    ] {
+        let repo = openshell_repo(
+            "Dockerfile.supervisor",
+            &supervisor_dockerfile(base),
+            "openshell-sandbox",
+            &sandbox_script("v1"),
+        );
+        let dockerfile = repo.path().join("deploy/docker/Dockerfile.supervisor");
+        let image = format!(
+            "{}/{}:dev",
+            env.registry,
+            unique(&format!("supervisor-{engine}"))
+        );
+        let home = tempdir();
+        let publish = || {
+            let mut cmd = helper(home.path());
+            cmd.env("DOCKER_HOST", host)
+                .args(["image", "publish", "--engine-prefix", "--dockerfile"])
+                .arg(&dockerfile)
+                .arg("--context")
+                .arg(repo.path())
+                .args(["--tag", &image]);
+            if let Some(path) = path {
+                cmd.env("PATH", path);
+            }
+            publish_json(&mut cmd)
+        };
+        let first = publish();
+        let prefix = first.prefix.clone().expect("--json reports the prefix");
+        assert_eq!(
+            prefix["built"], true,
+            "{engine}: the first run builds the prefix"
+        );
+        let prefix_image = prefix["image"].as_str().unwrap().to_string();
+        let run = |version: &str| {
+            assert_eq!(
+                podman_run_pulled(&env, &image),
+                format!("sandbox {version}: nftables for {arch}, mode 555"),
+                "{engine}"
+            );
+        };
+        run("v1");
+
+        // An edit of the binary: the prefix is reused, no engine runs, only the tail goes up.
+        stage(repo.path(), "openshell-sandbox", &sandbox_script("v2"));
+        let second = publish();
+        let prefix = second.prefix.clone().unwrap();
+        assert_eq!(
+            prefix["built"], false,
+            "{engine}: an unchanged prefix is not rebuilt"
+        );
+        assert_eq!(prefix["image"], prefix_image.as_str());
+        assert_ne!(second.digest, first.digest);
+        assert_eq!(second.bytes_skipped, registry_layer_bytes(&prefix_image));
+        run("v2");
+        let _ = podman(&env, &["rmi", "-f", &image, &prefix_image]);
+        let _ = docker(&env, &["rmi", &prefix_image]);
+    }
+}
+
+#[test]
+fn a_run_step_with_no_engine_is_one_line_naming_the_fix_and_pushes_nothing() {
+    let target = fake_registry::Registry::start(fake_registry::Store::default(), |_, _| None);
+    let repo = openshell_repo(
+        "Dockerfile.supervisor",
+        &supervisor_dockerfile("127.0.0.1:1/base:dev"),
+        "openshell-sandbox",
+        &sandbox_script("v1"),
+    );
+    let home = tempdir();
+    let mut cmd = helper(home.path());
+    cmd.env(
+        "DOCKER_HOST",
+        format!("unix://{}/no-engine.sock", home.path().display()),
+    )
+    .args(["image", "publish", "--engine-prefix", "--dockerfile"])
+    .arg(repo.path().join("deploy/docker/Dockerfile.supervisor"))
+    .arg("--context")
+    .arg(repo.path())
+    .args(["--tag", &format!("{}/supervisor:dev", target.addr())]);
+    let out = common::run(&mut cmd);
+    assert_one_line_error(
+        &out,
+        &[
+            "lines 1-12 need a container engine (--engine-prefix builds them once",
+            "none answers",
+        ],
+    );
+    assert!(!target.manifest_pushed());
+    assert!(
+        target
+            .requests()
+            .iter()
+            .all(|r| r.method != "PUT" && r.method != "POST")
+    );
+    // Without --engine-prefix the same file exits 4, naming the RUN line.
+    let mut cmd = helper(home.path());
+    cmd.args(["image", "publish", "--dockerfile"])
+        .arg(repo.path().join("deploy/docker/Dockerfile.supervisor"))
+        .arg("--context")
+        .arg(repo.path())
+        .args(["--tag", &format!("{}/supervisor:dev", target.addr())]);
+    let out = common::run(&mut cmd);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        common::stderr(&out).contains("Dockerfile.supervisor:10: RUN needs a container engine")
+    );
+}
+
+#[test]
+fn an_unreachable_base_of_an_engine_built_prefix_names_the_fix() {
+    let Some(env) = engines() else { return };
+    let repo = openshell_repo(
+        "Dockerfile.supervisor",
+        &supervisor_dockerfile("registry.invalid/alpine:3.22"),
+        "openshell-sandbox",
+        &sandbox_script("v1"),
+    );
+    let dockerfile = repo.path().join("deploy/docker/Dockerfile.supervisor");
+    let image = format!("{}/{}:dev", env.registry, unique("supervisor-unreachable"));
+    let home = tempdir();
+    let mut cmd = helper(home.path());
+    cmd.env("DOCKER_HOST", &env.docker)
+        .args(["image", "publish", "--engine-prefix", "--dockerfile"])
+        .arg(&dockerfile)
+        .arg("--context")
+        .arg(repo.path())
+        .args(["--tag", &image]);
+    let out = common::run(&mut cmd);
+    assert_eq!(out.status.code(), Some(1));
+    let err = common::stderr(&out);
+    let last = err.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("error: reading base image registry.invalid/alpine:3.22: reaching registry registry.invalid:"),
+        "{err}"
+    );
+    assert!(
+        last.ends_with(&format!(
+            "{}:6 names it directly; make its registry reachable, or take it from an ARG \
+             (ARG BASE=registry.invalid/alpine:3.22, FROM ${{BASE}}) and set --build-arg \
+             BASE=<mirror>/alpine:3.22",
+            dockerfile.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(served_digest(&image), None, "nothing pushed");
 }

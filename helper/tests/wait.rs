@@ -5,13 +5,15 @@
 //! engine socket, and `tests/support/fake-kube-api.py` driven by the real kubectl.
 
 mod common;
+#[path = "support/fake_api.rs"]
+mod fake_api;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
 use std::process::{Child, ChildStderr, Command, Stdio};
 
-use common::{engine_var, helper, no_skip, run, stderr, stdout};
+use common::{engine_var, helper, run, stderr, stdout};
+use fake_api::{FakeApi, have_kube_tools};
 use serde::Deserialize;
 
 /// The `--json` report, pinned field by field.
@@ -137,104 +139,7 @@ fn kube_waits_need_kubectl() {
 
 // ---- against fake-kube-api.py with the real kubectl ------------------------------------------
 
-/// True when python3 and kubectl are on PATH; otherwise says why the test skips (or fails the
-/// test under K8S_DEV_TEST_NO_SKIP=1).
-fn have_kube_tools() -> bool {
-    for tool in ["python3", "kubectl"] {
-        if which::which(tool).is_err() {
-            let reason = format!("{tool} is not on PATH (CI installs it)");
-            assert!(!no_skip(), "K8S_DEV_TEST_NO_SKIP=1 but {reason}");
-            eprintln!("SKIP: {reason}");
-            return false;
-        }
-    }
-    true
-}
-
-/// A running fake API server, stopped (by its PID) on drop.
-struct FakeApi {
-    child: Child,
-    port: u16,
-    kubeconfig: PathBuf,
-    home: PathBuf,
-}
-
 impl FakeApi {
-    fn start(home: &Path, args: &[&str]) -> FakeApi {
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/support/fake-kube-api.py");
-        let kubeconfig = home.join("fake-kubeconfig");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg("--kubeconfig-out")
-            .arg(&kubeconfig)
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("starting fake-kube-api.py");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("listening on http://127.0.0.1:")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .unwrap();
-        FakeApi {
-            child,
-            port,
-            kubeconfig,
-            home: home.to_path_buf(),
-        }
-    }
-
-    /// POST a control request (`/_fake/...`), returning the JSON state it answers.
-    fn control(&self, path_and_query: &str) -> String {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(
-            stream,
-            "POST {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-        response
-            .split("\r\n\r\n")
-            .nth(1)
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    /// Run the real kubectl against this server with its own HOME (discovery cache).
-    fn kubectl(&self, args: &[&str], stdin: Option<&str>) {
-        let mut child = Command::new("kubectl")
-            .env("HOME", &self.home)
-            .env_remove("KUBECONFIG")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.unwrap_or("").as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
     /// `k8s-dev-helper wait <args> --kubeconfig <fake> …` as a command.
     fn wait_cmd(&self, args: &[&str]) -> Command {
         let mut cmd = helper(&self.home);
@@ -243,13 +148,6 @@ impl FakeApi {
             .arg("--kubeconfig")
             .arg(&self.kubeconfig);
         cmd
-    }
-}
-
-impl Drop for FakeApi {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -455,7 +353,7 @@ fn wait_crd_until_established() {
     let mut wait = Background::spawn(api.wait_cmd(&["crd", "sandboxes.agents.example.com"]));
     assert_eq!(
         wait.next_line(),
-        "waiting up to 2m for crd sandboxes.agents.example.com… (Established is False: Installing)\n"
+        "waiting up to 3m for crd sandboxes.agents.example.com… (Established is False: Installing)\n"
     );
     api.control("/_fake/hold?path=/apis/apiextensions.k8s.io/v1/customresourcedefinitions/sandboxes.agents.example.com&hold=false");
     let (code, rest) = wait.finish();
@@ -534,7 +432,7 @@ fn wait_rollout_of_deployment_and_statefulset() {
     ]));
     assert_eq!(
         wait.next_line(),
-        "waiting up to 2m for rollout of deployment/web in openshell (context fake)… (0 of 2 new replicas updated)\n"
+        "waiting up to 3m for rollout of deployment/web in openshell (context fake)… (0 of 2 new replicas updated)\n"
     );
     api.kubectl(
         &[
@@ -557,7 +455,7 @@ fn wait_rollout_of_deployment_and_statefulset() {
         Background::spawn(api.wait_cmd(&["rollout", "statefulset/openshell", "-n", "openshell"]));
     assert_eq!(
         wait.next_line(),
-        "waiting up to 2m for rollout of statefulset/openshell in openshell… (0 of 1 pods ready)\n"
+        "waiting up to 3m for rollout of statefulset/openshell in openshell… (0 of 1 pods ready)\n"
     );
     api.control(
         "/_fake/hold?path=/apis/apps/v1/namespaces/openshell/statefulsets/openshell&hold=false",

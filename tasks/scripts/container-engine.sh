@@ -10,9 +10,7 @@
 #
 # API (names follow OpenShell's tasks/scripts/container-engine.sh where they overlap):
 #   ce ARGS...              run the engine CLI against the chosen socket (docker or podman)
-#   engine_cli ARGS...      same as ce
-#   ce_is_podman / ce_is_docker
-#   ce_ensure_network NAME  create the container network NAME unless it exists
+#   ce_is_podman            whether the engine is Podman
 #   ce_helper ARGS...       k8s-dev-helper, from helper.sh
 #
 # Environment:
@@ -35,7 +33,6 @@ _ce_die() {
 }
 
 ce_is_podman() { [[ "${K8S_DEV_ENGINE}" == "podman" ]]; }
-ce_is_docker() { [[ "${K8S_DEV_ENGINE}" == "docker" ]]; }
 
 # Podman's CLI talks to the same socket with --url (also on macOS, where it reaches the
 # machine's API); without it, the docker CLI speaks the compatible API to either engine.
@@ -46,18 +43,6 @@ ce() {
     docker "$@"
   else
     _ce_die "neither the docker nor the podman CLI is installed; install one to manage ${K8S_DEV_ENGINE} containers"
-  fi
-}
-
-engine_cli() { ce "$@"; }
-
-# k3d's registry and cluster share a network so they resolve each other by name; Podman's
-# default network has DNS disabled (k3d docs, advanced/podman.md), so create our own.
-ce_ensure_network() {
-  local name="$1"
-  if ! ce network inspect "${name}" >/dev/null 2>&1; then
-    echo "[container-engine] creating network ${name}" >&2
-    ce network create "${name}" >/dev/null
   fi
 }
 

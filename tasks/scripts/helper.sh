@@ -36,6 +36,20 @@ _helper_stale() {
     "${_HELPER_KIT_DIR}/Cargo.toml" "${_HELPER_KIT_DIR}/Cargo.lock" -newer "${bin}" -print -quit 2>/dev/null)" ]]
 }
 
+# Build the helper, saying first why and for how long: a fresh clone's first task otherwise
+# looks hung for minutes. cargo's progress shows on a terminal; in logs (CI, mise's captured
+# output) it stays quiet. A binary that is up to date is never rebuilt, so later runs say nothing.
+_helper_build() { # bin
+  local why="this is the first run here; it takes a few minutes (about 3 on 2 cores) and happens once"
+  [[ ! -x "$1" ]] || why="its sources changed since the last build; usually under a minute"
+  echo "[k8s-dev] building k8s-dev-helper (release) from ${_HELPER_KIT_DIR}: ${why}. Install it to skip this: cargo install --path ${_HELPER_KIT_DIR}/helper" >&2
+  local quiet=--quiet
+  if [[ -t 2 ]]; then quiet=""; fi
+  cargo build ${quiet:+"${quiet}"} --release --manifest-path "${_HELPER_KIT_DIR}/Cargo.toml" -p k8s-dev-helper >&2 \
+    || _helper_die "building k8s-dev-helper failed (see above)"
+  touch "$1"
+}
+
 require_helper() {
   if [[ -n "${K8S_DEV_HELPER:-}" ]]; then
     [[ -x "${K8S_DEV_HELPER}" ]] || _helper_die "K8S_DEV_HELPER=${K8S_DEV_HELPER} is not an executable file"
@@ -55,10 +69,7 @@ require_helper() {
   # released, 33 ms in a debug build; bench/results/latest.md), and it rarely changes.
   local bin="${CARGO_TARGET_DIR:-${_HELPER_KIT_DIR}/target}/release/k8s-dev-helper"
   if _helper_stale "${bin}"; then
-    echo "[k8s-dev] building k8s-dev-helper (release) from ${_HELPER_KIT_DIR}; install it to skip this: cargo install --path ${_HELPER_KIT_DIR}/helper" >&2
-    cargo build --quiet --release --manifest-path "${_HELPER_KIT_DIR}/Cargo.toml" -p k8s-dev-helper >&2 \
-      || _helper_die "building k8s-dev-helper failed (see above)"
-    touch "${bin}"
+    _helper_build "${bin}"
   fi
   K8S_DEV_HELPER="${bin}"
   export K8S_DEV_HELPER

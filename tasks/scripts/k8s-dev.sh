@@ -7,68 +7,18 @@
 # verb is idempotent. The mise tasks in tasks/k8s-dev.toml call one verb each.
 #
 # Needs: k3d, kubectl, helm, skaffold (mise install), cargo, and Docker or Podman for the
-# cluster. Decisions that need more than glue (engine and socket, kubeconfig merge, readiness,
-# k3d state, ports) are k8s-dev-helper's; this script only sequences them.
+# cluster. This script only sequences: k8s-dev-helper owns every decision that needs more than
+# glue. It validates, defaults and derives every K8S_DEV_* setting once at start (`settings
+# --shell`; usage() lists them), decides what `up` and `down` do from what exists (`up plan`,
+# `down plan`), and writes kubeconfigs and waits (`up finish`, `down finish`).
 #
 # Remote mode: with K8S_DEV_CONTEXT naming an existing context that is not this kit's k3d
-# cluster, up/down create and delete nothing; they check that the context answers and that
-# the registry settings are given, so sync/bootstrap/watch run against a shared cluster.
-#
-# Settings (defaults also listed in mise.toml; the caller's environment wins): see usage().
+# cluster, up/down create and delete nothing; up checks that the context answers and that the
+# registry settings are given, so sync/bootstrap/watch run against a shared cluster.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 KIT_DIR="$(cd "${SCRIPT_DIR}/../.." && pwd)"
-
-# k3d expands these inside deploy/k3d/cluster.yaml, so they are exported.
-export K8S_DEV_CLUSTER="${K8S_DEV_CLUSTER:-openshell-dev}"
-export K8S_DEV_AGENTS="${K8S_DEV_AGENTS:-1}"
-export K8S_DEV_K3S_IMAGE="${K8S_DEV_K3S_IMAGE:-docker.io/rancher/k3s:v1.32.5-k3s1}"
-export K8S_DEV_NETWORK="${K8S_DEV_NETWORK:-k3d}"
-export K8S_DEV_BIND_ADDRESS="${K8S_DEV_BIND_ADDRESS:-127.0.0.1}"
-# Where the kubeconfig finds the API (cluster.yaml's kubeAPI.host): the bind address itself,
-# unless that is every address.
-case "${K8S_DEV_BIND_ADDRESS}" in
-  0.0.0.0 | :: | "[::]") export K8S_DEV_API_HOST=127.0.0.1 ;;
-  *) export K8S_DEV_API_HOST="${K8S_DEV_BIND_ADDRESS}" ;;
-esac
-export K8S_DEV_API_PORT="${K8S_DEV_API_PORT:-6550}"
-export K8S_DEV_LB_PORT="${K8S_DEV_LB_PORT:-8080}"
-export K8S_DEV_NODEPORT="${K8S_DEV_NODEPORT:-30051}"
-export K8S_DEV_REGISTRY_NAME="${K8S_DEV_REGISTRY_NAME:-openshell-registry}"
-export K8S_DEV_REGISTRY_PORT="${K8S_DEV_REGISTRY_PORT:-5000}"
-export K8S_DEV_REGISTRY="${K8S_DEV_REGISTRY:-localhost:${K8S_DEV_REGISTRY_PORT}}"
-export K8S_DEV_REGISTRY_PULL="${K8S_DEV_REGISTRY_PULL:-${K8S_DEV_REGISTRY_NAME}:5000}"
-export K8S_DEV_TIMEOUT="${K8S_DEV_TIMEOUT:-180s}"
-K8S_DEV_CONTEXT="${K8S_DEV_CONTEXT:-}"
-K8S_DEV_SWITCH_CONTEXT="${K8S_DEV_SWITCH_CONTEXT:-1}"
-K8S_DEV_K3D_CONFIG="${K8S_DEV_K3D_CONFIG:-${KIT_DIR}/deploy/k3d/cluster.yaml}"
-# The workload: defaults drive the stand-in in example/; see README for OpenShell's values.
-K8S_DEV_NAMESPACE="${K8S_DEV_NAMESPACE:-openshell}"
-K8S_DEV_SANDBOX_NAMESPACE="${K8S_DEV_SANDBOX_NAMESPACE:-openshell}"
-K8S_DEV_RELEASE="${K8S_DEV_RELEASE:-openshell}"
-K8S_DEV_CHART="${K8S_DEV_CHART:-deploy/helm/openshell}"
-K8S_DEV_VALUES="${K8S_DEV_VALUES:-deploy/helm/openshell/values.dev.yaml}"
-K8S_DEV_ROLLOUT="${K8S_DEV_ROLLOUT:-deployment/openshell}"
-K8S_DEV_CRDS="${K8S_DEV_CRDS:-}"
-K8S_DEV_SKAFFOLD_FILE="${K8S_DEV_SKAFFOLD_FILE:-skaffold.yaml}"
-K8S_DEV_GATEWAY_PACKAGE="${K8S_DEV_GATEWAY_PACKAGE:-example-gateway}"
-K8S_DEV_GATEWAY_BIN="${K8S_DEV_GATEWAY_BIN:-example-gateway}"
-K8S_DEV_GATEWAY_IMAGE="${K8S_DEV_GATEWAY_IMAGE:-openshell-gateway}"
-K8S_DEV_GATEWAY_DOCKERFILE="${K8S_DEV_GATEWAY_DOCKERFILE:-deploy/docker/Dockerfile.gateway}"
-K8S_DEV_GATEWAY_PORT="${K8S_DEV_GATEWAY_PORT:-8080}"
-K8S_DEV_SUPERVISOR_PACKAGE="${K8S_DEV_SUPERVISOR_PACKAGE:-example-supervisor}"
-K8S_DEV_SUPERVISOR_BIN="${K8S_DEV_SUPERVISOR_BIN:-example-supervisor}"
-K8S_DEV_SUPERVISOR_IMAGE="${K8S_DEV_SUPERVISOR_IMAGE:-openshell-supervisor}"
-K8S_DEV_SUPERVISOR_DOCKERFILE="${K8S_DEV_SUPERVISOR_DOCKERFILE:-deploy/docker/Dockerfile.supervisor}"
-K8S_DEV_RUST_TARGET="${K8S_DEV_RUST_TARGET:-}"
-K8S_DEV_IMAGE_BUILDER="${K8S_DEV_IMAGE_BUILDER:-helper}"
-K8S_DEV_IMAGE_COMPRESSION="${K8S_DEV_IMAGE_COMPRESSION:-zstd}"
-
-K3D_CONTEXT="k3d-${K8S_DEV_CLUSTER}"
-CLUSTER_KUBECONFIG="${HOME}/.kube/k3d-${K8S_DEV_CLUSTER}.yaml"
-# Images of the last sync (their content tags, publish reports), read by bootstrap.
-STATE_DIR="${K8S_DEV_STATE_DIR:-${CARGO_TARGET_DIR:-${PWD}/target}/k8s-dev}"
 
 usage() {
   cat <<USAGE
@@ -90,46 +40,100 @@ Verbs:
   image COMPONENT    skaffold custom builder: build gateway|supervisor, publish \$IMAGE,
                      push when \$PUSH_IMAGE=true
 
-Environment (defaults in parentheses):
-  K8S_DEV_CLUSTER          cluster name (openshell-dev)
-  K8S_DEV_AGENTS           agent nodes (1)
-  K8S_DEV_K3S_IMAGE        k3s image (docker.io/rancher/k3s:v1.32.5-k3s1)
-  K8S_DEV_NETWORK          container network of cluster and registry (k3d)
-  K8S_DEV_BIND_ADDRESS     host address of every published port (127.0.0.1)
-  K8S_DEV_API_PORT         Kubernetes API host port (6550)
-  K8S_DEV_LB_PORT          load balancer host port (8080), mapped to K8S_DEV_NODEPORT (30051)
-  K8S_DEV_REGISTRY_NAME    registry name (openshell-registry)
-  K8S_DEV_REGISTRY_PORT    registry host port (5000)
-  K8S_DEV_REGISTRY         push name from the host (localhost:5000)
-  K8S_DEV_REGISTRY_PULL    pull name in the cluster (openshell-registry:5000)
-  K8S_DEV_CONTEXT          an existing context: remote mode (unset)
-  K8S_DEV_SWITCH_CONTEXT   1: make the cluster's context current after up (1)
-  K8S_DEV_TIMEOUT          limit of each readiness wait (180s)
-  K8S_DEV_K3D_CONFIG       k3d config (<kit>/deploy/k3d/cluster.yaml)
-  K8S_DEV_ENGINE           docker|podman: restrict engine detection (detect)
-  K8S_DEV_NAMESPACE        Helm release namespace (openshell)
-  K8S_DEV_SANDBOX_NAMESPACE  sandbox pod namespace (openshell)
-  K8S_DEV_RELEASE          Helm release (openshell)
-  K8S_DEV_CHART            chart directory (deploy/helm/openshell)
-  K8S_DEV_VALUES           dev values file (deploy/helm/openshell/values.dev.yaml)
-  K8S_DEV_ROLLOUT          workload bootstrap waits for (deployment/openshell)
-  K8S_DEV_CRDS             CRD file or directory applied before the chart (none)
-  K8S_DEV_SKAFFOLD_FILE    Skaffold config (skaffold.yaml)
-  K8S_DEV_GATEWAY_PACKAGE / _BIN / _IMAGE / _DOCKERFILE
-                           gateway cargo package, binary, image name, Dockerfile
-                           (example-gateway, example-gateway, openshell-gateway,
-                           deploy/docker/Dockerfile.gateway)
-  K8S_DEV_SUPERVISOR_PACKAGE / _BIN / _IMAGE / _DOCKERFILE
-                           the same for the supervisor (example-supervisor, example-supervisor,
-                           openshell-supervisor, deploy/docker/Dockerfile.supervisor)
-  K8S_DEV_GATEWAY_PORT     host port of the out-of-cluster gateway (8080)
-  K8S_DEV_RUST_TARGET      Linux target triple of image binaries (the host's, on Linux)
-  K8S_DEV_IMAGE_BUILDER    helper (daemonless publish) or engine (docker/podman build + push)
-  K8S_DEV_IMAGE_COMPRESSION  zstd (k3s, Podman, Docker >= 23) or gzip (older Docker) (zstd)
-  K8S_DEV_STATE_DIR        sync's state: staged binaries, tags, publish reports (target/k8s-dev)
-  KUBECONFIG               the default kubeconfig the cluster is merged into (~/.kube/config)
 USAGE
+  usage_settings
 }
+
+# BEGIN generated settings (k8s-dev-helper settings --usage; helper/tests/settings.rs checks it)
+usage_settings() {
+  cat <<'SETTINGS'
+Settings (environment; default in parentheses; `k8s-dev-helper settings` shows the
+values in effect, `k8s-dev-helper settings --json` where each comes from):
+  K8S_DEV_CLUSTER                k3d cluster name (openshell-dev)
+  K8S_DEV_AGENTS                 agent nodes besides the one server (1)
+  K8S_DEV_K3S_IMAGE              k3s node image (docker.io/rancher/k3s:v1.32.5-k3s1)
+  K8S_DEV_NETWORK                container network shared by cluster and registry (k3d)
+  K8S_DEV_BIND_ADDRESS           host address of every published port; 0.0.0.0 exposes them
+                                 (127.0.0.1)
+  K8S_DEV_API_PORT               host port of the Kubernetes API (6550)
+  K8S_DEV_LB_PORT                host port of the load balancer, mapped to K8S_DEV_NODEPORT (8080)
+  K8S_DEV_NODEPORT               NodePort of the gateway Service behind K8S_DEV_LB_PORT (30051)
+  K8S_DEV_REGISTRY_NAME          registry name; k3d names its container k3d-<name>
+                                 (openshell-registry)
+  K8S_DEV_REGISTRY_PORT          host port of the registry (5000)
+  K8S_DEV_CONTEXT                an existing context to use instead: remote mode, up/down create and
+                                 delete nothing (unset: the kit's k3d cluster)
+  K8S_DEV_REGISTRY               registry as the host pushes to it (Skaffold's default repo)
+                                 (localhost:<K8S_DEV_REGISTRY_PORT>; remote mode: none)
+  K8S_DEV_REGISTRY_PULL          registry as the cluster pulls from it
+                                 (<K8S_DEV_REGISTRY_NAME>:5000; remote mode: none)
+  K8S_DEV_SWITCH_CONTEXT         1: make the cluster's context current in the default kubeconfig
+                                 after up (1)
+  K8S_DEV_TIMEOUT                limit of each readiness wait (180s)
+  K8S_DEV_LOCK_TIMEOUT           how long up/down wait for another up/down of this user to finish
+                                 (10m)
+  K8S_DEV_K3D_CONFIG             k3d config the cluster is created from
+                                 (<kit>/deploy/k3d/cluster.yaml)
+  K8S_DEV_ENGINE                 restrict engine detection to docker or podman ($CONTAINER_ENGINE,
+                                 else detected)
+  K8S_DEV_NAMESPACE              namespace of the Helm release (openshell)
+  K8S_DEV_SANDBOX_NAMESPACE      namespace the gateway creates sandbox pods in (openshell)
+  K8S_DEV_RELEASE                Helm release name (openshell)
+  K8S_DEV_CHART                  Helm chart directory (deploy/helm/openshell)
+  K8S_DEV_VALUES                 Helm values file for development (TLS off, images from the kit's
+                                 registry) (<kit>/deploy/values/dev.yaml)
+  K8S_DEV_ROLLOUT                workload bootstrap waits for (statefulset/openshell)
+  K8S_DEV_CRDS                   CRD file, directory or http(s) URL bootstrap applies and waits for
+                                 before the chart (none)
+  K8S_DEV_SKAFFOLD_FILE          Skaffold config watch runs (skaffold.yaml)
+  K8S_DEV_GATEWAY_PACKAGE        cargo package of the gateway (openshell-server)
+  K8S_DEV_GATEWAY_BIN            gateway binary (openshell-gateway)
+  K8S_DEV_GATEWAY_IMAGE          gateway image repository in the registry (openshell-gateway)
+  K8S_DEV_GATEWAY_DOCKERFILE     gateway Dockerfile
+                                 (<kit>/deploy/docker/staged-binary/Dockerfile.gateway)
+  K8S_DEV_GATEWAY_PORT           host port of the out-of-cluster gateway (k8s:dev:gateway) (18082)
+  K8S_DEV_SUPERVISOR_PACKAGE     cargo package of the supervisor (openshell-sandbox)
+  K8S_DEV_SUPERVISOR_BIN         supervisor binary (openshell-sandbox)
+  K8S_DEV_SUPERVISOR_IMAGE       supervisor image repository in the registry (openshell-supervisor)
+  K8S_DEV_SUPERVISOR_DOCKERFILE  supervisor Dockerfile
+                                 (<kit>/deploy/docker/staged-binary/Dockerfile.supervisor)
+  K8S_DEV_SKIP_SYNC              1: bootstrap installs the images of the last sync instead of
+                                 syncing first (0)
+  K8S_DEV_RUST_TARGET            Linux target triple of the image binaries (the host triple, on
+                                 Linux)
+  K8S_DEV_CARGO_BUILD            command that builds the image binaries (macOS: cargo zigbuild)
+                                 (cargo build)
+  K8S_DEV_IMAGE_BUILDER          helper: daemonless publish; engine: docker/podman build and push
+                                 (helper)
+  K8S_DEV_IMAGE_COMPRESSION      layer compression: zstd (k3s, Podman, Docker >= 23) or gzip (older
+                                 Docker) (zstd)
+  K8S_DEV_INSECURE_REGISTRIES    registries image publish reaches over plain HTTP (none; loopback
+                                 registries always are)
+  K8S_DEV_CACHE_DIR              layer cache of image publish ($XDG_CACHE_HOME/k8s-dev, else
+                                 ~/.cache/k8s-dev)
+  K8S_DEV_STATE_DIR              sync's staged binaries, image tags and publish reports
+                                 ($CARGO_TARGET_DIR/k8s-dev, else target/k8s-dev)
+  K8S_DEV_HELPER                 the k8s-dev-helper binary the tasks run (k8s-dev-helper on PATH,
+                                 else built from the kit)
+Derived, read-only:
+  K8S_DEV_K3D_CONTEXT            context, cluster and user name k3d gives the cluster
+                                 (k3d-<K8S_DEV_CLUSTER>)
+  K8S_DEV_CLUSTER_KUBECONFIG     the cluster's own kubeconfig (0600), the one kubectl, helm and
+                                 skaffold get (~/.kube/k3d-<K8S_DEV_CLUSTER>.yaml)
+  K8S_DEV_DEFAULT_KUBECONFIG     the kubeconfig files up merges the cluster into, as kubectl config
+                                 writes them: an entry where it is defined, a new one into the first
+                                 file that exists, else the last (OpenShell: its repo-local
+                                 KUBECONFIG) (the files of KUBECONFIG, else ~/.kube/config)
+  K8S_DEV_REMOTE                 remote mode: the tasks use K8S_DEV_CONTEXT and create or delete
+                                 nothing (1 when K8S_DEV_CONTEXT names another context than
+                                 K8S_DEV_K3D_CONTEXT)
+  K8S_DEV_NODES                  nodes up waits for (1 + K8S_DEV_AGENTS)
+  K8S_DEV_LOCK_FILE              the per-user lock that keeps two up/down from racing
+                                 ($XDG_RUNTIME_DIR/k8s-dev/up.lock, else
+                                 ~/.local/state/k8s-dev/up.lock)
+SETTINGS
+}
+# END generated settings
 
 log() { echo "[k8s-dev] $*" >&2; }
 die() { echo "error: $*" >&2; exit 1; }
@@ -138,6 +142,13 @@ need_helper() {
   # shellcheck source=SCRIPTDIR/helper.sh
   source "${SCRIPT_DIR}/helper.sh"
   require_helper
+}
+# Every K8S_DEV_* setting, validated (a bad one stops here, one line each, before any use),
+# defaulted and derived by the helper: one process, evaluated once.
+load_settings() {
+  local exports
+  exports="$(ce_helper settings --shell --kit-dir "${KIT_DIR}")" || exit 1
+  eval "${exports}"
 }
 # Lazy, so --help and remote mode work without an engine.
 require_engine() {
@@ -148,223 +159,95 @@ require_tool() { # tool
   command -v "$1" >/dev/null 2>&1 || die "$1 not found. Run: mise install"
 }
 
-is_remote() { [[ -n "${K8S_DEV_CONTEXT}" && "${K8S_DEV_CONTEXT}" != "${K3D_CONTEXT}" ]]; }
-
-# One `up`/`down` at a time per cluster: a second caller waits, then finds the work done.
-# mkdir is atomic everywhere (flock is not on macOS); a dead holder's lock is taken over.
-LOCK_DIR=""
-acquire_lock() {
-  LOCK_DIR="${TMPDIR:-/tmp}/k8s-dev-${K8S_DEV_CLUSTER}.lock"
-  local waited=0 holder
-  until mkdir "${LOCK_DIR}" 2>/dev/null; do
-    holder="$(cat "${LOCK_DIR}/pid" 2>/dev/null || true)"
-    if [[ -n "${holder}" ]] && ! kill -0 "${holder}" 2>/dev/null; then
-      # Rename first: of two callers seeing the same dead holder only one rename succeeds, so
-      # the other cannot delete the lock the first one takes next.
-      if mv "${LOCK_DIR}" "${LOCK_DIR}.stale.$$" 2>/dev/null; then
-        log "taking over the lock of exited process ${holder}"
-        rm -rf "${LOCK_DIR}.stale.$$"
-      fi
-      continue
-    fi
-    if ((waited == 0)); then log "waiting for another k8s-dev up/down (pid ${holder:-?}) to finish"; fi
-    if ((waited >= 600)); then die "lock ${LOCK_DIR} held for 10 minutes by pid ${holder:-?}; remove it if that process is gone"; fi
-    sleep 1
-    waited=$((waited + 1))
-  done
-  echo "$$" >"${LOCK_DIR}/pid"
-  trap release_lock EXIT
-}
-release_lock() { if [[ -n "${LOCK_DIR}" ]]; then rm -rf "${LOCK_DIR}"; fi; }
-
-read_state() {
-  local exports
-  exports="$(ce_helper cluster state --name "${K8S_DEV_CLUSTER}" --registry "${K8S_DEV_REGISTRY_NAME}")" || exit 1
-  eval "${exports}"
-}
-
-ensure_registry() { # state
-  case "$1" in
-    running) ;;
-    stopped)
-      log "starting registry k3d-${K8S_DEV_REGISTRY_NAME}"
-      ce start "k3d-${K8S_DEV_REGISTRY_NAME}" >/dev/null
-      ;;
-    missing)
-      log "creating registry ${K8S_DEV_REGISTRY_NAME} on ${K8S_DEV_BIND_ADDRESS}:${K8S_DEV_REGISTRY_PORT}"
-      k3d registry create "${K8S_DEV_REGISTRY_NAME}" \
-        --port "${K8S_DEV_BIND_ADDRESS}:${K8S_DEV_REGISTRY_PORT}" \
-        --default-network "${K8S_DEV_NETWORK}" >&2
-      ;;
-  esac
-}
-
-# k3d's timeout (options.k3d.timeout, K8S_DEV_TIMEOUT) also covers pulling the k3s image, which
-# alone can take longer on a cold machine or a slow link, and k3d then rolls the new cluster
-# back: pull it first, outside that limit. If the engine cannot, k3d tries and says why.
-pull_node_image() {
-  ce image inspect "${K8S_DEV_K3S_IMAGE}" >/dev/null 2>&1 && return 0
-  log "pulling ${K8S_DEV_K3S_IMAGE} (before k3d, whose ${K8S_DEV_TIMEOUT} limit then covers only the start)"
-  ce pull "${K8S_DEV_K3S_IMAGE}" >&2 || log "pulling ${K8S_DEV_K3S_IMAGE} failed; k3d will try"
-}
-
-ensure_cluster() { # state
-  case "$1" in
-    running) ;;
-    stopped | partial)
-      log "starting cluster ${K8S_DEV_CLUSTER}"
-      k3d cluster start "${K8S_DEV_CLUSTER}" >&2
-      ;;
-    missing)
-      pull_node_image
-      log "creating cluster ${K8S_DEV_CLUSTER} from ${K8S_DEV_K3D_CONFIG}"
-      k3d cluster create --config "${K8S_DEV_K3D_CONFIG}" >&2
-      ;;
-  esac
-}
-
-# k3d's kubeconfig, written 0600 to its own file and merged into the default kubeconfig by the
-# helper: entries of a re-created cluster replace the stale ones, all others stay.
-write_kubeconfig() {
-  local fresh
-  fresh="$(mktemp "${TMPDIR:-/tmp}/k8s-dev-kubeconfig.XXXXXX")"
-  chmod 600 "${fresh}"
-  k3d kubeconfig get "${K8S_DEV_CLUSTER}" >"${fresh}" || { rm -f "${fresh}"; die "k3d kubeconfig get ${K8S_DEV_CLUSTER} failed"; }
-  local merged=0
-  ce_helper kubeconfig merge --from "${fresh}" --into "${CLUSTER_KUBECONFIG}" --set-current && merged=1
-  if ((merged)); then
-    if [[ "${K8S_DEV_SWITCH_CONTEXT}" == "1" ]]; then
-      ce_helper kubeconfig merge --from "${fresh}" --set-current || merged=0
-    else
-      ce_helper kubeconfig merge --from "${fresh}" || merged=0
-    fi
-  fi
-  rm -f "${fresh}"
-  ((merged)) || die "merging the kubeconfig of ${K8S_DEV_CLUSTER} failed (see above)"
-}
-
-wait_ready() { # after select_cluster
-  local nodes=$((1 + K8S_DEV_AGENTS))
-  ce_helper wait registry "${K8S_DEV_REGISTRY}" --timeout "${K8S_DEV_TIMEOUT}"
-  ce_helper wait apiserver "${KUBE_FLAGS[@]}" --timeout "${K8S_DEV_TIMEOUT}"
-  ce_helper wait nodes --count "${nodes}" "${KUBE_FLAGS[@]}" --timeout "${K8S_DEV_TIMEOUT}"
-}
-
-# KEP-1755: tells Skaffold and Tilt where to push for this cluster and how pods pull.
-publish_registry_hosting() { # after select_cluster
-  kctl apply -f - >/dev/null <<CM
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: local-registry-hosting
-  namespace: kube-public
-data:
-  localRegistryHosting.v1: |
-    host: "${K8S_DEV_REGISTRY}"
-    hostFromClusterNetwork: "k3d-${K8S_DEV_REGISTRY_NAME}:5000"
-    hostFromContainerRuntime: "${K8S_DEV_REGISTRY_PULL}"
-    help: "https://github.com/k8s-dev/k8s-dev#settings"
-CM
-}
-
-check_remote() {
-  require_tool kubectl
-  [[ -n "${K8S_DEV_REGISTRY:-}" && -n "${K8S_DEV_REGISTRY_PULL:-}" ]] \
-    || die "remote mode needs K8S_DEV_REGISTRY (push name) and K8S_DEV_REGISTRY_PULL (in-cluster pull name)"
-  kubectl config get-contexts "${K8S_DEV_CONTEXT}" >/dev/null 2>&1 \
-    || die "context ${K8S_DEV_CONTEXT} (K8S_DEV_CONTEXT) is not in your kubeconfig; unset K8S_DEV_CONTEXT to use the local k3d cluster"
-  ce_helper wait apiserver --context "${K8S_DEV_CONTEXT}" --timeout "${K8S_DEV_TIMEOUT}"
+# One up/down at a time per user: the script holds the lock file open on descriptor 9 and the
+# helper's plan takes a flock on it before reading anything. The kernel drops the lock when
+# this process ends, however it ends. The directory is created private (0700).
+open_lock() {
+  (umask 077 && mkdir -p "${K8S_DEV_LOCK_FILE%/*}")
+  exec 9<>"${K8S_DEV_LOCK_FILE}"
 }
 
 cmd_up() {
-  need_helper
-  ce_helper cluster check-name -- "${K8S_DEV_CLUSTER}"
-  if is_remote; then
-    check_remote
+  if [[ "${K8S_DEV_REMOTE}" == 1 ]]; then
+    ce_helper up plan
+    ce_helper up finish
     log "remote mode: using context ${K8S_DEV_CONTEXT}; nothing created"
     echo "Context: ${K8S_DEV_CONTEXT}"
     echo "Registry: push ${K8S_DEV_REGISTRY}, pull ${K8S_DEV_REGISTRY_PULL}"
     return 0
   fi
-  require_tool k3d
-  require_tool kubectl
-  require_engine
-  acquire_lock
-  # Ports first, so a fresh machine with a busy port fails before any k3d call. Busy ports
-  # are fine when they are ours: then only the ports of what is not running must be free.
-  local all_ports=("${K8S_DEV_REGISTRY_PORT}=K8S_DEV_REGISTRY_PORT" "${K8S_DEV_API_PORT}=K8S_DEV_API_PORT" "${K8S_DEV_LB_PORT}=K8S_DEV_LB_PORT")
-  local ports_free=1
-  ce_helper ports check --no-bind "${all_ports[@]}"
-  ce_helper ports check "${all_ports[@]}" 2>/dev/null || ports_free=0
-  read_state
-  if ((!ports_free)); then
-    local ports=()
-    [[ "${K8S_DEV_REGISTRY_STATE}" == running ]] || ports+=("${all_ports[0]}")
-    [[ "${K8S_DEV_CLUSTER_STATE}" == running ]] || ports+=("${all_ports[1]}" "${all_ports[2]}")
-    if ((${#ports[@]})); then ce_helper ports check "${ports[@]}"; fi
+  open_lock
+  local plan
+  plan="$(ce_helper up plan --lock-fd 9 --lock-pid "$$")" || exit 1
+  eval "${plan}"
+  if [[ "${PLAN_NETWORK}" == create ]]; then
+    require_engine
+    log "creating network ${K8S_DEV_NETWORK}"
+    ce network create "${K8S_DEV_NETWORK}" >/dev/null
   fi
-  # Both kubeconfigs must be writable before anything is created: a cluster nobody can reach
-  # is worse than no cluster.
-  ce_helper kubeconfig check --into "${CLUSTER_KUBECONFIG}"
-  ce_helper kubeconfig check
-  if [[ "${K8S_DEV_REGISTRY_STATE}" != running || "${K8S_DEV_CLUSTER_STATE}" != running ]]; then
-    ce_ensure_network "${K8S_DEV_NETWORK}"
-  fi
-  ensure_registry "${K8S_DEV_REGISTRY_STATE}"
-  ensure_cluster "${K8S_DEV_CLUSTER_STATE}"
-  write_kubeconfig
-  select_cluster
-  wait_ready
-  if [[ "${K8S_DEV_CLUSTER_STATE}" != running ]]; then
-    publish_registry_hosting
-  fi
-  echo "Cluster: ${K8S_DEV_CLUSTER} (${K3D_CONTEXT}, was ${K8S_DEV_CLUSTER_STATE})"
-  echo "Kubeconfig: ${CLUSTER_KUBECONFIG}"
-  echo "Registry: push ${K8S_DEV_REGISTRY}, pull ${K8S_DEV_REGISTRY_PULL} (was ${K8S_DEV_REGISTRY_STATE})"
+  case "${PLAN_REGISTRY}" in
+    create)
+      log "creating registry ${K8S_DEV_REGISTRY_NAME} on ${K8S_DEV_BIND_ADDRESS}:${K8S_DEV_REGISTRY_PORT}"
+      k3d registry create "${K8S_DEV_REGISTRY_NAME}" \
+        --port "${K8S_DEV_BIND_ADDRESS}:${K8S_DEV_REGISTRY_PORT}" \
+        --default-network "${K8S_DEV_NETWORK}" >&2
+      ;;
+    start)
+      require_engine
+      log "starting registry k3d-${K8S_DEV_REGISTRY_NAME}"
+      ce start "k3d-${K8S_DEV_REGISTRY_NAME}" >/dev/null
+      ;;
+  esac
+  case "${PLAN_CLUSTER}" in
+    create)
+      log "creating cluster ${K8S_DEV_CLUSTER} from ${K8S_DEV_K3D_CONFIG}"
+      k3d cluster create --config "${K8S_DEV_K3D_CONFIG}" >&2
+      ;;
+    start)
+      log "starting cluster ${K8S_DEV_CLUSTER}"
+      k3d cluster start "${K8S_DEV_CLUSTER}" >&2
+      ;;
+  esac
+  ce_helper up finish --cluster "${PLAN_CLUSTER}" --kubeconfig "${PLAN_KUBECONFIG}" --configmap "${PLAN_CONFIGMAP}"
+  echo "Cluster: ${K8S_DEV_CLUSTER} (${K8S_DEV_K3D_CONTEXT}, was ${PLAN_CLUSTER_WAS})"
+  echo "Kubeconfig: ${K8S_DEV_CLUSTER_KUBECONFIG}"
+  echo "Registry: push ${K8S_DEV_REGISTRY}, pull ${K8S_DEV_REGISTRY_PULL} (was ${PLAN_REGISTRY_WAS})"
 }
 
 cmd_down() {
-  local delete_registry=0
+  local registry=""
   while (($#)); do
     case "$1" in
-      --registry) delete_registry=1 ;;
+      --registry) registry=--registry ;;
       *) usage >&2; exit 2 ;;
     esac
     shift
   done
-  need_helper
-  ce_helper cluster check-name -- "${K8S_DEV_CLUSTER}"
-  if is_remote; then
+  if [[ "${K8S_DEV_REMOTE}" == 1 ]]; then
     log "remote mode: context ${K8S_DEV_CONTEXT} is not the kit's cluster; nothing deleted"
     return 0
   fi
-  require_tool k3d
-  require_engine
-  acquire_lock
-  read_state
-  if [[ "${K8S_DEV_CLUSTER_STATE}" != missing ]]; then
+  open_lock
+  local plan
+  plan="$(ce_helper down plan ${registry:+"${registry}"} --lock-fd 9 --lock-pid "$$")" || exit 1
+  eval "${plan}"
+  if [[ "${PLAN_CLUSTER}" == delete ]]; then
     log "deleting cluster ${K8S_DEV_CLUSTER}"
     k3d cluster delete "${K8S_DEV_CLUSTER}" >&2
   fi
-  ce_helper kubeconfig remove --context "${K3D_CONTEXT}"
-  rm -f "${CLUSTER_KUBECONFIG}" "${CLUSTER_KUBECONFIG}.bak"
-  if ((delete_registry)) && [[ "${K8S_DEV_REGISTRY_STATE}" != missing ]]; then
-    log "deleting registry ${K8S_DEV_REGISTRY_NAME} and its images"
-    k3d registry delete "${K8S_DEV_REGISTRY_NAME}" >&2
-  elif [[ "${K8S_DEV_REGISTRY_STATE}" != missing ]]; then
-    log "kept registry ${K8S_DEV_REGISTRY_NAME} and its images (down --registry deletes it)"
-  fi
+  ce_helper down finish
+  case "${PLAN_REGISTRY}" in
+    delete)
+      log "deleting registry ${K8S_DEV_REGISTRY_NAME} and its images"
+      k3d registry delete "${K8S_DEV_REGISTRY_NAME}" >&2
+      ;;
+    keep) log "kept registry ${K8S_DEV_REGISTRY_NAME} and its images (down --registry deletes it)" ;;
+  esac
 }
 
-cmd_status() {
-  need_helper
-  ce_helper status "$@"
-}
+cmd_status() { ce_helper status "$@"; }
 
-cmd_doctor() {
-  need_helper
-  ce_helper doctor "$@"
-}
+cmd_doctor() { ce_helper doctor "$@"; }
 
 # --- workload ---------------------------------------------------------------------------------
 
@@ -374,15 +257,15 @@ KUBE_CONTEXT=""
 KUBE_FILE=""
 KUBE_FLAGS=()
 select_cluster() {
-  if is_remote; then
+  if [[ "${K8S_DEV_REMOTE}" == 1 ]]; then
     KUBE_CONTEXT="${K8S_DEV_CONTEXT}"
     KUBE_FILE=""
     KUBE_FLAGS=(--context "${KUBE_CONTEXT}")
   else
-    [[ -f "${CLUSTER_KUBECONFIG}" ]] \
-      || die "no kubeconfig for cluster ${K8S_DEV_CLUSTER} at ${CLUSTER_KUBECONFIG}. Run: mise run k8s:dev:up"
-    KUBE_CONTEXT="${K3D_CONTEXT}"
-    KUBE_FILE="${CLUSTER_KUBECONFIG}"
+    [[ -f "${K8S_DEV_CLUSTER_KUBECONFIG}" ]] \
+      || die "no kubeconfig for cluster ${K8S_DEV_CLUSTER} at ${K8S_DEV_CLUSTER_KUBECONFIG}. Run: mise run k8s:dev:up"
+    KUBE_CONTEXT="${K8S_DEV_K3D_CONTEXT}"
+    KUBE_FILE="${K8S_DEV_CLUSTER_KUBECONFIG}"
     KUBE_FLAGS=(--kubeconfig "${KUBE_FILE}" --context "${KUBE_CONTEXT}")
   fi
 }
@@ -398,7 +281,9 @@ now_ms() {
   fi
 }
 phase_done() { # name, start ms
-  local ms=$(($(now_ms) - $2))
+  local now ms
+  now="$(now_ms)"
+  ms=$((now - $2))
   log "$(printf '%-22s %d.%03ds' "$1" $((ms / 1000)) $((ms % 1000)))"
 }
 
@@ -422,9 +307,13 @@ rust_target() {
     echo "${K8S_DEV_RUST_TARGET}"
     return
   fi
-  [[ "$(uname -s)" == Linux ]] \
+  local os host
+  os="$(uname -s)"
+  [[ "${os}" == Linux ]] \
     || die "images need Linux binaries: set K8S_DEV_RUST_TARGET (e.g. aarch64-unknown-linux-musl) and K8S_DEV_CARGO_BUILD=\"cargo zigbuild\""
-  rustc -vV | sed -n 's/^host: //p'
+  host="$(rustc -vV | sed -n 's/^host: //p')"
+  [[ -n "${host}" ]] || die "rustc -vV named no host triple; set K8S_DEV_RUST_TARGET"
+  echo "${host}"
 }
 
 # Host build of image binaries. Static, so the images need no libc: crt-static for glibc
@@ -440,8 +329,8 @@ build_binaries() { # package...
   if [[ "${target}" == *-linux-gnu* ]]; then
     export "${var}=${!var:-} -C target-feature=+crt-static"
   fi
-  # shellcheck disable=SC2086 # K8S_DEV_CARGO_BUILD is a command with its arguments
-  ${K8S_DEV_CARGO_BUILD:-cargo build} --target "${target}" "${args[@]}" >&2
+  # shellcheck disable=SC2086 # a command with plain arguments (the helper's rule: no glob, no quote)
+  ${K8S_DEV_CARGO_BUILD} --target "${target}" "${args[@]}" >&2
   BIN_DIR="${CARGO_TARGET_DIR:-${PWD}/target}/${target}/debug"
 }
 
@@ -454,8 +343,8 @@ sha256_of() {
 publish() { # component, tag...
   component "$1"
   shift
-  local context="${STATE_DIR}/context/${C_IMAGE}" rc=0 tag
-  local report="${STATE_DIR}/publish-${C_IMAGE//\//_}.json" # image names may have a path
+  local context="${K8S_DEV_STATE_DIR}/context/${C_IMAGE}" rc=0 tag
+  local report="${K8S_DEV_STATE_DIR}/publish-${C_IMAGE//\//_}.json" # image names may have a path
   mkdir -p "${context}"
   rm -f "${report}"
   # A hard link costs nothing; cargo replaces the binary on rebuild, so re-link every time.
@@ -469,8 +358,6 @@ publish() { # component, tag...
     if ((rc == 0)); then return 0; fi
     ((rc == 4)) || die "publishing ${C_IMAGE} failed (see above)"
     log "falling back to the container engine for ${C_DOCKERFILE}"
-  elif [[ "${K8S_DEV_IMAGE_BUILDER}" != engine ]]; then
-    die "K8S_DEV_IMAGE_BUILDER=${K8S_DEV_IMAGE_BUILDER} is not helper or engine"
   fi
   require_engine
   local build_tags=()
@@ -482,13 +369,12 @@ publish() { # component, tag...
 }
 
 cmd_sync() {
-  need_helper
   local t0 t tag gw_tag sup_tag
   t0="$(now_ms)"
   t="${t0}"
   build_binaries "${K8S_DEV_GATEWAY_PACKAGE}" "${K8S_DEV_SUPERVISOR_PACKAGE}"
   phase_done "cargo build" "${t}"
-  mkdir -p "${STATE_DIR}"
+  mkdir -p "${K8S_DEV_STATE_DIR}"
   for c in gateway supervisor; do
     component "${c}"
     t="$(now_ms)"
@@ -497,7 +383,7 @@ cmd_sync() {
     phase_done "${c} image" "${t}"
     if [[ "${c}" == gateway ]]; then gw_tag="${tag}"; else sup_tag="${tag}"; fi
   done
-  printf 'K8S_DEV_GATEWAY_TAG=%s\nK8S_DEV_SUPERVISOR_TAG=%s\n' "${gw_tag}" "${sup_tag}" >"${STATE_DIR}/images.env"
+  printf 'K8S_DEV_GATEWAY_TAG=%s\nK8S_DEV_SUPERVISOR_TAG=%s\n' "${gw_tag}" "${sup_tag}" >"${K8S_DEV_STATE_DIR}/images.env"
   phase_done "sync" "${t0}"
   echo "Gateway: ${K8S_DEV_REGISTRY}/${K8S_DEV_GATEWAY_IMAGE}:${gw_tag} (and :dev)"
   echo "Supervisor: ${K8S_DEV_REGISTRY}/${K8S_DEV_SUPERVISOR_IMAGE}:${sup_tag} (and :dev)"
@@ -509,7 +395,6 @@ cmd_image() {
   local name="${1:-}"
   [[ -n "${name}" ]] || { usage >&2; exit 2; }
   [[ -n "${IMAGE:-}" ]] || die "IMAGE is not set; this verb is Skaffold's custom builder (see skaffold.yaml)"
-  need_helper
   component "${name}"
   build_binaries "${C_PACKAGE}"
   if [[ "${PUSH_IMAGE:-false}" == true ]]; then
@@ -519,72 +404,42 @@ cmd_image() {
   fi
 }
 
-# The sandbox namespace, with Helm's ownership metadata for the release: a chart that renders it
-# (the stand-in's namespace.yaml) then adopts it, where Helm otherwise refuses to install ("exists
-# and cannot be imported into the current release"); a chart that does not leaves it alone. One
-# owned by another release is not taken over (Helm's own error then names it).
-ensure_sandbox_namespace() {
-  local ns="${K8S_DEV_SANDBOX_NAMESPACE}" owner
-  if ! owner="$(kctl get namespace "${ns}" -o jsonpath='{.metadata.annotations.meta\.helm\.sh/release-name}' 2>/dev/null)"; then
-    kctl create namespace "${ns}" >/dev/null
-    owner=""
-  fi
-  [[ -z "${owner}" ]] || return 0
-  kctl label namespace "${ns}" --overwrite app.kubernetes.io/managed-by=Helm >/dev/null
-  kctl annotate namespace "${ns}" --overwrite "meta.helm.sh/release-name=${K8S_DEV_RELEASE}" \
-    "meta.helm.sh/release-namespace=${K8S_DEV_NAMESPACE}" >/dev/null
-}
-
-# A helm killed mid-operation (Ctrl-C, a dropped connection) leaves the release pending-* and
-# every later upgrade refuses: "another operation (install/upgrade/rollback) is in progress".
-# bootstrap is the only helm client of this release besides a running watch, so a pending
-# release here was interrupted: put it back (rollback; uninstall when it never deployed).
-recover_release() { # helm flags...
-  local status
-  status="$(helm status "${K8S_DEV_RELEASE}" "$@" --namespace "${K8S_DEV_NAMESPACE}" -o json 2>/dev/null \
-    | grep -o '"status":"[a-z-]*"' | head -n1 | cut -d'"' -f4)" || true
-  case "${status}" in
-    pending-install)
-      log "release ${K8S_DEV_RELEASE} was left pending-install by an interrupted helm; uninstalling it"
-      helm uninstall "${K8S_DEV_RELEASE}" "$@" --namespace "${K8S_DEV_NAMESPACE}" >&2
-      ;;
-    pending-upgrade | pending-rollback)
-      log "release ${K8S_DEV_RELEASE} was left ${status} by an interrupted helm; rolling back to its previous revision"
-      helm rollback "${K8S_DEV_RELEASE}" "$@" --namespace "${K8S_DEV_NAMESPACE}" >&2
-      ;;
-  esac
-}
-
 cmd_bootstrap() {
-  need_helper
   require_tool kubectl
   require_tool helm
   select_cluster
   ce_helper wait apiserver "${KUBE_FLAGS[@]}" --timeout "${K8S_DEV_TIMEOUT}"
-  kctl create namespace "${K8S_DEV_NAMESPACE}" --dry-run=client -o yaml | kctl apply -f - >/dev/null
-  if [[ "${K8S_DEV_SANDBOX_NAMESPACE}" != "${K8S_DEV_NAMESPACE}" ]]; then
-    ensure_sandbox_namespace
-  fi
+  local ns
+  for ns in "${K8S_DEV_NAMESPACE}" "${K8S_DEV_SANDBOX_NAMESPACE}"; do
+    kctl create namespace "${ns}" --dry-run=client -o yaml | kctl apply -f - >/dev/null
+  done
   if [[ -n "${K8S_DEV_CRDS}" ]]; then
-    local crd
+    # Applied first and checked: a loop over `$(kubectl apply …)` would ignore kubectl failing
+    # and go on to install the chart without its CRDs.
+    local applied line
     log "applying CRDs from ${K8S_DEV_CRDS}"
-    for crd in $(kctl apply -f "${K8S_DEV_CRDS}" -o name | sed -n 's|^customresourcedefinition.apiextensions.k8s.io/||p'); do
-      ce_helper wait crd "${crd}" "${KUBE_FLAGS[@]}" --timeout "${K8S_DEV_TIMEOUT}"
-    done
+    applied="$(kctl apply -f "${K8S_DEV_CRDS}" -o name)" \
+      || die "applying the CRDs in ${K8S_DEV_CRDS} failed (see above); fix them or K8S_DEV_CRDS"
+    while IFS= read -r line; do
+      case "${line}" in
+        customresourcedefinition.apiextensions.k8s.io/*)
+          ce_helper wait crd "${line#*/}" "${KUBE_FLAGS[@]}" --timeout "${K8S_DEV_TIMEOUT}"
+          ;;
+      esac
+    done <<<"${applied}"
   fi
-  if [[ "${K8S_DEV_SKIP_SYNC:-0}" != 1 ]]; then
+  if [[ "${K8S_DEV_SKIP_SYNC}" != 1 ]]; then
     cmd_sync >/dev/null
   fi
   # The gateway gets the content tag of the last sync, so a changed gateway rolls out; sandboxes
-  # keep pulling the supervisor's :dev (pull policy Always in values.dev.yaml), so a sync alone
+  # keep pulling the supervisor's :dev (pull policy Always in the dev values), so a sync alone
   # reaches every sandbox created after it.
   local gateway_tag=""
-  if [[ -f "${STATE_DIR}/images.env" ]]; then
-    gateway_tag="$(sed -n 's/^K8S_DEV_GATEWAY_TAG=//p' "${STATE_DIR}/images.env")"
+  if [[ -f "${K8S_DEV_STATE_DIR}/images.env" ]]; then
+    gateway_tag="$(sed -n 's/^K8S_DEV_GATEWAY_TAG=//p' "${K8S_DEV_STATE_DIR}/images.env")"
   fi
   local helm_flags=(--kube-context "${KUBE_CONTEXT}")
   [[ -z "${KUBE_FILE}" ]] || helm_flags+=(--kubeconfig "${KUBE_FILE}")
-  recover_release "${helm_flags[@]}"
   log "helm upgrade --install ${K8S_DEV_RELEASE} (${K8S_DEV_CHART}, ${K8S_DEV_VALUES})"
   helm upgrade --install "${K8S_DEV_RELEASE}" "${K8S_DEV_CHART}" "${helm_flags[@]}" \
     --namespace "${K8S_DEV_NAMESPACE}" --create-namespace \
@@ -597,21 +452,25 @@ cmd_bootstrap() {
   echo "Release: ${K8S_DEV_RELEASE} in ${K8S_DEV_NAMESPACE} (${K8S_DEV_ROLLOUT} rolled out)"
 }
 
+# The remote-mode kubeconfig copy of the running gateway, removed when this script ends.
+GATEWAY_KUBECONFIG=""
+remove_gateway_kubeconfig() { if [[ -n "${GATEWAY_KUBECONFIG}" ]]; then rm -f "${GATEWAY_KUBECONFIG}"; fi; }
+
 cmd_gateway() {
-  need_helper
   select_cluster
-  if ! ce_helper ports check "${K8S_DEV_GATEWAY_PORT}=K8S_DEV_GATEWAY_PORT" 2>/dev/null; then
-    if [[ "${K8S_DEV_GATEWAY_PORT}" == "${K8S_DEV_LB_PORT}" ]] && ! is_remote; then
-      die "port ${K8S_DEV_GATEWAY_PORT} is the cluster load balancer, where the in-cluster gateway answers; run this one on another port: K8S_DEV_GATEWAY_PORT=8090 mise run k8s:dev:gateway"
-    fi
-    ce_helper ports check "${K8S_DEV_GATEWAY_PORT}=K8S_DEV_GATEWAY_PORT"
-  fi
+  ce_helper ports check "${K8S_DEV_GATEWAY_PORT}=K8S_DEV_GATEWAY_PORT"
   local kubeconfig="${KUBE_FILE}"
   if [[ -z "${kubeconfig}" ]]; then
-    # kube::Config::infer() follows the current context: hand it a one-context copy.
-    kubeconfig="${STATE_DIR}/remote-kubeconfig.yaml"
-    mkdir -p "${STATE_DIR}"
-    (umask 077 && kubectl config view --minify --flatten --context "${KUBE_CONTEXT}" >"${kubeconfig}")
+    # kube::Config::infer() follows the current context: hand it a one-context copy, created
+    # fresh (mktemp: 0600, a new name) and removed on exit and Ctrl-C, so cargo runs as a child
+    # rather than replacing this script.
+    mkdir -p "${K8S_DEV_STATE_DIR}"
+    GATEWAY_KUBECONFIG="$(mktemp "${K8S_DEV_STATE_DIR}/remote-kubeconfig.XXXXXX")"
+    trap remove_gateway_kubeconfig EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    kubectl config view --minify --flatten --context "${KUBE_CONTEXT}" >"${GATEWAY_KUBECONFIG}"
+    kubeconfig="${GATEWAY_KUBECONFIG}"
   fi
   export KUBECONFIG="${kubeconfig}"
   export OPENSHELL_DRIVERS=kubernetes
@@ -619,11 +478,14 @@ cmd_gateway() {
   export OPENSHELL_SANDBOX_IMAGE="${K8S_DEV_REGISTRY_PULL}/${K8S_DEV_SUPERVISOR_IMAGE}:dev"
   export OPENSHELL_GATEWAY_PORT="${K8S_DEV_GATEWAY_PORT}"
   log "gateway on 127.0.0.1:${K8S_DEV_GATEWAY_PORT} against ${KUBE_CONTEXT} (sandboxes in ${K8S_DEV_SANDBOX_NAMESPACE})"
-  exec cargo run -p "${K8S_DEV_GATEWAY_PACKAGE}" --bin "${K8S_DEV_GATEWAY_BIN}" -- "$@"
+  if [[ -n "${GATEWAY_KUBECONFIG}" ]]; then
+    cargo run -p "${K8S_DEV_GATEWAY_PACKAGE}" --bin "${K8S_DEV_GATEWAY_BIN}" -- "$@"
+  else
+    exec cargo run -p "${K8S_DEV_GATEWAY_PACKAGE}" --bin "${K8S_DEV_GATEWAY_BIN}" -- "$@"
+  fi
 }
 
 cmd_watch() {
-  need_helper
   require_tool skaffold
   select_cluster
   local flags=(--filename "${K8S_DEV_SKAFFOLD_FILE}" --default-repo "${K8S_DEV_REGISTRY}" --kube-context "${KUBE_CONTEXT}")
@@ -637,18 +499,13 @@ main() {
   local verb="${1:-}"
   (($#)) && shift
   case "${verb}" in
-    up) cmd_up "$@" ;;
-    down) cmd_down "$@" ;;
-    status) cmd_status "$@" ;;
-    doctor) cmd_doctor "$@" ;;
-    sync) cmd_sync "$@" ;;
-    bootstrap) cmd_bootstrap "$@" ;;
-    gateway) cmd_gateway "$@" ;;
-    watch) cmd_watch "$@" ;;
-    image) cmd_image "$@" ;;
-    -h | --help | help) usage ;;
+    -h | --help | help) usage; return 0 ;;
+    up | down | status | doctor | sync | bootstrap | gateway | watch | image) ;;
     *) usage >&2; exit 2 ;;
   esac
+  need_helper
+  load_settings
+  "cmd_${verb}" "$@"
 }
 
 main "$@"

@@ -129,7 +129,7 @@ sandbox_build() { # name
 built_supervisor() {
   local target
   target="$(rustc -vV | sed -n 's/^host: //p')"
-  "${CARGO_TARGET_DIR:-${ROOT}/target}/${target}/debug/${K8S_DEV_SUPERVISOR_BIN:-example-supervisor}" --version
+  "${CARGO_TARGET_DIR:-${ROOT}/target}/${target}/debug/${K8S_DEV_SUPERVISOR_BIN:-openshell-sandbox}" --version
 }
 
 create_sandbox() { # name -> PASS/FAIL lines
@@ -209,7 +209,7 @@ step_watch() {
     fail "watch did not reach 'Watching for changes' in ${TIMEOUT}s"
     tail -n 40 "${WORK}/watch.log"
   fi
-  kctl rollout status "${K8S_DEV_ROLLOUT:-deployment/openshell}" -n "${NS}" --timeout="${TIMEOUT}s" >/dev/null \
+  kctl rollout status "${K8S_DEV_ROLLOUT:-statefulset/openshell}" -n "${NS}" --timeout="${TIMEOUT}s" >/dev/null \
     && pass "watch: the rollout completed" || fail "watch: rollout not done"
   kill -INT -- "-${pgid}" 2>/dev/null || true
   for ((i = 0; i < TIMEOUT; i++)); do kill -0 "${pgid}" 2>/dev/null || break; sleep 1; done

@@ -4,10 +4,6 @@
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
-
-import yaml
 
 
 def state_dir():
@@ -26,6 +22,7 @@ def record(tool, argv, env_names=()):
 
 def server_of(kubeconfig, context):
     """The API server URL of `context` in `kubeconfig` (or KUBECONFIG's first file)."""
+    import yaml  # here, not at the top: the fakes that never read a kubeconfig start faster
     path = kubeconfig or (os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")).split(":")[0]
     with open(path) as f:
         cfg = yaml.safe_load(f)
@@ -36,6 +33,8 @@ def server_of(kubeconfig, context):
 
 def api(server, method, path, body=None):
     """One JSON request; returns (status, parsed body)."""
+    import urllib.error  # here, not at the top: most fake calls never talk HTTP
+    import urllib.request
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(server + path, data=data, method=method,
                                  headers={"Content-Type": "application/merge-patch+json" if method == "PATCH"

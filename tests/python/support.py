@@ -5,6 +5,7 @@ rendering (Helm's Go library through helm-python-sdk) and Kubernetes schema vali
 
 import copy
 import pathlib
+import tomllib
 
 import helm_python
 import kubernetes_validate
@@ -12,7 +13,9 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "openshell"
-DEV_VALUES = CHART / "values.dev.yaml"
+DEV_VALUES = ROOT / "deploy" / "values" / "dev.yaml"
+# What renders offline with the fewest changes from the defaults (ci/values-lint.yaml).
+OFFLINE = {"agentSandbox": {"preflight": {"enabled": False}}, "server": {"disableTls": True}}
 SKAFFOLD = ROOT / "skaffold.yaml"
 SCHEMAS = ROOT / "tests" / "data" / "schemas"
 RELEASE = "openshell"
@@ -49,10 +52,10 @@ def ci_values_files():
     return sorted((CHART / "ci").glob("values-*.yaml"))
 
 
-def render(vals, namespace=NAMESPACE):
-    """Render the chart like `helm template openshell deploy/helm/openshell -n <namespace>`;
+def render(vals, namespace=NAMESPACE, chart=CHART):
+    """Render a chart like `helm template openshell <chart> -n <namespace>`;
     returns {template path: rendered text}, NOTES.txt included."""
-    return helm_python.Chart.load(str(CHART)).render(vals, name=RELEASE, namespace=namespace)
+    return helm_python.Chart.load(str(chart)).render(vals, name=RELEASE, namespace=namespace)
 
 
 def manifests(rendered):
@@ -79,15 +82,16 @@ def validate(obj):
     kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
 
 
-def lint(vals):
+def lint(vals, chart=CHART):
     """`helm lint --strict` with these values; returns the library's report."""
-    return helm_python.lint(str(CHART), vals, strict=True, namespace=NAMESPACE)
+    return helm_python.lint(str(chart), vals, strict=True, namespace=NAMESPACE)
 
 
-def container(deployment, name="gateway"):
-    return next(c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == name)
+def container(workload, name="openshell-gateway"):
+    return next(c for c in workload["spec"]["template"]["spec"]["containers"] if c["name"] == name)
 
 
-def env(container_spec):
-    """A container's env as {name: value} (valueFrom entries as their dict)."""
-    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container_spec.get("env", [])}
+def gateway_config(objects):
+    """The gateway's TOML config from the `openshell-config` ConfigMap, parsed."""
+    return tomllib.loads(find(objects, "ConfigMap", "openshell-config")["data"]["gateway.toml"])
+

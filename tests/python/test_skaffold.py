@@ -122,7 +122,7 @@ class Build(unittest.TestCase):
                 f"example/{component}/**",
                 "Cargo.toml",
                 "Cargo.lock",
-                f"deploy/docker/Dockerfile.{component}",
+                f"deploy/docker/staged-binary/Dockerfile.{component}",
                 BUILD_SCRIPT,
             ]:
                 self.assertIn(expected, paths, image)
@@ -142,19 +142,46 @@ class Build(unittest.TestCase):
             self.skipTest(f"{BUILD_SCRIPT} is not in this tree yet")
         self.assertTrue((s.ROOT / BUILD_SCRIPT).is_file())
 
-    def test_dockerfiles_copy_only_the_staged_binary(self):
-        for component in ARTIFACTS:
-            text = (s.ROOT / f"deploy/docker/Dockerfile.{component}").read_text(encoding="utf-8")
-            instructions = [l.split()[0] for l in text.splitlines() if l.strip() and not l.startswith("#")]
-            self.assertEqual(instructions[0], "FROM")
+    def test_staged_binary_dockerfiles_copy_only_the_binary(self):
+        # What today's sync and the `image` verb build: a context holding the binary alone.
+        for component, binary, dest in [
+            ("gateway", "openshell-gateway", "/usr/local/bin/openshell-gateway"),
+            ("supervisor", "openshell-sandbox", "/openshell-sandbox"),
+        ]:
+            text = (s.ROOT / f"deploy/docker/staged-binary/Dockerfile.{component}").read_text(encoding="utf-8")
+            self.assertEqual(instructions(text)[0], "FROM")
             # What the daemonless publisher accepts; RUN would need a container engine.
-            allowed = {"ARG", "FROM", "COPY", "USER", "WORKDIR", "ENV", "LABEL", "EXPOSE", "ENTRYPOINT", "CMD"}
-            self.assertLessEqual(set(instructions), allowed, component)
+            self.assertLessEqual(set(instructions(text)), DAEMONLESS, component)
             self.assertIn("FROM scratch", text)
-            binary = f"example-{component}"
-            self.assertIn(f"COPY {binary} /usr/local/bin/{binary}", text)
-            self.assertIn(f'ENTRYPOINT ["/usr/local/bin/{binary}"]', text)
-            self.assertIn("USER 65532:65532", text)
+            self.assertIn(f"COPY {binary} {dest}", text)
+            self.assertIn(f'ENTRYPOINT ["{dest}"]', text)
+
+    def test_openshell_shaped_dockerfiles_use_its_staging_layout(self):
+        staged = "deploy/docker/.build/prebuilt-binaries/${TARGETARCH}"
+        gateway = (s.ROOT / "deploy/docker/Dockerfile.gateway").read_text(encoding="utf-8")
+        self.assertTrue(gateway.startswith("# syntax=docker/dockerfile:1.4\n"))
+        self.assertIn("ARG GATEWAY_BASE_IMAGE=scratch\nFROM ${GATEWAY_BASE_IMAGE} AS gateway", gateway)
+        self.assertIn(f"COPY {staged}/openshell-gateway /usr/local/bin/openshell-gateway", gateway)
+        self.assertIn('CMD ["--bind-address", "0.0.0.0", "--port", "8080"]', gateway)
+        self.assertLessEqual(set(instructions(gateway)), DAEMONLESS)
+
+        supervisor = (s.ROOT / "deploy/docker/Dockerfile.supervisor").read_text(encoding="utf-8")
+        steps = instructions(supervisor)
+        self.assertIn("FROM ${SUPERVISOR_BASE_IMAGE} AS supervisor", supervisor)
+        self.assertIn(f"COPY --chmod=0555 {staged}/openshell-sandbox /openshell-sandbox", supervisor)
+        # A RUN before the binary's COPY: the engine-built prefix's shape.
+        self.assertLess(steps.index("RUN"), steps.index("COPY"))
+        self.assertEqual(steps.count("RUN"), 1)
+
+    def test_staging_directory_is_ignored_by_git(self):
+        self.assertIn("deploy/docker/.build/", (s.ROOT / ".gitignore").read_text(encoding="utf-8").splitlines())
+
+
+DAEMONLESS = {"ARG", "FROM", "COPY", "USER", "WORKDIR", "ENV", "LABEL", "EXPOSE", "ENTRYPOINT", "CMD"}
+
+
+def instructions(text):
+    return [l.split()[0] for l in text.splitlines() if l.strip() and not l.startswith("#")]
 
 
 class Deploy(unittest.TestCase):
@@ -197,22 +224,22 @@ class Deploy(unittest.TestCase):
         objects = s.manifests(s.render(vals))
         for obj in objects:
             s.validate(obj)
-        gateway = s.container(s.find(objects, "Deployment"))
+        gateway = s.container(s.find(objects, "StatefulSet"))
         self.assertEqual(gateway["image"], f"localhost:5000/openshell-gateway:a7f7ba0-dirty@sha256:{'1' * 64}")
         supervisor = f"localhost:5000/openshell-supervisor:a7f7ba0-dirty@sha256:{'2' * 64}"
-        env = s.env(gateway)
-        self.assertEqual(env["OPENSHELL_SUPERVISOR_IMAGE"], supervisor)
-        self.assertEqual(env["OPENSHELL_SANDBOX_IMAGE"], supervisor)
-        # values.dev.yaml's other settings survive the overrides.
+        self.assertEqual(s.gateway_config(objects)["openshell"]["gateway"]["supervisor_image"], supervisor)
+        # The dev values' other settings survive the overrides.
         self.assertEqual(gateway["imagePullPolicy"], "Always")
         self.assertEqual(s.find(objects, "Service")["spec"]["ports"][0]["nodePort"], 30051)
 
     def test_unpushed_builds_drop_the_empty_digest(self):
         builds = {image: (f"localhost:5000/{image}", "v1", "") for image in ARTIFACTS.values()}
         vals = s.values(s.DEV_VALUES, set_values(self.release, builds))
-        gateway = s.container(s.find(s.manifests(s.render(vals)), "Deployment"))
-        self.assertEqual(gateway["image"], "localhost:5000/openshell-gateway:v1")
-        self.assertEqual(s.env(gateway)["OPENSHELL_SUPERVISOR_IMAGE"], "localhost:5000/openshell-supervisor:v1")
+        objects = s.manifests(s.render(vals))
+        self.assertEqual(s.container(s.find(objects, "StatefulSet"))["image"], "localhost:5000/openshell-gateway:v1")
+        self.assertEqual(
+            s.gateway_config(objects)["openshell"]["gateway"]["supervisor_image"], "localhost:5000/openshell-supervisor:v1"
+        )
 
     def test_expansion_of_an_unknown_artifact_is_visible(self):
         release = copy.deepcopy(self.release)

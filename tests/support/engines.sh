@@ -8,6 +8,13 @@
 # gives the engine-backed tests something real to talk to. Every daemon runs under setsid with
 # a PID file and is stopped by that PID only.
 #
+# Registry CAs: dockerd reads them only from /etc/docker/certs.d (moby's registry.CertsDir; the
+# rootless path is no option for a root daemon), so it runs in a mount namespace of its own in
+# which ${STATE}/docker/etc is /etc/docker; the Podman service runs with HOME=${STATE}/podman/home,
+# whose .config/containers/certs.d containers/image searches first. A test trusts a registry for
+# one engine by writing DIR/HOST:PORT/ca.crt under K8S_DEV_TEST_DOCKER_CERTS_D or
+# K8S_DEV_TEST_PODMAN_CERTS_D; the machine's /etc/docker and /etc/containers are never written.
+#
 # Needs (Debian): podman runc netavark aardvark-dns docker.io docker-registry busybox-static.
 #
 # Environment:
@@ -61,6 +68,7 @@ wait_until() { # name, command...
 
 write_configs() {
   mkdir -p "${STATE}"/{podman/root,podman/run,podman/tmp,podman/networks,docker/data,docker/exec,registry/data}
+  mkdir -p "${STATE}/docker/etc/certs.d" "${STATE}/podman/home/.config/containers/certs.d"
   # runc + cgroupfs: crun and systemd cgroups do not work in containers without systemd; the
   # explicit ulimits avoid needing CAP_SYS_RESOURCE to raise the defaults.
   cat >"${STATE}/containers.conf" <<CONF
@@ -146,7 +154,34 @@ start_daemon() { # name, command...
   daemon_start "${STATE}/${name}.pid" "${STATE}/${name}.log" "$@"
 }
 
+# dockerd with ${STATE}/docker/etc as its /etc/docker (see the header). unshare without --fork
+# execs, as does sh, so the PID file still names dockerd. Without /etc/docker to mount over (no
+# docker.io package) or without unshare, dockerd runs as before and no CA directory is offered.
+start_dockerd() {
+  if daemon_alive "${STATE}/dockerd.pid"; then
+    log "dockerd already running (pid $(cat "${STATE}/dockerd.pid"))"
+    return 0
+  fi
+  rm -f "${STATE}/docker/etc/.private"
+  if [[ -d /etc/docker ]] && command -v unshare >/dev/null; then
+    touch "${STATE}/docker/etc/.private"
+    # shellcheck disable=SC2016 # expanded by the inner sh
+    start_daemon dockerd unshare --mount --propagation slave \
+      sh -c 'mount --bind "$1" /etc/docker && exec dockerd --config-file "$2"' \
+      sh "${STATE}/docker/etc" "${STATE}/daemon.json"
+  else
+    start_daemon dockerd dockerd --config-file "${STATE}/daemon.json"
+  fi
+}
+
 cmd_env() {
+  # Only for daemons started with them (an older engines.sh did not): see the header.
+  if [[ -f "${STATE}/docker/etc/.private" ]]; then
+    echo "export K8S_DEV_TEST_DOCKER_CERTS_D=${STATE}/docker/etc/certs.d"
+  fi
+  if [[ -f "${STATE}/podman/home/.private" ]]; then
+    echo "export K8S_DEV_TEST_PODMAN_CERTS_D=${STATE}/podman/home/.config/containers/certs.d"
+  fi
   cat <<ENV
 export K8S_DEV_ENGINES_STATE=${STATE}
 export K8S_DEV_TEST_DOCKER_HOST=unix://${STATE}/docker.sock
@@ -163,8 +198,10 @@ cmd_up() {
   command -v dockerd >/dev/null || die "dockerd not found. Run: apt-get install docker.io"
   command -v docker-registry >/dev/null || die "docker-registry not found. Run: apt-get install docker-registry"
   write_configs
-  ( podman_env; start_daemon podman podman system service --time=0 "unix://${STATE}/podman.sock" )
-  start_daemon dockerd dockerd --config-file "${STATE}/daemon.json"
+  if ! daemon_alive "${STATE}/podman.pid"; then touch "${STATE}/podman/home/.private"; fi
+  ( podman_env; export HOME="${STATE}/podman/home"
+    start_daemon podman podman system service --time=0 "unix://${STATE}/podman.sock" )
+  start_dockerd
   start_daemon registry docker-registry serve "${STATE}/registry.yml"
   wait_until podman curl -fsS --unix-socket "${STATE}/podman.sock" http://d/_ping
   wait_until dockerd curl -fsS --unix-socket "${STATE}/docker.sock" http://d/_ping

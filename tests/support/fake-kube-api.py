@@ -17,17 +17,20 @@ applied CRD's kinds are served too). Not served: aggregated discovery, /openapi/
 exec/logs/port-forward, authentication (every request is allowed).
 
 Usage:
-  fake-kube-api.py [--port 0] [--kubeconfig-out FILE] [--name fake] [--pid-file FILE]
-                   [--log [FILE]] [--nodes 1] [--node-not-ready]
-                   [--not-ready-for SECONDS | --not-ready]
+  fake-kube-api.py [--address 127.0.0.1] [--port 0] [--kubeconfig-out FILE] [--name fake]
+                   [--pid-file FILE] [--log [FILE]] [--nodes 1 | --node-names A,B]
+                   [--node-not-ready] [--not-ready-for SECONDS | --not-ready]
 
-  --port N              TCP port on 127.0.0.1; 0 (default) picks a free one
+  --address A           address to listen on (default 127.0.0.1; the fake kind's control-plane
+                        container listens on 0.0.0.0 behind its published port)
+  --port N              TCP port on the address; 0 (default) picks a free one
   --kubeconfig-out FILE write a kubeconfig (mode 0600) whose cluster, user and context are all
                         named --name (default: fake), server http://127.0.0.1:PORT
   --pid-file FILE       write the server's PID; removed on SIGTERM/SIGINT
   --log [FILE]          one line per request (method, path, content type, status) to FILE,
                         or stderr without FILE
   --nodes N             seed N nodes fake-node-0 .. fake-node-N-1 (default 1)
+  --node-names A,B      seed nodes with these names instead
   --node-not-ready      seed the nodes NotReady
   --not-ready-for S     /readyz answers 500 for the first S seconds (default 0)
   --not-ready           /readyz answers 500 until told otherwise (see control below)
@@ -726,12 +729,14 @@ def write_kubeconfig(path, name, url):
 
 def main():
     ap = argparse.ArgumentParser(description="In-memory Kubernetes API for tests (see the file header).")
+    ap.add_argument("--address", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--kubeconfig-out")
     ap.add_argument("--name", default="fake", help="cluster/user/context name in --kubeconfig-out")
     ap.add_argument("--pid-file")
     ap.add_argument("--log", nargs="?", const="-", help="log requests to FILE (stderr without FILE)")
     ap.add_argument("--nodes", type=int, default=1)
+    ap.add_argument("--node-names", help="comma-separated node names (instead of --nodes)")
     ap.add_argument("--node-not-ready", action="store_true")
     ap.add_argument("--not-ready-for", type=float, default=0.0, metavar="SECONDS")
     ap.add_argument("--not-ready", action="store_true", help="/readyz fails until POST /_fake/readyz?ready=true")
@@ -741,8 +746,8 @@ def main():
     with world.cond:
         for ns in ("default", "kube-system", "kube-public"):
             world.store(world.kind("", "namespaces"), "", ns, {"metadata": {"name": ns}})
-        for i in range(args.nodes):
-            name = "fake-node-%d" % i
+        names = args.node_names.split(",") if args.node_names else ["fake-node-%d" % i for i in range(args.nodes)]
+        for name in names:
             meta = {"name": name, "labels": {"kubernetes.io/hostname": name}}
             if args.node_not_ready:
                 meta["annotations"] = {HOLD: "true"}
@@ -753,9 +758,9 @@ def main():
     elif args.log:
         Api.log_file = open(args.log, "a", buffering=1)
 
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Api)
+    server = ThreadingHTTPServer((args.address, args.port), Api)
     server.daemon_threads = True  # open watches must not keep a stopped server alive
-    url = "http://127.0.0.1:%d" % server.server_address[1]
+    url = "http://%s:%d" % (args.address, server.server_address[1])
 
     def stop(signum, _frame):
         if args.pid_file:

@@ -29,10 +29,11 @@ TOOLS_DIR="${ROOT}/tests/tools"
 CACHE="${K8S_DEV_TOOLS_CACHE:-${HOME}/.cache/k8s-dev-tools}"
 NICE="${K8S_DEV_TOOLS_NICE:-10}"
 
-# What `build` and `env` cover without arguments (what CI needs): kind only when asked for (no
-# test runs it yet); `node` is kubelet and kube-proxy (tests/support/node.sh).
-DEFAULT_TOOLS=(helm k3d kwok skaffold kubectl etcd kubernetes node containerd)
+# Every tool; `build` and `env` cover them all without arguments (what CI needs). kind is for
+# tests/python/test_kind.py (its own decoding and validation of deploy/kind/cluster.yaml); `node`
+# is kubelet and kube-proxy (tests/support/node.sh).
 ALL_TOOLS=(helm k3d kind kwok skaffold kubectl etcd kubernetes node containerd)
+DEFAULT_TOOLS=("${ALL_TOOLS[@]}")
 K8S_SERVERS=(kube-apiserver kube-controller-manager kube-scheduler)
 K8S_NODE=(kubelet kube-proxy)
 

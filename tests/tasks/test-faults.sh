@@ -7,7 +7,10 @@
 #   sigint_during_up     Ctrl-C while `up` waits for the API server: non-zero exit, nothing of
 #                        the run left behind, and the next `up` recovers the created cluster
 #   concurrent_up        two `up` at once: one registry, one cluster, both succeed
-#   stale_lock           the lock of a killed `up` is taken over
+#   stale_lock           the lock of a SIGKILLed holder is free at once; a live holder makes
+#                        `up` wait a bounded time, naming its pid and user
+#   other_user           a second local user cannot hold or plant this user's lock (the old lock
+#                        in /tmp let another user's live pid stall `up` forever); skips unless root
 #   registry_dies_in_sync  the registry killed part-way through `sync`: a clear error, no tag
 #                        on a half-pushed image, no images.env; after a restart `sync` works
 # Prints PASS/FAIL/SKIP lines.
@@ -21,22 +24,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/testing.sh"
 
 usage() {
   echo "Usage: $(basename "$0") [test-name...]   (default: all; see main for names)"
-}
-
-# The sandbox plus the Docker engine; returns 1 (after a skip line) without one.
-engine_sandbox() { # test name
-  local host
-  host="$(engine_host docker)"
-  if [[ -z "${host}" ]]; then
-    skip "$1: no docker socket (K8S_DEV_TEST_DOCKER_HOST)"
-    return 1
-  fi
-  # cargo's toolchain stays the caller's when HOME moves into the sandbox.
-  export RUSTUP_HOME="${RUSTUP_HOME:-${HOME}/.rustup}" CARGO_HOME="${CARGO_HOME:-${HOME}/.cargo}"
-  sandbox_setup
-  export DOCKER_HOST="${host}"
-  mkdir -p "${SANDBOX}/bin"
-  export PATH="${SANDBOX}/bin:${PATH}"
 }
 
 # `mise run -q TASK` in the background as the leader of its own process group, as a terminal
@@ -101,17 +88,17 @@ SH
     fail "Ctrl-C during the wait: up exited ${TASK_RC}: $(cat "${SANDBOX}/up1.err")"
   fi
   assert_not_contains "$(cat "${SANDBOX}/up1.err")" "RkFLRS1" "Ctrl-C: no credential in the interrupted output"
-  local left=""
-  for _ in $(seq 1 50); do
+  local left="" i
+  for ((i = 0; i < 50; i++)); do
     left="$(group_members "${pgid}")"
     [[ -n "${left}" ]] || break
     sleep 0.1
   done
   assert_eq "" "${left}" "Ctrl-C: no process of the interrupted up is left (mise, bash, helper, kubectl)"
-  if [[ ! -d "${TMPDIR}/k8s-dev-${K8S_DEV_CLUSTER}.lock" ]]; then
+  if lock_free; then
     pass "Ctrl-C: the up/down lock is released"
   else
-    fail "Ctrl-C: lock ${TMPDIR}/k8s-dev-${K8S_DEV_CLUSTER}.lock left behind (pid $(cat "${TMPDIR}/k8s-dev-${K8S_DEV_CLUSTER}.lock/pid" 2>/dev/null))"
+    fail "Ctrl-C: the up/down lock is still held ($(cat "$(setting K8S_DEV_LOCK_FILE)" 2>/dev/null))"
   fi
 
   fake_api_readyz true
@@ -146,8 +133,8 @@ SH
   await_line "${SANDBOX}/first.err" "creating cluster" 120 || fail "the first up never reached cluster create: $(cat "${SANDBOX}/first.err")"
   start_task second k8s:dev:up
   local second="${PID}"
-  if await_line "${SANDBOX}/second.err" "waiting for another k8s-dev up/down \\(pid [0-9]+\\) to finish" 120; then
-    pass "the second up waits for the first, naming its pid"
+  if await_line "${SANDBOX}/second.err" "waiting up to 10m for another k8s-dev up/down \\(pid [0-9]+, user $(id -un), up of cluster ${K8S_DEV_CLUSTER}\\) to finish" 120; then
+    pass "the second up waits for the first, naming its pid and user"
   else
     fail "the second up did not wait: $(cat "${SANDBOX}/second.err")"
   fi
@@ -161,22 +148,105 @@ SH
   assert_eq 1 "$(calls k3d 'c["argv"][:2] == ["registry", "create"]' | wc -l)" "two ups at once: one registry created"
   assert_eq "k3d-${K8S_DEV_CLUSTER}" "$(python3 -c 'import sys,yaml; print("\n".join(c["name"] for c in yaml.safe_load(open(sys.argv[1]))["contexts"]))' "${HOME}/.kube/config")" \
     "two ups at once: one context in the kubeconfig"
-  if [[ ! -e "${TMPDIR}/k8s-dev-${K8S_DEV_CLUSTER}.lock" ]]; then pass "the lock is gone afterwards"; else fail "lock left behind"; fi
+  if lock_free; then pass "the lock is free afterwards"; else fail "the lock is still held"; fi
+}
+
+# Hold the up/down lock from another process (as `up` holds it: a flock on the open file) until
+# the file READY appears; its PID goes to HOLDER.
+hold_lock() { # lock file, ready file, [setpriv args...]
+  local lock="$1" ready="$2"
+  shift 2
+  "$@" python3 -c '
+import fcntl, os, sys, time
+f = open(sys.argv[1], "a+")
+fcntl.flock(f, fcntl.LOCK_EX)
+f.truncate(0); f.write("pid=%d user=%s what=up of cluster held-by-test\n" % (os.getpid(), sys.argv[3])); f.flush()
+open(sys.argv[2], "w").close()
+time.sleep(300)' "${lock}" "${ready}" "$(id -un)" &
+  HOLDER=$!
+  local i
+  for ((i = 0; i < 100; i++)); do [[ -e "${ready}" ]] && return 0; sleep 0.1; done
+  return 1
 }
 
 test_stale_lock() {
   engine_sandbox "stale lock" || return 0
-  local lock="${TMPDIR}/k8s-dev-${K8S_DEV_CLUSTER}.lock" dead
-  # The PID of a process that has exited: a killed up's lock.
-  sh -c 'exit 0' &
-  dead=$!
-  wait "${dead}"
-  mkdir "${lock}"
-  echo "${dead}" >"${lock}/pid"
+  local lock
+  lock="$(setting K8S_DEV_LOCK_FILE)"
+  (umask 077 && mkdir -p "${lock%/*}")
+  # A holder killed with SIGKILL (a crashed up): the kernel drops its lock with it.
+  hold_lock "${lock}" "${SANDBOX}/held" || { fail "could not hold the lock"; return 0; }
+  kill -KILL "${HOLDER}"
+  wait "${HOLDER}" 2>/dev/null || true
   run_task k8s:dev:up
-  assert_ok "up succeeds despite the lock of a killed up"
-  assert_contains "${ERR}" "taking over the lock of exited process ${dead}" "up says it took the stale lock over"
-  if [[ ! -e "${lock}" ]]; then pass "the taken-over lock is released"; else fail "lock left behind"; fi
+  assert_ok "up succeeds right after the lock's holder was killed"
+  assert_not_contains "${ERR}" "waiting up to" "up did not wait for a dead holder"
+
+  # A live holder: up waits (bounded) and names it.
+  rm -f "${SANDBOX}/held"
+  hold_lock "${lock}" "${SANDBOX}/held" || { fail "could not hold the lock"; return 0; }
+  echo "${HOLDER}" >"${SANDBOX}/holder.pid"
+  K8S_DEV_LOCK_TIMEOUT=2s run_task k8s:dev:up
+  assert_eq 1 "${RC}" "up with the lock held elsewhere gives up after K8S_DEV_LOCK_TIMEOUT"
+  assert_contains "${ERR}" "waiting up to 2s for another k8s-dev up/down (pid ${HOLDER}, user $(id -un)," \
+    "the wait names the holder's pid and user"
+  assert_contains "${ERR}" "timed out after 2s waiting for the up/down lock ${lock}: held by pid ${HOLDER}" \
+    "the error names the holder"
+  assert_contains "${ERR}" "raise K8S_DEV_LOCK_TIMEOUT" "the error names the setting"
+  kill "${HOLDER}" 2>/dev/null || true
+}
+
+# The lock of another local user must neither stall nor steer this user's up. Needs root (to add
+# the user and run as it); CI runs as root, so there it always runs.
+test_other_user() {
+  if [[ "$(id -u)" != 0 ]] || ! command -v useradd >/dev/null || ! command -v setpriv >/dev/null; then
+    skip "second local user: needs root, useradd and setpriv to add a user and run as it"
+    return 0
+  fi
+  engine_sandbox "second local user" || return 0
+  local user="k8sdev$$" uid lock
+  useradd --no-create-home --shell /usr/sbin/nologin "${user}" || { fail "useradd ${user}"; return 0; }
+  uid="$(id -u "${user}")"
+  # The user goes with the sandbox, after its processes (stopped by the sandbox's cleanup).
+  local tmp_lock="/tmp/k8s-dev-${K8S_DEV_CLUSTER}.lock"
+  # shellcheck disable=SC2064 # the names are fixed now
+  trap "sandbox_cleanup; userdel -f ${user} 2>/dev/null || true; rm -rf '${tmp_lock}'" EXIT
+  lock="$(setting K8S_DEV_LOCK_FILE)"
+
+  # The old attack: a lock directory in /tmp naming a live process of the other user (kill -0
+  # says EPERM, which was read as "dead", and the takeover mv failed in sticky /tmp: up spun).
+  setpriv --reuid "${uid}" --regid "${uid}" --clear-groups sleep 300 &
+  echo $! >"${SANDBOX}/other-sleep.pid"
+  setpriv --reuid "${uid}" --regid "${uid}" --clear-groups mkdir "${tmp_lock}"
+  setpriv --reuid "${uid}" --regid "${uid}" --clear-groups sh -c "echo $(cat "${SANDBOX}/other-sleep.pid") >'${tmp_lock}/pid'"
+  # The other user holding its own up/down lock, in its own runtime directory (the sandbox
+  # may be passed through, not read).
+  chmod 711 "${SANDBOX}"
+  (umask 077 && mkdir -p "${SANDBOX}/other-run/k8s-dev")
+  chown -R "${uid}" "${SANDBOX}/other-run"
+  hold_lock "${SANDBOX}/other-run/k8s-dev/up.lock" "${SANDBOX}/other-run/held" \
+    setpriv --reuid "${uid}" --regid "${uid}" --clear-groups \
+    || { fail "the other user could not hold its lock"; return 0; }
+  echo "${HOLDER}" >"${SANDBOX}/other-holder.pid"
+  K8S_DEV_LOCK_TIMEOUT=5s run_task k8s:dev:up
+  assert_ok "up succeeds while another user holds its own lock and a lock in /tmp"
+  assert_not_contains "${ERR}" "waiting up to" "up never waits for another user's lock"
+  rm -rf "${tmp_lock}"
+  kill "$(cat "${SANDBOX}/other-sleep.pid")" "${HOLDER}" 2>/dev/null || true
+
+  # Our lock is out of the other user's reach: the directory is ours, 0700.
+  assert_eq "$(id -u) 700" "$(stat -c '%u %a' "${lock%/*}")" "the lock directory is the user's own, mode 0700"
+  if setpriv --reuid "${uid}" --regid "${uid}" --clear-groups sh -c "exec 9<>'${lock}'" 2>/dev/null; then
+    fail "the other user could open this user's lock file"
+  else
+    pass "the other user cannot open this user's lock file"
+  fi
+  # A lock directory that is not ours is refused rather than used.
+  chown "${uid}" "${lock%/*}"
+  run_task k8s:dev:up
+  assert_eq 1 "${RC}" "a lock directory owned by another user: up exits 1"
+  assert_contains "${ERR}" "belongs to uid ${uid}, not to you" "the error names the owner"
+  chown "$(id -u)" "${lock%/*}"
 }
 
 # A TCP proxy that forwards to 127.0.0.1:UPSTREAM and, after CUT request bytes, forwards no more,
@@ -271,8 +341,8 @@ PY
 test_registry_dies_in_sync() {
   engine_sandbox "registry dies during sync" || return 0
   # Both components built from the small supervisor crate: the subject is the publish, not cargo.
-  export K8S_DEV_GATEWAY_PACKAGE=example-supervisor K8S_DEV_GATEWAY_BIN=example-supervisor
-  export K8S_DEV_GATEWAY_DOCKERFILE=deploy/docker/Dockerfile.supervisor
+  export K8S_DEV_GATEWAY_PACKAGE=openshell-sandbox K8S_DEV_GATEWAY_BIN=openshell-sandbox
+  export K8S_DEV_GATEWAY_DOCKERFILE=deploy/docker/staged-binary/Dockerfile.supervisor
   export CARGO_TARGET_DIR="${ROOT}/target/k8s-dev-test-faults"
   rm -rf "${CARGO_TARGET_DIR}/k8s-dev"
   run_task k8s:dev:up
@@ -306,7 +376,8 @@ test_registry_dies_in_sync() {
   docker-registry serve "${K8S_DEV_FAKE_STATE}/registries/${K8S_DEV_REGISTRY_NAME}.yml" \
     >>"${SANDBOX}/registry2.log" 2>&1 &
   echo $! >"${SANDBOX}/registry2.pid"
-  for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:${K8S_DEV_REGISTRY_PORT}/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+  local i
+  for ((i = 0; i < 100; i++)); do curl -fsS "http://127.0.0.1:${K8S_DEV_REGISTRY_PORT}/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
   local repo tag state upper
   for repo in openshell-gateway openshell-supervisor; do
     state="$(tag_state "${K8S_DEV_REGISTRY_PORT}" "${repo}" dev)"
@@ -330,7 +401,7 @@ test_registry_dies_in_sync() {
 
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  DEFAULT_TESTS=(sigint_during_up concurrent_up stale_lock registry_dies_in_sync)
+  DEFAULT_TESTS=(sigint_during_up concurrent_up stale_lock other_user registry_dies_in_sync)
   run_tests "$@"
 }
 

@@ -13,6 +13,8 @@
 #   bad_kubeconfig   malformed ~/.kube/config, KUBECONFIG naming a directory: the file is left
 #                    alone, and up completes once it is fixed
 #   read_only_kube   a read-only ~/.kube, as uid 65534 (root ignores permissions)
+#   injection        settings that would run code in bash arithmetic, add YAML through k3d's
+#                    env expansion, break the mirror config's quotes or pass as options
 # Prints PASS/FAIL/SKIP lines.
 #
 # Environment: K8S_DEV_TEST_DOCKER_HOST (engine socket; unset skips the cases that get past
@@ -46,16 +48,6 @@ assert_refused() { # what, needle, disk state before
   assert_eq 1 "$(printf '%s\n' "${ERR}" | grep -c '^error: ')" "$1: exactly one error line"
   assert_eq "" "$(calls k3d 'c["argv"][1] in ("create", "start", "delete")')" "$1: nothing created, started or deleted"
   assert_eq "$3" "$(disk_state)" "$1: nothing changed on disk"
-}
-
-engine_or_skip() { # what
-  local host
-  host="$(engine_host docker)"
-  if [[ -z "${host}" ]]; then
-    skip "$1: no docker socket (K8S_DEV_TEST_DOCKER_HOST)"
-    return 1
-  fi
-  export DOCKER_HOST="${host}"
 }
 
 # PATH without the named programs: each PATH directory holding one is replaced by a directory
@@ -99,7 +91,7 @@ test_names() {
 
 test_ports() {
   sandbox_setup
-  engine_or_skip "bad ports" || return 0
+  use_docker "bad ports" || return 0
   local before
   before="$(disk_state)"
   K8S_DEV_API_PORT=abc run_task k8s:dev:up
@@ -143,7 +135,10 @@ test_no_engine() {
   local before
   before="$(disk_state)"
   run_task k8s:dev:up
-  assert_refused "no engine at all" "no container engine answered; start one" "${before}"
+  # A dead socket (or anything else) left at a well-known path is named in parentheses between
+  # the two halves; the fix follows either way.
+  assert_refused "no engine at all" "no container engine answered" "${before}"
+  assert_contains "${ERR}" "; start one: " "no engine at all: the error says how to start one"
   K8S_DEV_ENGINE=nerdctl run_task k8s:dev:up
   assert_refused "K8S_DEV_ENGINE=nerdctl" "K8S_DEV_ENGINE" "${before}"
   assert_contains "${ERR}" "docker" "K8S_DEV_ENGINE=nerdctl: the valid values are named"
@@ -175,7 +170,7 @@ seed_kubeconfig() { # text
 
 test_bad_kubeconfig() {
   sandbox_setup
-  engine_or_skip "bad kubeconfig" || return 0
+  use_docker "bad kubeconfig" || return 0
   local bad=$'apiVersion: v1\nclusters: [\n  - name: mine\n'
   seed_kubeconfig "${bad}"
   run_task k8s:dev:up
@@ -259,7 +254,7 @@ test_read_only_kube() {
   fi
   export RUSTUP_HOME="${RUSTUP_HOME:-${REAL_HOME}/.rustup}" CARGO_HOME="${CARGO_HOME:-${REAL_HOME}/.cargo}"
   sandbox_setup
-  engine_or_skip "read-only ~/.kube" || return 0
+  use_docker "read-only ~/.kube" || return 0
   seed_kubeconfig $'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\ncurrent-context: ""\n'
   chown -R 65534:65534 "${SANDBOX}"
   chmod 500 "${HOME}/.kube"
@@ -287,9 +282,30 @@ test_read_only_kube() {
   export DOCKER_HOST="${engine}"
 }
 
+test_injection() {
+  sandbox_setup
+  local before marker="${SANDBOX}/tmp/pwned"
+  before="$(disk_state)"
+  K8S_DEV_AGENTS="HOME[\$(touch ${marker})]" run_task k8s:dev:up
+  assert_refused "K8S_DEV_AGENTS with a command substitution" "set K8S_DEV_AGENTS to a whole number from 0 to 9" "${before}"
+  if [[ -e "${marker}" ]]; then fail "K8S_DEV_AGENTS ran code"; else pass "K8S_DEV_AGENTS ran no code"; fi
+  K8S_DEV_AGENTS=two run_task k8s:dev:up
+  assert_refused "K8S_DEV_AGENTS=two" "K8S_DEV_AGENTS: 'two' is not a whole number" "${before}"
+  K8S_DEV_NETWORK=$'k3d\nvolumes:\n  - volume: /:/host' run_task k8s:dev:up
+  assert_refused "a newline in K8S_DEV_NETWORK (YAML through k3d's env expansion)" "set K8S_DEV_NETWORK to" "${before}"
+  K8S_DEV_NODEPORT=$'30051\n  - port: 0.0.0.0:2375:2375' run_task k8s:dev:up
+  assert_refused "a newline in K8S_DEV_NODEPORT (a port past the bind address)" "set K8S_DEV_NODEPORT to" "${before}"
+  K8S_DEV_REGISTRY_PULL='reg":5000' run_task k8s:dev:up
+  assert_refused "a quote in the pull name (the mirror config)" "set K8S_DEV_REGISTRY_PULL to" "${before}"
+  K8S_DEV_CLUSTER=--help run_task k8s:dev:down
+  assert_refused "a cluster name that is an option" "starts with '-'" "${before}"
+  K8S_DEV_CRDS=--kubeconfig=/tmp/x run_task k8s:dev:bootstrap
+  assert_refused "a CRD path that is an option" "set K8S_DEV_CRDS to" "${before}"
+}
+
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  DEFAULT_TESTS=(names ports docker_host no_engine missing_tools bad_kubeconfig read_only_kube)
+  DEFAULT_TESTS=(names ports docker_host no_engine missing_tools bad_kubeconfig read_only_kube injection)
   run_tests "$@"
 }
 

@@ -27,17 +27,6 @@ usage() {
 # The fake k3d's kubeconfig markers (and what they decode to), and the user's own token.
 SECRETS=(RkFLRS1DRVJULURBVEE= RkFLRS1TRUNSRVQtS0VZ FAKE-CERT-DATA FAKE-SECRET-KEY user-token-0123456789)
 
-engine_sandbox() { # what
-  sandbox_setup
-  local host
-  host="$(engine_host docker)"
-  if [[ -z "${host}" ]]; then
-    skip "$1: no docker socket (K8S_DEV_TEST_DOCKER_HOST)"
-    return 1
-  fi
-  export DOCKER_HOST="${host}"
-}
-
 config_ports() { # -> "API-hostIP API-host LB-port-spec..." of the config k3d received
   python3 -c 'import sys,yaml; d=yaml.safe_load(open(sys.argv[1])); print(d["kubeAPI"]["hostIP"], d["kubeAPI"]["host"], *[p["port"] for p in d["ports"]])' \
     "${K8S_DEV_FAKE_STATE}/configs/${K8S_DEV_CLUSTER}.yaml"

@@ -30,8 +30,9 @@ gateway_version_via() { # cli words...
   port="$(free_port)"
   health="$(free_port)"
   id="$("$@" run -d --rm --pull always --network host "${K8S_DEV_TEST_REGISTRY}/${K8S_DEV_GATEWAY_IMAGE}:dev" \
-    --bind-address 127.0.0.1 --port "${port}" --health-port "${health}")" || return 1
-  for _ in $(seq 1 50); do
+    --bind-address 127.0.0.1 --port "${port}" --health-port "${health}" --disable-tls)" || return 1
+  local i
+  for ((i = 0; i < 50; i++)); do
     body="$(curl -fsS "http://127.0.0.1:${port}/version" 2>/dev/null)" && break
     sleep 0.2
   done
@@ -52,7 +53,6 @@ copy_workspace() {
 }
 
 check_sync() {
-  local registry_up="${K8S_DEV_REGISTRY}"
   # Pulled by both engines: the CI registry is the one both trust over plain HTTP; gzip
   # because Docker before 23 cannot unpack zstd layers.
   export K8S_DEV_REGISTRY="${K8S_DEV_TEST_REGISTRY}"
@@ -64,12 +64,12 @@ check_sync() {
   assert_contains "${ERR}" "gateway image" "sync prints the image phase time"
   assert_eq "True True" "$(publish_field "${K8S_DEV_GATEWAY_IMAGE}" 'r["bytes_uploaded"] > 0') $(publish_field "${K8S_DEV_SUPERVISOR_IMAGE}" 'r["bytes_uploaded"] > 0')" \
     "first sync uploads both images"
-  assert_contains "$(gateway_version_via env DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST}" docker)" '"name":"example-gateway"' \
+  assert_contains "$(gateway_version_via env DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST}" docker)" '"name":"openshell-gateway"' \
     "the gateway image pulls and runs with Docker (/version answers)"
-  assert_contains "$(gateway_version_via podman --url "${K8S_DEV_TEST_PODMAN_HOST}")" '"name":"example-gateway"' \
+  assert_contains "$(gateway_version_via podman --url "${K8S_DEV_TEST_PODMAN_HOST}")" '"name":"openshell-gateway"' \
     "the gateway image pulls and runs with Podman (/version answers)"
   assert_contains "$(podman --url "${K8S_DEV_TEST_PODMAN_HOST}" run --rm --network host "${K8S_DEV_TEST_REGISTRY}/${K8S_DEV_SUPERVISOR_IMAGE}:dev" --version)" \
-    "example-supervisor" "the supervisor image runs and reports its version"
+    "openshell-sandbox" "the supervisor image runs and reports its version"
 
   run_task k8s:dev:sync
   assert_ok "second sync succeeds"
@@ -94,7 +94,7 @@ check_sync() {
     assert_ok "sync through the ${engine} engine (K8S_DEV_IMAGE_BUILDER=engine)"
     K8S_DEV_GATEWAY_IMAGE="test-$$-engine-${engine}" assert_contains \
       "$(K8S_DEV_GATEWAY_IMAGE="test-$$-engine-${engine}" gateway_version_via env DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST}" docker)" \
-      '"name":"example-gateway"' "the ${engine}-built gateway image pulls and runs"
+      '"name":"openshell-gateway"' "the ${engine}-built gateway image pulls and runs"
   done
   # The engines keep what they pulled; drop it so repeated runs do not pile up images.
   local ref
@@ -102,21 +102,27 @@ check_sync() {
     DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST}" docker image rm -f "${K8S_DEV_TEST_REGISTRY}/${ref}:dev" >/dev/null 2>&1 || true
     podman --url "${K8S_DEV_TEST_PODMAN_HOST}" image rm -f "${K8S_DEV_TEST_REGISTRY}/${ref}:dev" >/dev/null 2>&1 || true
   done
-  export K8S_DEV_REGISTRY="${registry_up}"
-  unset K8S_DEV_GATEWAY_IMAGE K8S_DEV_SUPERVISOR_IMAGE K8S_DEV_IMAGE_COMPRESSION
+  unset K8S_DEV_REGISTRY K8S_DEV_GATEWAY_IMAGE K8S_DEV_SUPERVISOR_IMAGE K8S_DEV_IMAGE_COMPRESSION
 }
 
 check_bootstrap() {
   local ctx="k3d-${K8S_DEV_CLUSTER}" kc="${HOME}/.kube/k3d-${K8S_DEV_CLUSTER}.yaml" tags
+  local pull="${K8S_DEV_REGISTRY_NAME}:5000" # derived from the registry name alone
+  # CRDs kubectl cannot apply: bootstrap stops before the chart (a `for` over the failed apply's
+  # output used to install the chart anyway and exit 0).
+  K8S_DEV_CRDS="${SANDBOX}/no-such-crds.yaml" K8S_DEV_SKIP_SYNC=1 run_task k8s:dev:bootstrap
+  assert_eq 1 "${RC}" "bootstrap with CRDs kubectl cannot apply fails"
+  assert_contains "${ERR}" "error: applying the CRDs in ${SANDBOX}/no-such-crds.yaml failed" "the failure names the CRDs"
+  assert_eq "" "$(calls helm 'c["argv"][0] == "upgrade"')" "no chart installed without its CRDs"
   run_task k8s:dev:bootstrap
   assert_ok "bootstrap succeeds against the cluster"
   # shellcheck disable=SC1091 # written by sync
   tags="$(source "${K8S_DEV_STATE_DIR}/images.env" && echo "${K8S_DEV_GATEWAY_TAG} ${K8S_DEV_SUPERVISOR_TAG}")"
-  assert_eq "upgrade --install openshell deploy/helm/openshell --kube-context ${ctx} --kubeconfig ${kc} --namespace openshell --create-namespace --values deploy/helm/openshell/values.dev.yaml --set image.repository=${K8S_DEV_REGISTRY_PULL}/openshell-gateway --set image.tag=${tags% *} --set supervisor.image.repository=${K8S_DEV_REGISTRY_PULL}/openshell-supervisor --set supervisor.image.tag=dev" \
+  assert_eq "upgrade --install openshell deploy/helm/openshell --kube-context ${ctx} --kubeconfig ${kc} --namespace openshell --create-namespace --values ${WORK}/deploy/values/dev.yaml --set image.repository=${pull}/openshell-gateway --set image.tag=${tags% *} --set supervisor.image.repository=${pull}/openshell-supervisor --set supervisor.image.tag=dev" \
     "$(calls helm 'c["argv"][0] == "upgrade"' | tail -n1)" \
     "bootstrap installs the chart with the dev values, the gateway's content tag and the supervisor's :dev"
-  assert_eq "1" "$(kubectl --kubeconfig "${kc}" get deployment openshell -n openshell -o jsonpath='{.status.updatedReplicas}')" \
-    "the rendered Deployment reached the cluster and bootstrap waited for its rollout"
+  assert_eq "1" "$(kubectl --kubeconfig "${kc}" get statefulset openshell -n openshell -o jsonpath='{.status.updatedReplicas}')" \
+    "the rendered StatefulSet reached the cluster and bootstrap waited for its rollout"
   assert_eq "Active" "$(kubectl --kubeconfig "${kc}" get namespace openshell -o jsonpath='{.status.phase}')" "bootstrap created the namespace"
   run_task k8s:dev:bootstrap
   assert_ok "bootstrap is idempotent"
@@ -137,36 +143,75 @@ CARGO
   port="$(free_port)"
   PATH="${bin}:${PATH}" K8S_DEV_GATEWAY_PORT="${port}" run_task k8s:dev:gateway
   assert_ok "gateway starts cargo run"
-  assert_eq "run -p example-gateway --bin example-gateway --" "$(cat "${K8S_DEV_FAKE_STATE}/cargo.argv")" \
+  assert_eq "run -p openshell-server --bin openshell-gateway --" "$(cat "${K8S_DEV_FAKE_STATE}/cargo.argv")" \
     "gateway runs the gateway package with cargo"
   assert_eq "$(printf '%s\n' "KUBECONFIG=${HOME}/.kube/k3d-${K8S_DEV_CLUSTER}.yaml" OPENSHELL_DRIVERS=kubernetes \
-    "OPENSHELL_GATEWAY_PORT=${port}" "OPENSHELL_SANDBOX_IMAGE=${K8S_DEV_REGISTRY_PULL}/openshell-supervisor:dev" \
+    "OPENSHELL_GATEWAY_PORT=${port}" "OPENSHELL_SANDBOX_IMAGE=${K8S_DEV_REGISTRY_NAME}:5000/openshell-supervisor:dev" \
     OPENSHELL_SANDBOX_NAMESPACE=openshell)" "$(cat "${K8S_DEV_FAKE_STATE}/cargo.env")" \
     "gateway gets the cluster kubeconfig, the Kubernetes driver and the sandbox settings"
-  hold_port "${K8S_DEV_LB_PORT}"
+  rm -f "${K8S_DEV_FAKE_STATE}/cargo.argv"
   PATH="${bin}:${PATH}" K8S_DEV_GATEWAY_PORT="${K8S_DEV_LB_PORT}" run_task k8s:dev:gateway
   assert_eq 1 "${RC}" "gateway on the load balancer's port fails"
   assert_contains "${ERR}" "in-cluster gateway" "gateway says the port is the in-cluster gateway's"
-  assert_contains "${ERR}" "K8S_DEV_GATEWAY_PORT=" "gateway offers the port setting"
-  release_port "${K8S_DEV_LB_PORT}"
+  assert_contains "${ERR}" "set K8S_DEV_GATEWAY_PORT to another port" "gateway offers the port setting"
+  if [[ ! -e "${K8S_DEV_FAKE_STATE}/cargo.argv" ]]; then pass "gateway ran no cargo after refusing"; else fail "gateway ran cargo on the load balancer's port"; fi
+
+  # Remote mode: the gateway gets a one-context copy of the user's kubeconfig, created fresh
+  # (0600; the copy used to be written over an old file, keeping its 0644) and removed when the
+  # task ends.
+  local old_copy="${K8S_DEV_STATE_DIR}/remote-kubeconfig.yaml"
+  mkdir -p "${K8S_DEV_STATE_DIR}"
+  echo old >"${old_copy}"
+  chmod 644 "${old_copy}"
+  cat >"${bin}/cargo" <<'CARGO'
+#!/usr/bin/env bash
+# Recording fake of `cargo run`: the kubeconfig it was given, its mode and its contexts.
+{ echo "${KUBECONFIG}"; stat -c %a "${KUBECONFIG}"; grep -c 'name: k3d-' "${KUBECONFIG}"; } >"${K8S_DEV_FAKE_STATE}/cargo.kubeconfig"
+CARGO
+  kubectl config set-context "k3d-${K8S_DEV_CLUSTER}-copy" --cluster "k3d-${K8S_DEV_CLUSTER}" \
+    --user "admin@k3d-${K8S_DEV_CLUSTER}" >/dev/null
+  # The task in remote mode, as the leader of its own process group (as a terminal runs it).
+  local remote=(env PATH="${bin}:${PATH}" KUBECONFIG="${HOME}/.kube/config" K8S_DEV_CONTEXT="k3d-${K8S_DEV_CLUSTER}-copy"
+    K8S_DEV_GATEWAY_PORT="${port}" K8S_DEV_REGISTRY="localhost:${K8S_DEV_REGISTRY_PORT}"
+    K8S_DEV_REGISTRY_PULL="${K8S_DEV_REGISTRY_NAME}:5000" setsid mise run -q k8s:dev:gateway)
+  (cd "${WORK}" && exec "${remote[@]}") >"${SANDBOX}/out" 2>"${SANDBOX}/err" || fail "remote gateway: $(cat "${SANDBOX}/err")"
+  local given mode
+  { read -r given; read -r mode; } <"${K8S_DEV_FAKE_STATE}/cargo.kubeconfig"
+  assert_contains "${given}" "${K8S_DEV_STATE_DIR}/remote-kubeconfig." "remote gateway: KUBECONFIG is a fresh copy in the state directory"
+  assert_eq 600 "${mode}" "remote gateway: the copy is 0600"
+  if [[ ! -e "${given}" ]]; then pass "remote gateway: the copy is gone after the task"; else fail "remote gateway: ${given} left behind"; fi
+
+  # Ctrl-C while the gateway runs: the copy goes too.
+  cat >"${bin}/cargo" <<'CARGO'
+#!/usr/bin/env bash
+# A gateway that runs until interrupted, after saying which kubeconfig it got.
+echo "${KUBECONFIG}" >"${K8S_DEV_FAKE_STATE}/cargo.kubeconfig.running"
+exec sleep 120
+CARGO
+  (cd "${WORK}" && exec "${remote[@]}") >"${SANDBOX}/out" 2>"${SANDBOX}/err" &
+  local pid=$! i # the group's leader: env and setsid exec in place
+  for ((i = 0; i < 300; i++)); do [[ -s "${K8S_DEV_FAKE_STATE}/cargo.kubeconfig.running" ]] && break; sleep 0.1; done
+  given="$(cat "${K8S_DEV_FAKE_STATE}/cargo.kubeconfig.running")"
+  if [[ -e "${given}" ]]; then pass "remote gateway: the copy exists while the gateway runs"; else fail "remote gateway: no copy while running"; fi
+  kill -INT -- "-${pid}" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-${pid}" 2>/dev/null || true
+  wait "${pid}" 2>/dev/null || true
+  if [[ ! -e "${given}" ]]; then pass "remote gateway: Ctrl-C removes the copy"; else fail "remote gateway: ${given} left behind after Ctrl-C"; fi
+  kubectl config delete-context "k3d-${K8S_DEV_CLUSTER}-copy" >/dev/null
 }
 
 check_watch() {
   local log="${SANDBOX}/watch.log" pid
   # From no release, as the recording of the real skaffold started (bootstrap installed one).
   helm uninstall openshell --kube-context "k3d-${K8S_DEV_CLUSTER}" --namespace openshell >/dev/null
-  (cd "${WORK}" && exec setsid mise run -q k8s:dev:watch) >"${log}" 2>&1 &
-  pid=$!
-  echo "${pid}" >"${SANDBOX}/watch.pid"
-  for _ in $(seq 1 600); do
-    grep -q "Watching for changes" "${log}" && break
-    kill -0 "${pid}" 2>/dev/null || break
-    sleep 0.5
-  done
+  start_background watch "${WORK}" "${log}" mise run -q k8s:dev:watch
+  pid="${BG_PID}"
+  await_output "${log}" "Watching for changes" "${pid}" 300 || true
   assert_contains "$(cat "${log}")" "Watching for changes" "watch: skaffold dev built, pushed and deployed"
   local build
   build="$(calls skaffold 'c["argv"][0] == "dev"')"
-  assert_eq "dev --filename skaffold.yaml --default-repo ${K8S_DEV_REGISTRY} --kube-context k3d-${K8S_DEV_CLUSTER} --kubeconfig ${HOME}/.kube/k3d-${K8S_DEV_CLUSTER}.yaml" \
+  assert_eq "dev --filename skaffold.yaml --default-repo localhost:${K8S_DEV_REGISTRY_PORT} --kube-context k3d-${K8S_DEV_CLUSTER} --kubeconfig ${HOME}/.kube/k3d-${K8S_DEV_CLUSTER}.yaml" \
     "${build}" "watch runs skaffold dev with the cluster's kubeconfig and the registry as default repo"
   assert_contains "$(calls helm '"install" in c["argv"] and "--kube-context" in c["argv"]' | tail -n1)" \
     "--set image.tag=fake-1@sha256:" "watch: the release gets the pushed tag and digest through setValueTemplates"

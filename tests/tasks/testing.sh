@@ -10,8 +10,9 @@
 #
 # API: pass, fail, skip, assert_eq, assert_ok, assert_contains, assert_not_contains, assert_mode, finish,
 #      sandbox_setup, sandbox_cleanup, run_task TASK [ARGS], calls TOOL [PYTHON-EXPR], free_port,
-#      engine_host docker|podman, hold_port PORT, release_port PORT, await_line FILE REGEX SECONDS,
-#      run_tests
+#      engine_host docker|podman, use_docker WHAT, engine_sandbox WHAT, hold_port PORT, release_port PORT,
+#      run_tests, setting NAME, lock_free, start_background NAME DIR LOG COMMAND...,
+#      await_output LOG REGEX PID SECONDS, await_line FILE REGEX SECONDS
 
 if [[ -n "${_K8S_DEV_TESTING_LOADED:-}" ]]; then
   return 0
@@ -67,7 +68,8 @@ hold_port() { # port
   python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(300)' \
     "$1" &
   echo $! >"${SANDBOX}/hold-$1.pid"
-  for _ in $(seq 1 50); do
+  local i
+  for ((i = 0; i < 50; i++)); do
     python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),0.2)' "$1" 2>/dev/null && return 0
     sleep 0.1
   done
@@ -118,23 +120,48 @@ sandbox_setup() {
   local venv_bin
   venv_bin="$("${ROOT}/tests/support/python-env.sh")"
   export PATH="${ROOT}/tests/fakes:${venv_bin}:${PATH}"
+  # Independent settings only: the push and pull names, the context and the kubeconfig paths
+  # are derived from these by the helper, as they are for a user who sets one of them.
   export K8S_DEV_CLUSTER="t$$-${RANDOM}"
   export K8S_DEV_NETWORK="k8s-dev-test-$$"
   export K8S_DEV_REGISTRY_NAME="reg-$$"
-  export K8S_DEV_REGISTRY_PULL="${K8S_DEV_REGISTRY_NAME}:5000"
   export K8S_DEV_API_PORT K8S_DEV_LB_PORT K8S_DEV_REGISTRY_PORT
   K8S_DEV_API_PORT="$(free_port)"
   K8S_DEV_LB_PORT="$(free_port)"
   K8S_DEV_REGISTRY_PORT="$(free_port)"
-  export K8S_DEV_REGISTRY="127.0.0.1:${K8S_DEV_REGISTRY_PORT}"
   export K8S_DEV_TIMEOUT=30s
-  unset KUBECONFIG K8S_DEV_CONTEXT DOCKER_HOST DOCKER_CONTEXT K8S_DEV_ENGINE CONTAINER_ENGINE
+  unset KUBECONFIG K8S_DEV_CONTEXT DOCKER_HOST DOCKER_CONTEXT K8S_DEV_ENGINE CONTAINER_ENGINE \
+    K8S_DEV_REGISTRY K8S_DEV_REGISTRY_PULL XDG_STATE_HOME
+  # The per-user up/down lock lands here, not in the developer's runtime directory.
+  export XDG_RUNTIME_DIR="${SANDBOX}/run"
+  mkdir -m 700 "${XDG_RUNTIME_DIR}"
   # Tests read output as text; mise colours it under CI=true unless told not to.
   export NO_COLOR=1
   # Real mise, offline: the pinned aqua tools cannot be downloaded here and the fakes stand in.
   export MISE_OFFLINE=1 MISE_TASK_RUN_AUTO_INSTALL=false MISE_TRUSTED_CONFIG_PATHS="${ROOT}"
   export MISE_CACHE_DIR="${SANDBOX}/mise-cache" MISE_STATE_DIR="${SANDBOX}/mise-state"
   trap sandbox_cleanup EXIT
+}
+
+# Point the tasks at the Docker engine of K8S_DEV_TEST_DOCKER_HOST; without one, say why the
+# test skips and return 1.
+use_docker() { # what
+  local host
+  host="$(engine_host docker)"
+  if [[ -z "${host}" ]]; then
+    skip "$1: no docker socket (K8S_DEV_TEST_DOCKER_HOST)"
+    return 1
+  fi
+  export DOCKER_HOST="${host}"
+}
+
+# A sandbox on that engine, with SANDBOX/bin first on PATH for a test's own stubs; returns 1
+# after a skip line when there is no engine.
+engine_sandbox() { # what
+  sandbox_setup
+  use_docker "$1" || return 1
+  mkdir -p "${SANDBOX}/bin"
+  export PATH="${SANDBOX}/bin:${PATH}"
 }
 
 # Stop what the fakes started (registries, fake APIs) by their recorded PIDs, remove the test
@@ -156,6 +183,25 @@ sandbox_cleanup() {
   rm -rf "${SANDBOX}"
 }
 
+# A setting's value as the helper resolves it in the sandbox (derived ones included).
+setting() { # name
+  "${K8S_DEV_HELPER}" settings --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]]["value"] or "")' "$1"
+}
+
+# Whether nobody holds the up/down lock (a flock on its file; a missing file is free too).
+lock_free() {
+  python3 - "$(setting K8S_DEV_LOCK_FILE)" <<'PY'
+import fcntl, os, sys
+if not os.path.exists(sys.argv[1]):
+    sys.exit(0)
+with open(sys.argv[1]) as f:
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        sys.exit(1)
+PY
+}
+
 # Run a mise task from TASK_DIR (default: the repository root); stdout, stderr and the exit
 # code land in OUT, ERR and RC.
 # shellcheck disable=SC2034 # OUT, ERR and RC are read by the sourcing test
@@ -165,6 +211,28 @@ run_task() {
   (cd "${TASK_DIR:-${ROOT}}" && mise run -q "$@") >"${out}" 2>"${err}" || RC=$?
   OUT="$(cat "${out}")"
   ERR="$(cat "${err}")"
+}
+
+# COMMAND... in DIR in the background as the leader of its own process group (as a terminal runs
+# a foreground job, so `kill -- -PID` reaches everything it started), output to LOG; its PID goes
+# to BG_PID and to SANDBOX/NAME.pid, where the sandbox cleanup finds it.
+start_background() { # name, dir, log, command...
+  local name="$1" dir="$2" log="$3"
+  shift 3
+  (cd "${dir}" && exec setsid "$@") >"${log}" 2>&1 &
+  BG_PID=$!
+  echo "${BG_PID}" >"${SANDBOX}/${name}.pid"
+}
+
+# Wait until LOG has a line matching REGEX (grep -E), at most SECONDS, or until PID has exited.
+await_output() { # log, regex, pid, seconds
+  local i
+  for ((i = 0; i < $4 * 2; i++)); do
+    if grep -Eq "$2" "$1" 2>/dev/null; then return 0; fi
+    kill -0 "$3" 2>/dev/null || break
+    sleep 0.5
+  done
+  grep -Eq "$2" "$1" 2>/dev/null
 }
 
 # Calls a fake recorded, one JSON object per line; EXPR (Python, over `c`) filters them, e.g.

@@ -1,9 +1,9 @@
 // SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
 // SPDX-License-Identifier: Apache-2.0
 
-//! HTTP routes. Two routers: the API (sandboxes, version) and the health endpoints the
-//! kubelet probes on a separate port, so a busy or broken API port never fails a probe by
-//! accident. Every body is JSON; every error is `{"error": "..."}`.
+//! HTTP routes. Two routers: the API (sandboxes, version, and health as on OpenShell's
+//! gateway) and the health endpoints alone for the dedicated port the kubelet probes, so a
+//! busy API port never fails a probe by accident. Every body is JSON; every error is `{"error": "..."}`.
 
 use std::sync::Arc;
 
@@ -22,11 +22,13 @@ use crate::version::BUILD;
 
 type Shared = Arc<dyn Driver>;
 
-/// `/sandboxes`, `/sandboxes/{name}` and `/version`.
+/// `/sandboxes`, `/sandboxes/{name}`, `/healthz`, `/readyz` and `/version`.
 pub fn api_router(driver: Shared) -> Router {
     Router::new()
         .route("/sandboxes", get(list).post(create))
         .route("/sandboxes/{name}", get(show).delete(remove))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/version", get(version))
         .fallback(not_found)
         .with_state(driver)
@@ -250,7 +252,7 @@ mod tests {
         for router in [api_router(Fake::with(&[])), health_router(Fake::with(&[]))] {
             let (status, body) = call(router, Method::GET, "/version", "").await;
             assert_eq!(status, StatusCode::OK);
-            assert_eq!(body["name"], "example-gateway");
+            assert_eq!(body["name"], "openshell-gateway");
             assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
             assert_eq!(body["git_sha"], env!("BUILD_GIT_SHA"));
             assert_eq!(body["build_time"], env!("BUILD_TIME"));
@@ -285,8 +287,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn health_endpoints_are_not_on_the_api_port() {
+    async fn health_endpoints_are_on_the_api_port_too() {
+        // As on OpenShell's gateway, whose dedicated health listener is off by default.
         let (status, body) = call(api_router(Fake::with(&[])), Method::GET, "/healthz", "").await;
+        assert_eq!((status, body), (StatusCode::OK, json!({"status": "ok"})));
+        let (status, body) = call(api_router(Fake::with(&[])), Method::GET, "/nope", "").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert_eq!(
             body["error"],

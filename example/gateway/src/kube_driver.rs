@@ -221,10 +221,10 @@ mod tests {
     fn only_labelled_pods_are_sandboxes() {
         let settings = SandboxSettings {
             namespace: "openshell".into(),
-            image: Some("sup:dev".into()),
-            supervisor_image: None,
-            pull_policy: "IfNotPresent".into(),
-            supervisor_pull_policy: "IfNotPresent".into(),
+            image: None,
+            supervisor_image: Some("sup:dev".into()),
+            pull_policy: None,
+            supervisor_pull_policy: None,
         };
         let mut pod = pod::sandbox_pod(&settings, Some("demo")).unwrap();
         assert!(is_sandbox(&pod));

@@ -1,10 +1,11 @@
 // SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
 // SPDX-License-Identifier: Apache-2.0
 
-//! Stand-in for OpenShell's gateway (package `openshell-server`, binary `openshell-gateway`):
-//! just enough of it for the dev loop to have something real to build, publish, deploy and
-//! probe. An HTTP API creates sandbox pods through a Kubernetes driver; a second port serves
-//! the kubelet's probes. See `--help` for flags and environment.
+//! Stand-in for OpenShell's gateway, under its package and binary names (`openshell-server`,
+//! `openshell-gateway`) and with the subset of its command line and config file the dev loop
+//! uses: just enough of it for the loop to have something real to build, publish, deploy and
+//! probe. An HTTP API creates sandbox pods through a Kubernetes driver; an optional second
+//! port serves the kubelet's probes. See `--help` for flags, variables and config keys.
 
 mod api;
 mod driver;
@@ -27,7 +28,8 @@ use crate::settings::{Command, Settings};
 
 fn main() -> ExitCode {
     let env: BTreeMap<String, String> = std::env::vars().collect();
-    let settings = match settings::parse(std::env::args().skip(1), &env) {
+    let read = |path: &std::path::Path| std::fs::read_to_string(path);
+    let settings = match settings::parse(std::env::args().skip(1), &env, read) {
         Ok(Command::Run(settings)) => settings,
         Ok(Command::Help) => {
             print!("{}", settings::USAGE);
@@ -39,7 +41,8 @@ fn main() -> ExitCode {
         }
         Err(err) => {
             eprintln!("error: {err:#}");
-            return ExitCode::from(2);
+            let usage = err.downcast_ref::<settings::UsageError>().is_some();
+            return ExitCode::from(if usage { 2 } else { 1 });
         }
     };
     // One thread is plenty for a demo API, and keeps the pod's footprint small.
@@ -47,7 +50,7 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    match runtime.block_on(serve(settings)) {
+    match runtime.block_on(serve(*settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -80,25 +83,52 @@ async fn serve(settings: Settings) -> Result<()> {
         eprintln!("warning: {reason}; creating sandboxes answers 503");
     }
 
+    eprintln!(
+        "TLS disabled — listening on plaintext HTTP; log level {}",
+        settings.log_level
+    );
+    if settings.allow_unauthenticated_users {
+        eprintln!(
+            "warning: unauthenticated user access enabled — only use this for trusted local development"
+        );
+    }
+    if let Some(scheme) = settings.db_scheme() {
+        eprintln!("database: {scheme} URL accepted; the stand-in keeps no state of its own");
+    }
+
     let api_addr = SocketAddr::new(settings.bind, settings.port);
-    let health_addr = SocketAddr::new(settings.bind, settings.health_port);
     let api = TcpListener::bind(api_addr)
         .await
         .with_context(|| format!("listening on {api_addr}; pass another --port"))?;
-    let health = TcpListener::bind(health_addr)
-        .await
-        .with_context(|| format!("listening on {health_addr}; pass another --health-port"))?;
-    eprintln!(
-        "listening: api http://{} health http://{}",
-        api.local_addr()?,
-        health.local_addr()?
-    );
+    let health = match settings.health {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening on {addr}; pass another --health-port"))?,
+        ),
+        None => None,
+    };
+    let mut listening = format!("listening: api http://{}", api.local_addr()?);
+    if let Some(health) = &health {
+        listening += &format!(" health http://{}", health.local_addr()?);
+    }
+    eprintln!("{listening}");
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    // The API port answers /healthz and /readyz too, as OpenShell's does; the dedicated
+    // listener exists for probes that must not queue behind API traffic.
     let api_server = axum::serve(api, api::api_router(driver.clone()))
         .with_graceful_shutdown(stopped(stop_rx.clone()));
-    let health_server =
-        axum::serve(health, api::health_router(driver)).with_graceful_shutdown(stopped(stop_rx));
+    let health_server = async move {
+        match health {
+            Some(health) => {
+                axum::serve(health, api::health_router(driver))
+                    .with_graceful_shutdown(stopped(stop_rx))
+                    .await
+            }
+            None => Ok(()),
+        }
+    };
     tokio::spawn(async move {
         let signal = signals.recv().await;
         eprintln!("received {signal}, shutting down");

@@ -6,7 +6,7 @@
 //! The supervisor reaches the pod the way OpenShell's `init-container` sideload does it: an
 //! init container from the supervisor image puts the binary into an emptyDir, and the sandbox
 //! container runs it from there. The images are `FROM scratch` (no `cp`, no shell), so the
-//! supervisor copies itself: `example-supervisor install /opt/openshell/bin`.
+//! supervisor copies itself: `openshell-sandbox install /opt/openshell/bin`.
 
 use std::collections::BTreeMap;
 
@@ -20,7 +20,7 @@ use crate::driver::Sandbox;
 use crate::settings::SandboxSettings;
 
 /// Where the supervisor binary sits in its own image (`deploy/docker/Dockerfile.supervisor`).
-pub const SUPERVISOR_IN_IMAGE: &str = "/usr/local/bin/example-supervisor";
+pub const SUPERVISOR_IN_IMAGE: &str = "/openshell-sandbox";
 /// The emptyDir mount the init container installs into.
 pub const SUPERVISOR_DIR: &str = "/opt/openshell/bin";
 pub const SUPERVISOR_VOLUME: &str = "openshell-supervisor";
@@ -31,7 +31,7 @@ const LABEL_NAME: &str = "app.kubernetes.io/name";
 const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 const LABEL_SANDBOX: &str = "openshell.io/sandbox";
 const NAME: &str = "openshell-sandbox";
-const MANAGED_BY: &str = "example-gateway";
+const MANAGED_BY: &str = "openshell-gateway";
 /// The distroless `nonroot` user, as in the images' `USER`.
 const UID: i64 = 65532;
 
@@ -75,7 +75,7 @@ pub fn sandbox_pod(settings: &SandboxSettings, name: Option<&str>) -> Result<Pod
         mount_path: SUPERVISOR_DIR.into(),
         ..VolumeMount::default()
     };
-    let supervisor = format!("{SUPERVISOR_DIR}/example-supervisor");
+    let supervisor = format!("{SUPERVISOR_DIR}/openshell-sandbox");
 
     Ok(Pod {
         metadata: ObjectMeta {
@@ -89,7 +89,7 @@ pub fn sandbox_pod(settings: &SandboxSettings, name: Option<&str>) -> Result<Pod
             init_containers: Some(vec![Container {
                 name: "install-supervisor".into(),
                 image: Some(supervisor_image.into()),
-                image_pull_policy: Some(settings.supervisor_pull_policy.clone()),
+                image_pull_policy: settings.supervisor_pull_policy.clone(),
                 command: Some(vec![
                     SUPERVISOR_IN_IMAGE.into(),
                     "install".into(),
@@ -102,7 +102,7 @@ pub fn sandbox_pod(settings: &SandboxSettings, name: Option<&str>) -> Result<Pod
             containers: vec![Container {
                 name: "sandbox".into(),
                 image: Some(image.into()),
-                image_pull_policy: Some(settings.pull_policy.clone()),
+                image_pull_policy: settings.pull_policy.clone(),
                 command: Some(vec![supervisor]),
                 env: Some(vec![
                     EnvVar {
@@ -203,10 +203,10 @@ mod tests {
     fn settings() -> SandboxSettings {
         SandboxSettings {
             namespace: "sandboxes".into(),
-            image: Some("openshell-registry:5000/openshell-supervisor:dev".into()),
-            supervisor_image: None,
-            pull_policy: "Always".into(),
-            supervisor_pull_policy: "IfNotPresent".into(),
+            image: None,
+            supervisor_image: Some("openshell-registry:5000/openshell-supervisor:dev".into()),
+            pull_policy: Some("Always".into()),
+            supervisor_pull_policy: Some("IfNotPresent".into()),
         }
     }
 
@@ -224,11 +224,7 @@ mod tests {
         );
         assert_eq!(
             init.command.as_ref().unwrap(),
-            &[
-                "/usr/local/bin/example-supervisor",
-                "install",
-                "/opt/openshell/bin"
-            ]
+            &["/openshell-sandbox", "install", "/opt/openshell/bin"]
         );
         let mounts = init.volume_mounts.as_ref().unwrap();
         assert_eq!(mounts[0].name, SUPERVISOR_VOLUME);
@@ -242,7 +238,7 @@ mod tests {
         let main = &spec(&pod).containers[0];
         assert_eq!(
             main.command.as_ref().unwrap(),
-            &["/opt/openshell/bin/example-supervisor"]
+            &["/opt/openshell/bin/openshell-sandbox"]
         );
         let mount = &main.volume_mounts.as_ref().unwrap()[0];
         assert_eq!(
@@ -290,6 +286,16 @@ mod tests {
             spec(&pod).containers[0].image_pull_policy.as_deref(),
             Some("Always")
         );
+    }
+
+    #[test]
+    fn empty_pull_policies_leave_the_choice_to_kubernetes() {
+        let mut s = settings();
+        (s.pull_policy, s.supervisor_pull_policy) = (None, None);
+        let pod = sandbox_pod(&s, Some("demo")).unwrap();
+        let init = &spec(&pod).init_containers.as_ref().unwrap()[0];
+        assert_eq!(init.image_pull_policy, None);
+        assert_eq!(spec(&pod).containers[0].image_pull_policy, None);
     }
 
     #[test]
@@ -347,11 +353,11 @@ mod tests {
     }
 
     #[test]
-    fn no_image_is_an_error_naming_the_variable() {
+    fn no_supervisor_image_is_an_error_naming_the_key() {
         let mut s = settings();
-        s.image = None;
+        s.supervisor_image = None;
         let err = sandbox_pod(&s, None).unwrap_err();
-        assert!(err.contains("OPENSHELL_SANDBOX_IMAGE"), "{err}");
+        assert!(err.contains("supervisor_image"), "{err}");
     }
 
     #[test]

@@ -35,7 +35,7 @@ mod tests {
 
     fn scratch(test: &str) -> PathBuf {
         let dir =
-            std::env::temp_dir().join(format!("example-supervisor-{test}-{}", std::process::id()));
+            std::env::temp_dir().join(format!("openshell-sandbox-{test}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         dir
     }
@@ -46,12 +46,12 @@ mod tests {
         let src = root.join("src-bin");
         fs::create_dir_all(&root).unwrap();
         fs::write(&src, b"\x7fELF pretend").unwrap();
-        let target = install(&src, &root.join("opt/bin"), "example-supervisor").unwrap();
-        assert_eq!(target, root.join("opt/bin/example-supervisor"));
+        let target = install(&src, &root.join("opt/bin"), "openshell-sandbox").unwrap();
+        assert_eq!(target, root.join("opt/bin/openshell-sandbox"));
         assert_eq!(fs::read(&target).unwrap(), b"\x7fELF pretend");
         let mode = fs::metadata(&target).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o755);
-        assert!(!root.join("opt/bin/.example-supervisor.partial").exists());
+        assert!(!root.join("opt/bin/.openshell-sandbox.partial").exists());
         fs::remove_dir_all(&root).unwrap();
     }
 
@@ -60,22 +60,22 @@ mod tests {
         let root = scratch("replace");
         fs::create_dir_all(&root).unwrap();
         fs::write(root.join("new"), b"new").unwrap();
-        fs::write(root.join("example-supervisor"), b"old").unwrap();
-        install(&root.join("new"), &root, "example-supervisor").unwrap();
-        assert_eq!(fs::read(root.join("example-supervisor")).unwrap(), b"new");
+        fs::write(root.join("openshell-sandbox"), b"old").unwrap();
+        install(&root.join("new"), &root, "openshell-sandbox").unwrap();
+        assert_eq!(fs::read(root.join("openshell-sandbox")).unwrap(), b"new");
         fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
     fn a_missing_source_names_the_target() {
         let root = scratch("missing");
-        let err = install(&root.join("nope"), &root, "example-supervisor").unwrap_err();
+        let err = install(&root.join("nope"), &root, "openshell-sandbox").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
         let msg = err.to_string();
         assert!(
             msg.starts_with(&format!(
                 "copying the supervisor to {}: ",
-                root.join(".example-supervisor.partial").display()
+                root.join(".openshell-sandbox.partial").display()
             )),
             "{msg}"
         );

@@ -15,10 +15,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 const USAGE: &str = "\
-Usage: example-supervisor [install DIR]
+Usage: openshell-sandbox [install DIR]
 
 Without arguments: print the version, then a heartbeat line every SUPERVISOR_HEARTBEAT_SECS
-seconds until SIGTERM or SIGINT. `install DIR` copies this binary to DIR/example-supervisor
+seconds until SIGTERM or SIGINT. `install DIR` copies this binary to DIR/openshell-sandbox
 (what the sandbox pod's init container runs).
 
 Options:
@@ -164,7 +164,7 @@ mod tests {
     #[test]
     fn version_line_names_the_build() {
         let line = version::line();
-        assert!(line.starts_with("example-supervisor 0.1.0 (git "), "{line}");
+        assert!(line.starts_with("openshell-sandbox 0.1.0 (git "), "{line}");
         assert!(line.contains(env!("BUILD_GIT_SHA")));
         assert!(line.ends_with(&format!("built {})", env!("BUILD_TIME"))));
     }

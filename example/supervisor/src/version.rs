@@ -6,7 +6,7 @@
 
 pub const NAME: &str = env!("CARGO_BIN_NAME");
 
-/// `example-supervisor 0.1.0 (git <sha>, built <RFC 3339 time>)`
+/// `openshell-sandbox 0.1.0 (git <sha>, built <RFC 3339 time>)`
 pub fn line() -> String {
     format!(
         "{NAME} {} (git {}, built {})",

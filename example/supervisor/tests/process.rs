@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_example-supervisor");
+const BIN: &str = env!("CARGO_BIN_EXE_openshell-sandbox");
 
 #[test]
 fn sigterm_ends_the_heartbeat_loop_cleanly() {
@@ -19,7 +19,7 @@ fn sigterm_ends_the_heartbeat_loop_cleanly() {
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
     assert!(
-        first.starts_with("example-supervisor 0.1.0 (git "),
+        first.starts_with("openshell-sandbox 0.1.0 (git "),
         "{first}"
     );
 
@@ -36,11 +36,11 @@ fn sigterm_ends_the_heartbeat_loop_cleanly() {
 
 #[test]
 fn install_copies_a_working_binary() {
-    let dir = std::env::temp_dir().join(format!("example-supervisor-it-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("openshell-sandbox-it-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let out = Command::new(BIN).arg("install").arg(&dir).output().unwrap();
     assert!(out.status.success(), "{out:?}");
-    let copy = dir.join("example-supervisor");
+    let copy = dir.join("openshell-sandbox");
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         format!("installed {}\n", copy.display())

@@ -3,14 +3,18 @@
 
 use std::io::Write;
 
-use crate::doctor::{HostSystem, Status, report};
+use super::credentials::CredentialEnv;
+use crate::doctor::{CheckStatus, HostSystem, System, credentials, report};
 use crate::env::Env;
+use crate::image::auth::Locations;
 
 /// Check this machine for the k8s-dev loop and say how to fix what is wrong.
 ///
-/// Checks the container engine, k3d, kubectl, skaffold, helm and cargo, whether the API,
-/// registry and load-balancer ports are free on K8S_DEV_BIND_ADDRESS, the kubeconfig's
-/// permissions, cgroup v2 delegation for a rootless engine on Linux, and free disk space.
+/// Checks the container engine, k3d, kubectl, skaffold, helm and cargo, every K8S_DEV_*
+/// setting, whether the API, registry and load-balancer ports are free on
+/// K8S_DEV_BIND_ADDRESS, the kubeconfig's permissions, cgroup v2 delegation for a rootless
+/// engine on Linux, free disk space, and that the registry credential files (Docker's
+/// config.json, Podman's auth.json) are private.
 /// Prints the report on stdout; exits 1 when any check fails (warnings do not).
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = AFTER_HELP)]
@@ -19,15 +23,16 @@ pub struct DoctorArgs {
     /// (ok|warn|fail|skip), "detail", "fix" (string or null)}]}
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    credentials: CredentialEnv,
 }
 
 const AFTER_HELP: &str = "\
 Environment:
-  K8S_DEV_BIND_ADDRESS   address the ports bind to (default 127.0.0.1)
-  K8S_DEV_API_PORT       Kubernetes API port (default 6550)
-  K8S_DEV_REGISTRY_PORT  registry port (default 5000)
-  K8S_DEV_LB_PORT        load-balancer port (default 8080)
+  every K8S_DEV_* setting (`k8s-dev-helper settings` shows them with their defaults); the port
+  checks use K8S_DEV_BIND_ADDRESS, K8S_DEV_API_PORT, K8S_DEV_REGISTRY_PORT and K8S_DEV_LB_PORT
   KUBECONFIG             first entry is the kubeconfig checked (default ~/.kube/config)
+  DOCKER_CONFIG, REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR   where the credential files are
   and everything `k8s-dev-helper engine` reads (DOCKER_HOST, K8S_DEV_ENGINE, ...)
 
 Examples:
@@ -36,14 +41,17 @@ Examples:
 
 impl DoctorArgs {
     pub fn run(self) -> anyhow::Result<()> {
-        let report = report(&Env::from_process(), &HostSystem);
+        // Env has no REGISTRY_AUTH_FILE (yet): the credential files come from the flags.
+        let files = Locations::of(&self.credentials.auth_env(), &[]).files;
+        let report = report(&Env::from_process(), &HostSystem)
+            .with(credentials::check(&files, &|p| HostSystem.mode(p)));
         let out = if self.json {
             format!("{}\n", serde_json::to_string(&report)?)
         } else {
             report.render()
         };
         std::io::stdout().write_all(out.as_bytes())?;
-        match report.count(Status::Fail) {
+        match report.count(CheckStatus::Fail) {
             0 => Ok(()),
             1 => anyhow::bail!("1 check failed; see its fix above"),
             n => anyhow::bail!("{n} checks failed; see their fixes above"),

@@ -6,14 +6,15 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
-use crate::env::Env;
+use super::credentials::CredentialEnv;
+use crate::image::auth::Locations;
 use crate::image::dockerfile;
 use crate::image::layer::{Compression, LayerFile};
 use crate::image::manifest::{ConfigChanges, Platform, normalize_port};
 use crate::image::prefix::{self, PrefixReport};
 use crate::image::publish::{self, Report, Request};
-use crate::image::reference::Reference;
-use crate::image::registry::{Client, Repo};
+use crate::image::reference::{Address, Reference, is_insecure};
+use crate::image::registry::{Client, Registries, Repo};
 use crate::runtime;
 use crate::{engine, exit};
 
@@ -35,6 +36,8 @@ impl ImageCommand {
 /// What the image is made of, from the flags or from a Dockerfile.
 struct Source {
     base: String,
+    /// The fix to name when the base cannot be read.
+    base_hint: Option<String>,
     files: Vec<LayerFile>,
     changes: ConfigChanges,
     /// The history line of the new layer.
@@ -49,6 +52,17 @@ Examples:
       --tag localhost:5000/openshell-gateway:dev
   k8s-dev-helper image publish --dockerfile deploy/docker/Dockerfile.gateway \\
       --context target/debug --tag localhost:5000/openshell-gateway:dev --json
+  # OpenShell: the repository root as context, the base from a reachable mirror
+  k8s-dev-helper image publish --dockerfile deploy/docker/Dockerfile.gateway --context . \\
+      --build-arg GATEWAY_BASE_IMAGE=mirror.lan/distroless/cc-debian13:nonroot@sha256:… \\
+      --tag localhost:5000/openshell-gateway:dev
+  # RUN before the binary's COPY: an engine builds that part once, edits go on top
+  k8s-dev-helper image publish --engine-prefix --dockerfile deploy/docker/Dockerfile.supervisor \\
+      --context . --tag localhost:5000/openshell-supervisor:dev
+
+Credentials come from ~/.docker/config.json ($DOCKER_CONFIG: auths, credHelpers, credsStore)
+or Podman's auth.json ($REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json), asked for
+only when a registry wants them; a registry's CA from --certs-dir DIR/HOST[:PORT]/*.crt.
 
 Exit codes: 0 published (or already up to date), 1 error, 2 usage,
 4 the Dockerfile needs a container engine (the message names the line).";
@@ -85,7 +99,9 @@ pub struct PublishArgs {
     /// Build context for COPY sources (default: the Dockerfile's directory)
     #[arg(long, value_name = "DIR", requires = "dockerfile")]
     context: Option<PathBuf>,
-    /// Dockerfile ARG value (repeatable)
+    /// Dockerfile ARG value, overriding its default (repeatable; KEY alone takes the value from
+    /// the environment, as docker build does). BuildKit's platform ARGs (TARGETARCH, …) are set
+    /// from --platform
     #[arg(long = "build-arg", value_name = "K=V", requires = "dockerfile")]
     build_args: Vec<String>,
     /// Entrypoint: a JSON array, or words split at whitespace
@@ -130,6 +146,14 @@ pub struct PublishArgs {
         value_delimiter = ','
     )]
     insecure: Vec<String>,
+    /// Directory of per-registry CAs: DIR/HOST[:PORT]/*.crt are trusted for that registry,
+    /// on top of the system's roots (repeatable) [default: ~/.config/containers/certs.d,
+    /// /etc/containers/certs.d, /etc/docker/certs.d]. A loopback registry with a CA there is
+    /// spoken to over HTTPS
+    #[arg(long = "certs-dir", value_name = "DIR")]
+    certs_dirs: Vec<PathBuf>,
+    #[command(flatten)]
+    credentials: CredentialEnv,
     /// Timestamp of every file and of the image, in seconds since 1970 [default: 0]
     #[arg(long, value_name = "SECONDS", env = "SOURCE_DATE_EPOCH")]
     source_date_epoch: Option<u64>,
@@ -143,8 +167,11 @@ pub struct PublishArgs {
     #[arg(long)]
     no_cache: bool,
     /// When the Dockerfile's final stage needs an engine only before its last daemonless
-    /// instructions, build that prefix with the docker CLI (DOCKER_HOST, else the engine found)
-    /// once per change, push it as REPO:prefix-<hash>, and publish the rest on top of it
+    /// instructions (RUN, then COPY of the binary), build that prefix once per change of it
+    /// with the docker CLI (or podman's, without docker) against DOCKER_HOST, else the engine
+    /// found, push it as REPO:prefix-<hash>, and publish the rest on top of it. Keep
+    /// BuildKit-only syntax (COPY --chmod, RUN --mount) after the last RUN when the engine's
+    /// builder is the legacy one
     #[arg(long, requires = "dockerfile")]
     engine_prefix: bool,
     /// Print one JSON object (repo, tags, digest, bytes and per-phase milliseconds)
@@ -161,6 +188,10 @@ impl PublishArgs {
     }
 
     fn request(&self) -> anyhow::Result<(Request, Option<PrefixReport>)> {
+        for entry in &self.insecure {
+            Address::parse(entry.trim())
+                .with_context(|| format!("--insecure-registry {entry:?}"))?;
+        }
         let platform = match &self.platform {
             Some(p) => Platform::parse(p)?,
             None => Platform::host(),
@@ -178,6 +209,7 @@ impl PublishArgs {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let Source {
             base,
+            base_hint,
             files,
             mut changes,
             created_by,
@@ -193,6 +225,7 @@ impl PublishArgs {
                 let dests: Vec<&str> = files.iter().map(|f| f.dest.as_str()).collect();
                 Source {
                     base: self.base.clone().expect("clap requires --base"),
+                    base_hint: None,
                     created_by: format!("COPY {} # k8s-dev-helper image publish", dests.join(" ")),
                     files,
                     changes: ConfigChanges::default(),
@@ -223,6 +256,7 @@ impl PublishArgs {
         };
         let request = Request {
             base,
+            base_hint,
             platform,
             files,
             created_by,
@@ -233,14 +267,15 @@ impl PublishArgs {
                 .compression_level
                 .unwrap_or(self.compression.default_level()),
             epoch: self.source_date_epoch.unwrap_or(0),
-            insecure: self.insecure.clone(),
+            registries: self.registries(),
             cache_dir,
         };
         Ok((request, prefix))
     }
 
     /// Base, layer files, config changes, history line and (with `--engine-prefix`) the
-    /// engine-built prefix, from `--dockerfile`.
+    /// engine-built prefix, from `--dockerfile`. Local checks (the Dockerfile, the staged
+    /// files it copies) come before any engine or registry work.
     fn dockerfile_source(
         &self,
         path: &Path,
@@ -256,7 +291,7 @@ impl PublishArgs {
         let args = self
             .build_args
             .iter()
-            .map(|kv| key_value("--build-arg", kv))
+            .filter_map(|kv| build_arg(kv, &|k| std::env::var(k).ok()).transpose())
             .collect::<anyhow::Result<Vec<_>>>()?;
         let label = path.display().to_string();
         let context = match &self.context {
@@ -266,27 +301,65 @@ impl PublishArgs {
                 .filter(|p| !p.as_os_str().is_empty())
                 .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
         };
-        let (instructions, prefix) = match dockerfile::plan_for(&text, &label, &args, platform, &[])
-        {
-            Ok(_) => (dockerfile::parse(&text)?, None),
-            Err(e) if self.engine_prefix && exit::code_of(&e) == exit::NEEDS_ENGINE => {
-                let Some(split) = prefix::split(&text, &args, platform)? else {
-                    return Err(e);
-                };
-                let report =
-                    self.engine_prefix(&split, &label, &context, &args, platform, target)?;
-                (
-                    prefix::tail_instructions(&split, &report.image),
-                    Some(report),
-                )
-            }
-            Err(e) => return Err(e),
-        };
+        // Absolute, as the sources are made below: a source must start with its context.
+        let context = std::path::absolute(&context)
+            .with_context(|| format!("resolving --context {}", context.display()))?;
+        let instructions = dockerfile::parse(&text).with_context(|| format!("parsing {label}"))?;
+        let origin = dockerfile::base_of(&instructions, &label, &args, platform);
+        let hint = origin.as_ref().ok().map(|o| base_hint(&label, o));
+        let (instructions, split) =
+            match dockerfile::plan_instructions(&instructions, &label, &args, platform, &[]) {
+                Ok(_) => (instructions, None),
+                Err(e) if self.engine_prefix && exit::code_of(&e) == exit::NEEDS_ENGINE => {
+                    let Some(split) = prefix::split(&text, &args, platform)? else {
+                        return Err(e);
+                    };
+                    let key = prefix::key(&split, &args, platform, &context);
+                    let tag = format!("prefix-{}", &key[..16]);
+                    let image = format!("{}/{}:{tag}", target.registry, target.repository);
+                    (
+                        prefix::tail_instructions(&split, &image),
+                        Some((split, image, tag)),
+                    )
+                }
+                Err(e) => return Err(e),
+            };
         let mut plan = dockerfile::plan_instructions(&instructions, &label, &args, platform, &[])?;
+        // A missing staged binary is reported before an engine or a registry is asked anything
+        // (unless a source names the base image's ENV, known only once the base is read).
+        if let Err(e) = dockerfile::layer_files(&plan, &context, &label)
+            && dockerfile::copy_sources_known(&instructions)
+        {
+            return Err(e);
+        }
+        let prefix = match &split {
+            Some((split, image, tag)) => {
+                let origin = origin.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+                Some(self.engine_prefix(
+                    split,
+                    &label,
+                    &context,
+                    &args,
+                    platform,
+                    target,
+                    image,
+                    tag,
+                    origin,
+                    hint.as_deref(),
+                )?)
+            }
+            None => None,
+        };
+        // On top of a prefix the base is our own image: the mirror hint does not apply.
+        let base_hint = if prefix.is_some() { None } else { hint };
         if plan.substitutes && plan.base != "scratch" {
             // `$VAR` may name the base image's ENV (`ENV PATH=/app:$PATH`): read it, plan again.
-            let base_env =
-                runtime::block_on(publish::base_env(&plan.base, platform, &self.insecure))?;
+            let base_env = runtime::block_on(publish::base_env(
+                &plan.base,
+                platform,
+                &self.registries(),
+                base_hint.as_deref(),
+            ))?;
             plan =
                 dockerfile::plan_instructions(&instructions, &label, &args, platform, &base_env)?;
         }
@@ -299,6 +372,7 @@ impl PublishArgs {
             .join("; ");
         Ok(Source {
             base: plan.base,
+            base_hint,
             files,
             changes: plan.changes,
             created_by,
@@ -306,8 +380,9 @@ impl PublishArgs {
         })
     }
 
-    /// The engine-built prefix image in the target repository, built and pushed only when the
-    /// registry lacks its `prefix-<hash>` tag.
+    /// The engine-built prefix image `image` (`tag` in the target repository), built and
+    /// pushed only when the registry lacks it.
+    #[allow(clippy::too_many_arguments)]
     fn engine_prefix(
         &self,
         split: &prefix::Split,
@@ -316,42 +391,77 @@ impl PublishArgs {
         args: &[(String, String)],
         platform: &Platform,
         target: &Reference,
+        image: &str,
+        tag: &str,
+        origin: &dockerfile::Plan,
+        hint: Option<&str>,
     ) -> anyhow::Result<PrefixReport> {
         let start = Instant::now();
         if *platform != Platform::host() {
             bail!("--engine-prefix builds for the host platform only; drop --platform {platform}");
         }
-        let key = prefix::key(split, args, platform, context);
-        let tag = format!("prefix-{}", &key[..16]);
-        let image = format!("{}/{}:{tag}", target.registry, target.repository);
         let repo = Repo {
             registry: target.registry.clone(),
             name: target.repository.clone(),
         };
-        let client = Client::new(self.insecure.clone())?;
-        let exists = runtime::block_on(client.head_manifest(&repo, &tag))?.is_some();
+        let client = Client::new(&self.registries())?;
+        let exists = runtime::block_on(client.head_manifest(&repo, tag))?.is_some();
         if !exists {
+            // DOCKER_HOST as given, else the engine the helper finds; checked to answer before
+            // anything is built.
+            let engine = engine::resolve_from_process().map_err(|e| {
+                anyhow::anyhow!(
+                    "{label} lines 1-{} need a container engine (--engine-prefix builds them \
+                     once, then reuses them), and none answers: {e:#}",
+                    split.prefix_end
+                )
+            })?;
+            let cli = prefix::EngineCli::find(&engine.host, &|name| which::which(name).ok())?;
             eprintln!(
-                "building {label} lines 1-{} with an engine as {image} (once per change of them)",
-                split.prefix_end
+                "building {label} lines 1-{} with {} as {image} (once per change of them)",
+                split.prefix_end,
+                cli.name()
             );
-            // DOCKER_HOST as given, else the engine the helper finds (Docker or Podman: the
-            // docker CLI speaks to both).
-            let host = match Env::from_process().docker_host {
-                Some(host) => host,
-                None => {
-                    engine::resolve_from_process()
-                        .context("finding a container engine for --engine-prefix")?
-                        .host
+            let plain_http = is_insecure(&target.registry, &self.insecure);
+            let built = prefix::build_and_push(
+                split, label, image, context, args, platform, &cli, plain_http,
+            );
+            if let Err(err) = built {
+                // The engine could not build: if that is because the base cannot be reached,
+                // say so with the build-arg that points it at a mirror.
+                let message = format!("{err:#}");
+                let about_the_base = Reference::parse(&origin.base).is_ok_and(|r| {
+                    message.contains(&r.registry)
+                        || message.contains("pull")
+                        || message.contains("manifest")
+                });
+                if origin.base != "scratch"
+                    && about_the_base
+                    && let Err(base_err) = runtime::block_on(publish::check_base(
+                        &origin.base,
+                        platform,
+                        &self.registries(),
+                        hint,
+                    ))
+                {
+                    return Err(base_err);
                 }
-            };
-            prefix::build_and_push(split, label, &image, context, args, Some(&host))?;
+                return Err(err);
+            }
         }
         Ok(PrefixReport {
-            image,
+            image: image.to_string(),
             built: !exists,
             ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
         })
+    }
+
+    /// Plain-HTTP registries, and where credentials and CAs are.
+    fn registries(&self) -> Registries {
+        Registries {
+            insecure: self.insecure.clone(),
+            locations: Locations::of(&self.credentials.auth_env(), &self.certs_dirs),
+        }
     }
 
     fn apply_overrides(&self, changes: &mut ConfigChanges) -> anyhow::Result<()> {
@@ -445,11 +555,56 @@ fn parse_file(spec: &str) -> anyhow::Result<LayerFile> {
     };
     Ok(LayerFile {
         source: PathBuf::from(src),
+        context: None,
         dest,
         mode,
         uid: 0,
         gid: 0,
     })
+}
+
+/// The fix named when a Dockerfile's base cannot be read: the build-arg that points it at a
+/// mirror, or (a literal FROM) how to get one.
+fn base_hint(label: &str, origin: &dockerfile::Plan) -> String {
+    let rest = Reference::parse(&origin.base).map_or_else(
+        |_| "…".to_string(),
+        |r| {
+            let mut rest = r.repository.clone();
+            if let Some(tag) = &r.tag {
+                rest.push_str(&format!(":{tag}"));
+            }
+            if let Some(digest) = &r.digest {
+                rest.push_str(&format!("@{digest}"));
+            }
+            rest
+        },
+    );
+    match &origin.base_arg {
+        Some(arg) => {
+            format!("set --build-arg {arg}=<mirror>/{rest} to pull it from a mirror you can reach")
+        }
+        None => format!(
+            "{label}:{} names it directly; make its registry reachable, or take it from an \
+             ARG (ARG BASE={}, FROM ${{BASE}}) and set --build-arg BASE=<mirror>/{rest}",
+            origin.base_line, origin.base
+        ),
+    }
+}
+
+/// `--build-arg KEY=VALUE`, or `KEY` alone for the value in the environment (`env`); a `KEY`
+/// the environment lacks is left out, as `docker build` leaves it.
+fn build_arg(
+    kv: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Option<(String, String)>> {
+    if kv.contains('=') {
+        return key_value("--build-arg", kv).map(Some);
+    }
+    let valid = !kv.is_empty() && kv.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        bail!("--build-arg {kv:?}: want KEY=VALUE, or KEY to take its value from the environment");
+    }
+    Ok(env(kv).map(|v| (kv.to_string(), v)))
 }
 
 fn key_value(flag: &str, kv: &str) -> anyhow::Result<(String, String)> {
@@ -494,6 +649,47 @@ mod tests {
         assert_eq!(f.mode, None);
         assert!(parse_file("gw").is_err());
         assert!(parse_file("gw:relative").is_err());
+    }
+
+    #[test]
+    fn build_args_with_and_without_values() {
+        let env = |k: &str| (k == "FROM_ENV").then(|| "v".to_string());
+        assert_eq!(
+            build_arg("A=b=c", &env).unwrap(),
+            Some(("A".into(), "b=c".into()))
+        );
+        assert_eq!(
+            build_arg("FROM_ENV", &env).unwrap(),
+            Some(("FROM_ENV".into(), "v".into()))
+        );
+        assert_eq!(build_arg("UNSET", &env).unwrap(), None);
+        assert!(build_arg("not a key", &env).is_err());
+        assert!(build_arg("=x", &env).is_err());
+    }
+
+    #[test]
+    fn base_hints_name_the_build_arg_or_how_to_get_one() {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let text = format!(
+            "ARG GATEWAY_BASE_IMAGE=gcr.io/distroless/cc:nonroot@{digest}\nFROM ${{GATEWAY_BASE_IMAGE}}\n"
+        );
+        let instructions = dockerfile::parse(&text).unwrap();
+        let origin = dockerfile::base_of(&instructions, "D", &[], &Platform::host()).unwrap();
+        assert_eq!(
+            base_hint("D", &origin),
+            format!(
+                "set --build-arg GATEWAY_BASE_IMAGE=<mirror>/distroless/cc:nonroot@{digest} to \
+                 pull it from a mirror you can reach"
+            )
+        );
+        let instructions = dockerfile::parse("FROM alpine:3.22 AS s\nRUN x\n").unwrap();
+        let origin = dockerfile::base_of(&instructions, "D", &[], &Platform::host()).unwrap();
+        assert_eq!(
+            base_hint("D", &origin),
+            "D:1 names it directly; make its registry reachable, or take it from an ARG \
+             (ARG BASE=alpine:3.22, FROM ${BASE}) and set --build-arg \
+             BASE=<mirror>/library/alpine:3.22"
+        );
     }
 
     #[test]

@@ -6,13 +6,15 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::env::Env;
-use crate::kubeconfig::{self, Changes, MergeOptions, Summary, Written};
+use crate::kubeconfig::{self, Changes, Files, MergeOptions, Summary, Written};
 
 /// Merge a cluster's kubeconfig into yours, or remove it again
 ///
-/// Both edits lock the file, keep the previous content in `<file>.bak`, and write atomically
-/// with mode 0600 (through a symlink to the file it points at). The target defaults to the
-/// first entry of $KUBECONFIG, else ~/.kube/config.
+/// Both edits take kubectl's lock (`<file>.lock`), keep the previous content in `<file>.bak`,
+/// and write atomically with mode 0600 (through a symlink to the file it points at; in place
+/// for a bind-mounted file). Only regular files are written. Without a flag they edit the
+/// files of $KUBECONFIG as `kubectl config` does (an entry where it is defined, a new one in
+/// the first file that exists, else the last), else ~/.kube/config.
 #[derive(Debug, clap::Subcommand)]
 pub enum KubeconfigCommand {
     Merge(MergeArgs),
@@ -20,18 +22,19 @@ pub enum KubeconfigCommand {
     Check(CheckArgs),
 }
 
-/// Exit 1 with the fix when the target could not be merged into (a directory, not a
-/// kubeconfig, or in a directory that cannot be written); reads only
+/// Exit 1 with the fix when the target could not be merged into (not a regular file, not a
+/// kubeconfig, not writable, a read-only mount, or in a directory that cannot be written);
+/// reads only
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// The kubeconfig to check [default: first entry of $KUBECONFIG, else ~/.kube/config]
+    /// The kubeconfig to check [default: the files of $KUBECONFIG, else ~/.kube/config]
     #[arg(long, visible_alias = "kubeconfig", value_name = "TARGET")]
     into: Option<PathBuf>,
 }
 
 impl CheckArgs {
     pub fn run(self) -> anyhow::Result<()> {
-        kubeconfig::check_file(&target_or_default(self.into)?)
+        kubeconfig::check_file(&files_or_default(self.into)?)
     }
 }
 
@@ -58,7 +61,7 @@ pub struct MergeArgs {
     /// The kubeconfig to merge in (e.g. `k3d kubeconfig get CLUSTER` output); `-` reads stdin
     #[arg(long, value_name = "NEW")]
     from: PathBuf,
-    /// The kubeconfig to edit [default: first entry of $KUBECONFIG, else ~/.kube/config]
+    /// The kubeconfig to edit [default: the files of $KUBECONFIG, else ~/.kube/config]
     #[arg(long, visible_alias = "kubeconfig", value_name = "TARGET")]
     into: Option<PathBuf>,
     /// Make the new file's current-context current even if the target has one
@@ -71,31 +74,32 @@ pub struct MergeArgs {
 
 impl MergeArgs {
     pub fn run(self) -> anyhow::Result<()> {
-        let target = target_or_default(self.into)?;
+        let files = files_or_default(self.into)?;
         let options = MergeOptions {
             set_current: self.set_current,
         };
-        let (summary, written) = kubeconfig::merge_file(&self.from, &target, options)?;
-        let line = if written.changed {
+        let (summary, written) = kubeconfig::merge_file(&self.from, &files, options)?;
+        let line = if written.is_empty() {
             format!(
-                "merged {} from {} into {} ({})",
-                counts(&summary, Changes::merged),
+                "{} already has the entries of {} ({})",
+                files.display(),
                 kubeconfig::source_name(&self.from),
-                target.display(),
-                state(&summary, true)
+                state(&summary, false)
             )
         } else {
             format!(
-                "{} already has the entries of {} ({})",
-                target.display(),
+                "merged {} from {} into {} ({}{})",
+                counts(&summary, Changes::merged),
                 kubeconfig::source_name(&self.from),
-                state(&summary, false)
+                files.display(),
+                wrote(&files, &written),
+                state(&summary, true)
             )
         };
         report(
             "merge",
             Some(&self.from),
-            &target,
+            &files,
             &written,
             summary,
             &line,
@@ -116,7 +120,7 @@ pub struct RemoveArgs {
     /// The context to remove
     #[arg(long, value_name = "NAME")]
     context: String,
-    /// The kubeconfig to edit [default: first entry of $KUBECONFIG, else ~/.kube/config]
+    /// The kubeconfig to edit [default: the files of $KUBECONFIG, else ~/.kube/config]
     #[arg(long, visible_alias = "kubeconfig", value_name = "TARGET")]
     from: Option<PathBuf>,
     /// Print the result as JSON on stdout
@@ -126,15 +130,16 @@ pub struct RemoveArgs {
 
 impl RemoveArgs {
     pub fn run(self) -> anyhow::Result<()> {
-        let target = target_or_default(self.from)?;
-        let (summary, written) = kubeconfig::remove_from_file(&target, &self.context)?;
+        let files = files_or_default(self.from)?;
+        let (summary, written) = kubeconfig::remove_from_file(&files, &self.context)?;
         let line = match &summary.note {
-            Some(note) => format!("{note} ({})", target.display()),
+            Some(note) => format!("{note} ({})", files.display()),
             None => {
                 let mut line = format!(
-                    "removed {} from {} ({})",
+                    "removed {} from {} ({}{})",
                     counts(&summary, |c| c.removed.len()),
-                    target.display(),
+                    files.display(),
+                    wrote(&files, &written),
                     state(&summary, true)
                 );
                 let kept: Vec<&String> = summary
@@ -153,15 +158,27 @@ impl RemoveArgs {
                 line
             }
         };
-        report("remove", None, &target, &written, summary, &line, self.json)
+        report("remove", None, &files, &written, summary, &line, self.json)
     }
 }
 
-fn target_or_default(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+fn files_or_default(flag: Option<PathBuf>) -> anyhow::Result<Files> {
     match flag {
-        Some(path) => Ok(path),
-        None => kubeconfig::store::default_target(&Env::from_process()),
+        Some(path) => Ok(Files::one(path)),
+        None => Files::from_env(&Env::from_process()),
     }
+}
+
+/// Which files an edit of several wrote (`wrote B; `); nothing for one file.
+fn wrote(files: &Files, written: &[Written]) -> String {
+    if files.paths().len() == 1 {
+        return String::new();
+    }
+    let paths: Vec<String> = written
+        .iter()
+        .map(|w| w.path.display().to_string())
+        .collect();
+    format!("wrote {}; ", paths.join(", "))
 }
 
 /// `1 cluster, 1 user, 1 context`, counting entries with `count`.
@@ -187,16 +204,20 @@ fn state(summary: &Summary, mention_replaced: bool) -> String {
     }
 }
 
-/// The JSON view of an edit; the stderr line renders the same facts.
+/// The JSON view of an edit; the stderr lines render the same facts.
 #[derive(Serialize)]
 struct Report<'a> {
     action: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     from: Option<&'a Path>,
-    target: &'a Path,
-    /// The file actually written (symlinks resolved), or null when nothing changed.
-    written: Option<&'a Path>,
-    backup: Option<&'a Path>,
+    /// The file edited, or the files of $KUBECONFIG joined with `:`.
+    target: String,
+    /// The files actually written (symlinks resolved); empty when nothing changed.
+    written: Vec<&'a Path>,
+    backups: Vec<&'a Path>,
+    /// Files rewritten in place (a bind mount, …) rather than replaced.
+    in_place: Vec<&'a Path>,
+    warnings: Vec<&'a str>,
     #[serde(flatten)]
     summary: Summary,
 }
@@ -204,20 +225,30 @@ struct Report<'a> {
 fn report(
     action: &str,
     from: Option<&Path>,
-    target: &Path,
-    written: &Written,
+    files: &Files,
+    written: &[Written],
     summary: Summary,
     line: &str,
     json: bool,
 ) -> anyhow::Result<()> {
+    crate::cli::up::tell(written);
     eprintln!("{line}");
     if json {
         let report = Report {
             action,
             from,
-            target,
-            written: written.changed.then_some(written.path.as_path()),
-            backup: written.backup.as_deref(),
+            target: files.display(),
+            written: written.iter().map(|w| w.path.as_path()).collect(),
+            backups: written.iter().filter_map(|w| w.backup.as_deref()).collect(),
+            in_place: written
+                .iter()
+                .filter(|w| w.in_place.is_some())
+                .map(|w| w.path.as_path())
+                .collect(),
+            warnings: written
+                .iter()
+                .flat_map(|w| w.warnings.iter().map(String::as_str))
+                .collect(),
             summary,
         };
         println!("{}", serde_json::to_string(&report)?);

@@ -7,47 +7,27 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::cli::cluster::read_state;
 use crate::env::Env;
-use crate::kubeconfig::{Input, doc, store};
+use crate::kubeconfig::{Input, doc, edit, store};
+use crate::kubectl::Kubectl;
+use crate::observe::{self, EngineInUse};
+use crate::plan;
+use crate::settings::Settings;
 use crate::status::{
-    ClusterView, EngineView, KubeconfigView, NodeView, RegistryView, Status, mode_string,
+    ClusterView, EngineView, KubeconfigView, NodeView, RegistryView, StatusReport, mode_string,
     node_views,
 };
-use crate::wait::kube::Kubectl;
 
 /// How long one kubectl call of status may take: status reports, it does not wait.
 const KUBECTL_LIMIT: Duration = Duration::from_secs(5);
 
 /// Show the cluster, its nodes, the registry, the kubeconfig and the engine
 ///
-/// Never fails because something is down: that is what it reports. Exit 0 unless the
-/// arguments are wrong.
+/// Reads k3d through the engine `k8s-dev-helper engine` resolves, with the settings in effect
+/// (`k8s-dev-helper settings`). Never fails because something is down: that is what it
+/// reports. Exit 0 unless a setting or an argument is wrong.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// Cluster name
-    #[arg(long, env = "K8S_DEV_CLUSTER", default_value = "openshell-dev")]
-    cluster: String,
-    /// Registry name, as given to `k3d registry create`
-    #[arg(
-        long,
-        env = "K8S_DEV_REGISTRY_NAME",
-        default_value = "openshell-registry"
-    )]
-    registry: String,
-    /// Registry as the host pushes to it
-    #[arg(long, env = "K8S_DEV_REGISTRY", default_value = "localhost:5000")]
-    push: String,
-    /// Registry as the cluster pulls from it
-    #[arg(
-        long,
-        env = "K8S_DEV_REGISTRY_PULL",
-        default_value = "openshell-registry:5000"
-    )]
-    pull: String,
-    /// Remote mode: an existing context to report on instead of the k3d cluster
-    #[arg(long, env = "K8S_DEV_CONTEXT")]
-    context: Option<String>,
     /// Print one JSON object
     #[arg(long)]
     json: bool,
@@ -55,16 +35,13 @@ pub struct StatusArgs {
 
 impl StatusArgs {
     pub fn run(self) -> Result<()> {
-        crate::cluster::check_cluster_name(&self.cluster)?;
         let env = Env::from_process();
-        let k3d_context = format!("k3d-{}", self.cluster);
-        let remote = self
-            .context
-            .clone()
-            .filter(|c| !c.is_empty() && *c != k3d_context);
-        let status = match remote {
-            Some(context) => self.remote(&env, context),
-            None => self.local(&env, k3d_context),
+        let s = Settings::resolve(&env, None)?;
+        let engine = EngineInUse::resolve(&env);
+        let status = if s.remote() {
+            remote(&s, &engine)
+        } else {
+            local(&s, &engine)
         };
         if self.json {
             println!("{}", serde_json::to_string(&status)?);
@@ -73,87 +50,86 @@ impl StatusArgs {
         }
         Ok(())
     }
+}
 
-    fn local(&self, env: &Env, context: String) -> Status {
-        let file = env
-            .home
-            .as_ref()
-            .map(|h| h.join(".kube").join(format!("k3d-{}.yaml", self.cluster)));
-        let (mut cluster, registry_state) = match read_state(&self.cluster, &self.registry) {
-            Ok(state) => {
-                let c = state.cluster;
-                (
-                    ClusterView {
-                        name: self.cluster.clone(),
-                        context: context.clone(),
-                        state: c.state.as_str().to_string(),
-                        servers: Some(format!("{}/{}", c.servers_running, c.servers)),
-                        agents: Some(format!("{}/{}", c.agents_running, c.agents)),
-                        error: None,
-                    },
-                    state.registry.as_str().to_string(),
-                )
-            }
-            Err(err) => (
-                ClusterView {
-                    name: self.cluster.clone(),
-                    context: context.clone(),
-                    state: "unknown".into(),
-                    servers: None,
-                    agents: None,
-                    error: Some(format!("{err:#}")),
-                },
-                "unknown".into(),
-            ),
-        };
-        let nodes = match (&file, cluster.state.as_str()) {
-            (Some(f), "running" | "partial") if f.is_file() => nodes_of(Some(f.clone()), &context)
-                .unwrap_or_else(|err| {
-                    cluster.error = Some(err);
-                    Vec::new()
-                }),
-            _ => Vec::new(),
-        };
-        Status {
-            mode: "local",
-            cluster,
-            nodes,
-            registry: RegistryView {
-                name: self.registry.clone(),
-                state: registry_state,
-                push: self.push.clone(),
-                pull: self.pull.clone(),
-            },
-            kubeconfig: kubeconfig_view(env, file, &context),
-            engine: engine_view(),
-        }
+fn registry_view(s: &Settings, state: &str) -> RegistryView {
+    RegistryView {
+        name: s.get("K8S_DEV_REGISTRY_NAME").to_string(),
+        state: state.to_string(),
+        push: s.get("K8S_DEV_REGISTRY").to_string(),
+        pull: s.get("K8S_DEV_REGISTRY_PULL").to_string(),
     }
+}
 
-    fn remote(&self, env: &Env, context: String) -> Status {
-        let (state, nodes, error) = match nodes_of(None, &context) {
-            Ok(nodes) => ("reachable", nodes, None),
-            Err(err) => ("unreachable", Vec::new(), Some(err)),
-        };
-        Status {
-            mode: "remote",
-            cluster: ClusterView {
-                name: context.clone(),
-                context: context.clone(),
-                state: state.into(),
-                servers: None,
-                agents: None,
-                error,
-            },
-            nodes,
-            registry: RegistryView {
-                name: self.registry.clone(),
-                state: "external".into(),
-                push: self.push.clone(),
-                pull: self.pull.clone(),
-            },
-            kubeconfig: kubeconfig_view(env, None, &context),
-            engine: engine_view(),
+fn local(s: &Settings, engine: &Result<EngineInUse>) -> StatusReport {
+    let context = s.get("K8S_DEV_K3D_CONTEXT").to_string();
+    let file = PathBuf::from(s.get("K8S_DEV_CLUSTER_KUBECONFIG"));
+    let seen = match engine {
+        Ok(engine) => observe::k3d_seen(s, engine).map(|(seen, _)| seen),
+        Err(err) => Err(anyhow::anyhow!("{err:#}")),
+    };
+    let mut cluster = ClusterView {
+        name: s.get("K8S_DEV_CLUSTER").to_string(),
+        context: context.clone(),
+        state: "unknown".into(),
+        servers: None,
+        agents: None,
+        error: None,
+    };
+    let registry_state = match &seen {
+        Ok(k) => {
+            cluster.state = plan::cluster_state(k).as_str().to_string();
+            cluster.servers = Some(format!("{}/{}", k.servers.0, k.servers.1));
+            cluster.agents = Some(format!("{}/{}", k.agents.0, k.agents.1));
+            let foreign: Vec<&str> = k.foreign.iter().map(|f| f.why.as_str()).collect();
+            if !foreign.is_empty() {
+                cluster.error = Some(foreign.join("; "));
+            }
+            k.registry.as_str().to_string()
         }
+        Err(err) => {
+            cluster.error = Some(format!("{err:#}"));
+            "unknown".into()
+        }
+    };
+    let nodes = match cluster.state.as_str() {
+        "running" | "partial" if file.is_file() => nodes_of(Some(file.clone()), &context)
+            .unwrap_or_else(|err| {
+                cluster.error = Some(err);
+                Vec::new()
+            }),
+        _ => Vec::new(),
+    };
+    StatusReport {
+        mode: "local",
+        cluster,
+        nodes,
+        registry: registry_view(s, &registry_state),
+        kubeconfig: kubeconfig_view(s, Some(file), &context),
+        engine: engine_view(engine),
+    }
+}
+
+fn remote(s: &Settings, engine: &Result<EngineInUse>) -> StatusReport {
+    let context = s.get("K8S_DEV_CONTEXT").to_string();
+    let (state, nodes, error) = match nodes_of(None, &context) {
+        Ok(nodes) => ("reachable", nodes, None),
+        Err(err) => ("unreachable", Vec::new(), Some(err)),
+    };
+    StatusReport {
+        mode: "remote",
+        cluster: ClusterView {
+            name: context.clone(),
+            context: context.clone(),
+            state: state.into(),
+            servers: None,
+            agents: None,
+            error,
+        },
+        nodes,
+        registry: registry_view(s, "external"),
+        kubeconfig: kubeconfig_view(s, None, &context),
+        engine: engine_view(engine),
     }
 }
 
@@ -163,41 +139,77 @@ fn nodes_of(kubeconfig: Option<PathBuf>, context: &str) -> Result<Vec<NodeView>,
     Ok(node_views(&kubectl.nodes(KUBECTL_LIMIT)?))
 }
 
-fn kubeconfig_view(env: &Env, file: Option<PathBuf>, context: &str) -> KubeconfigView {
+fn kubeconfig_view(s: &Settings, file: Option<PathBuf>, context: &str) -> KubeconfigView {
     let mode = file
         .as_ref()
         .and_then(|f| std::fs::metadata(f).ok())
         .map(|m| mode_string(m.permissions().mode()));
-    let default_file =
-        store::default_target(env).unwrap_or_else(|_| PathBuf::from("~/.kube/config"));
-    let parsed = std::fs::read_to_string(&default_file)
-        .ok()
-        .and_then(|text| doc::parse(&text, Input::Target).ok());
-    let (context_in_default, current_context) = match &parsed {
-        Some(root) => (
-            doc::entries(root, doc::Section::Contexts, Input::Target)
-                .map(|entries| entries.iter().any(|(name, _)| name == context))
-                .unwrap_or(false),
-            doc::current_context(root).map(str::to_string),
-        ),
-        None => (false, None),
-    };
-    KubeconfigView {
+    let mut view = KubeconfigView {
         file_exists: mode.is_some(),
         file: file.map(|f| f.display().to_string()),
         file_mode: mode,
-        default_file: default_file.display().to_string(),
-        context_in_default,
-        current_context,
+        default_file: "~/.kube/config".into(),
+        files: Vec::new(),
+        context_in_default: false,
+        context_file: None,
+        current_context: None,
+        error: None,
+    };
+    let files = match s.kubeconfig_files() {
+        Ok(files) => files,
+        Err(err) => {
+            view.error = Some(format!("{err:#}"));
+            return view;
+        }
+    };
+    view.files = files
+        .paths()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    view.default_file = view.files[0].clone();
+    // Read as kubectl would, but never blocking: a FIFO or device there is reported, not read.
+    let loaded = match store::read_view(&files) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            view.error = Some(format!("{err:#}"));
+            return view;
+        }
+    };
+    view.default_file = loaded.files[loaded.default]
+        .found
+        .given
+        .display()
+        .to_string();
+    let mut roots = Vec::new();
+    for file in &loaded.files {
+        let text = file.text.as_deref().unwrap_or_default();
+        match doc::parse(text, Input::Target) {
+            Ok(root) => roots.push(root),
+            Err(err) => {
+                view.error = Some(format!(
+                    "{} is not a valid kubeconfig: {}",
+                    file.found.given.display(),
+                    err.problem
+                ));
+                return view;
+            }
+        }
     }
+    if let Some(index) = edit::origin(&roots, doc::Section::Contexts, context) {
+        view.context_in_default = true;
+        view.context_file = Some(loaded.files[index].found.given.display().to_string());
+    }
+    view.current_context = edit::view_current_context(&roots).map(|(_, name)| name.to_string());
+    view
 }
 
-fn engine_view() -> EngineView {
-    match crate::engine::resolve_from_process() {
-        Ok(r) => EngineView {
-            engine: Some(r.engine.as_str().to_string()),
-            host: Some(r.host),
-            version: Some(r.version),
+fn engine_view(engine: &Result<EngineInUse>) -> EngineView {
+    match engine {
+        Ok(e) => EngineView {
+            engine: Some(e.resolved.engine.as_str().to_string()),
+            host: Some(e.resolved.host.clone()),
+            version: Some(e.resolved.version.clone()),
             error: None,
         },
         Err(err) => EngineView {

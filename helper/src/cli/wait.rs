@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::exit::{self, Coded};
-use crate::wait::kube::{Kubectl, Rollout};
+use crate::env::Env;
+use crate::kubectl::{Kubectl, Rollout};
+use crate::settings::Settings;
+use crate::wait;
 use crate::wait::net::{self, RegistryProbe};
-use crate::wait::{self, Progress, SystemClock};
 
 /// Wait until something is ready
 ///
@@ -28,9 +29,9 @@ Exit codes: 0 ready, 3 timed out, 1 any other error (e.g. kubectl missing), 2 us
 pub struct WaitArgs {
     #[command(subcommand)]
     what: What,
-    /// How long to wait, e.g. 90s, 2m, 1m30s
-    #[arg(long, global = true, env = "K8S_DEV_TIMEOUT", default_value = "120s", value_parser = humantime::parse_duration)]
-    timeout: Duration,
+    /// How long to wait, e.g. 90s, 2m, 1m30s [default: K8S_DEV_TIMEOUT, else 180s]
+    #[arg(long, global = true, value_parser = humantime::parse_duration)]
+    timeout: Option<Duration>,
     /// Print {"what","ready","elapsed_ms","last_reason"} on stdout (also on timeout)
     #[arg(long, global = true)]
     json: bool,
@@ -183,24 +184,12 @@ struct Report {
 
 impl WaitArgs {
     pub fn run(self) -> anyhow::Result<()> {
-        let timeout = self.timeout;
-        let (what, mut probe) = self.what.into_probe()?;
-        let shown_timeout = wait::format_timeout(timeout);
-        let outcome =
-            wait::wait_until(
-                &SystemClock::start(),
-                timeout,
-                &mut probe,
-                |progress| match progress {
-                    Progress::Waiting { reason } => {
-                        eprintln!("waiting up to {shown_timeout} for {what}… ({reason})")
-                    }
-                    Progress::Changed { elapsed, reason } => eprintln!(
-                        "still waiting for {what} after {}: {reason}",
-                        wait::format_elapsed(elapsed)
-                    ),
-                },
-            );
+        let timeout = match self.timeout {
+            Some(timeout) => timeout,
+            None => Settings::resolve(&Env::from_process(), None)?.duration("K8S_DEV_TIMEOUT"),
+        };
+        let (what, probe) = self.what.into_probe()?;
+        let outcome = wait::announced(&what, timeout, probe);
         if self.json {
             let report = Report {
                 what: what.clone(),
@@ -211,20 +200,8 @@ impl WaitArgs {
             println!("{}", serde_json::to_string(&report)?);
         }
         if outcome.ready {
-            if outcome.attempts > 1 {
-                eprintln!(
-                    "{what} ready after {}",
-                    wait::format_elapsed(outcome.elapsed)
-                );
-            }
             return Ok(());
         }
-        Err(Coded::error(
-            exit::TIMEOUT,
-            format!(
-                "timed out after {shown_timeout} waiting for {what}: {}",
-                outcome.last_reason.as_deref().unwrap_or("not ready")
-            ),
-        ))
+        Err(wait::timed_out(&what, timeout, &outcome))
     }
 }

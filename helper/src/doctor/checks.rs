@@ -6,9 +6,10 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{Check, Report, Status, System, Tool};
+use super::{Check, CheckStatus, Report, System, Tool};
 use crate::engine::{ResolveError, Resolved, shell_quote};
 use crate::env::{Env, Os};
+use crate::settings::{Problem, Settings};
 
 /// A tool the loop runs, and how to ask it for its version.
 pub struct ToolSpec {
@@ -65,48 +66,33 @@ pub fn report(env: &Env, sys: &dyn System) -> Report {
             .iter()
             .map(|spec| tool_check(spec, sys.tool(env, spec.name, spec.version_args))),
     );
-    let address = env.bind_address.as_deref().unwrap_or("127.0.0.1");
+    let (settings, problems) = Settings::lenient(env, None);
+    checks.push(settings_check(&problems));
+    let address = settings.get("K8S_DEV_BIND_ADDRESS");
     let ports = [
-        (
-            "api-port",
-            "K8S_DEV_API_PORT",
-            &env.api_port,
-            6550,
-            "cluster's API server",
-        ),
-        (
-            "registry-port",
-            "K8S_DEV_REGISTRY_PORT",
-            &env.registry_port,
-            5000,
-            "registry",
-        ),
-        (
-            "lb-port",
-            "K8S_DEV_LB_PORT",
-            &env.lb_port,
-            8080,
-            "cluster's load balancer",
-        ),
+        ("api-port", "K8S_DEV_API_PORT", "cluster's API server"),
+        ("registry-port", "K8S_DEV_REGISTRY_PORT", "registry"),
+        ("lb-port", "K8S_DEV_LB_PORT", "cluster's load balancer"),
     ];
-    for (name, var, value, default, holder) in ports {
+    for (name, var, holder) in ports {
         let port = Port {
             name,
             var,
-            value: value.as_deref(),
-            default,
+            number: settings.port(var),
+            problem: problems.iter().find(|p| p.setting == var),
+            given: env.var(var),
             holder,
         };
         checks.push(port_check(&port, address, sys));
     }
-    checks.push(kubeconfig_check(env, sys));
+    checks.push(kubeconfig_check(&settings, sys));
     checks.push(kube_dir_check(env, sys));
     checks.push(cgroup_check(env, &engine, sys));
     checks.push(disk_check(env, sys));
     Report::new(checks)
 }
 
-fn check(name: &str, status: Status, detail: String, fix: Option<String>) -> Check {
+fn check(name: &str, status: CheckStatus, detail: String, fix: Option<String>) -> Check {
     Check {
         name: name.to_string(),
         status,
@@ -122,11 +108,11 @@ fn engine_check(engine: &Result<Resolved, ResolveError>) -> Check {
                 "{} {} at {} (from {})",
                 r.engine, r.version, r.host, r.source
             );
-            check("engine", Status::Ok, detail, None)
+            check("engine", CheckStatus::Ok, detail, None)
         }
         Err(err) => check(
             "engine",
-            Status::Fail,
+            CheckStatus::Fail,
             err.problem.clone(),
             Some(err.fix.clone()),
         ),
@@ -135,9 +121,9 @@ fn engine_check(engine: &Result<Resolved, ResolveError>) -> Check {
 
 fn tool_check(spec: &ToolSpec, tool: Tool) -> Check {
     let short = if spec.required {
-        Status::Fail
+        CheckStatus::Fail
     } else {
-        Status::Warn
+        CheckStatus::Warn
     };
     let install = if spec.required {
         "mise install".to_string()
@@ -151,7 +137,7 @@ fn tool_check(spec: &ToolSpec, tool: Tool) -> Check {
             version: Ok(version),
         } => check(
             spec.name,
-            Status::Ok,
+            CheckStatus::Ok,
             format!("{version} ({})", path.display()),
             None,
         ),
@@ -174,41 +160,57 @@ fn tool_check(spec: &ToolSpec, tool: Tool) -> Check {
 struct Port<'a> {
     name: &'a str,
     var: &'a str,
-    value: Option<&'a str>,
-    default: u16,
+    /// The port to try: the setting, or its default when the setting is invalid.
+    number: u16,
+    /// Why the setting is invalid, when it is.
+    problem: Option<&'a Problem>,
+    given: Option<&'a str>,
     /// What of the kit's own holds it once the loop runs.
     holder: &'a str,
 }
 
+/// Every setting breaking its rule (or clashing with another), with its fix; the port checks
+/// below also name their own.
+fn settings_check(problems: &[Problem]) -> Check {
+    if problems.is_empty() {
+        return check(
+            "settings",
+            CheckStatus::Ok,
+            "every K8S_DEV_* setting is valid".into(),
+            None,
+        );
+    }
+    let names: Vec<&str> = problems.iter().map(|p| p.setting).collect();
+    let lines: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+    check(
+        "settings",
+        CheckStatus::Fail,
+        format!("invalid: {}", names.join(", ")),
+        Some(lines.join(" | ")),
+    )
+}
+
 /// A port in use is only a warning: the kit's own cluster or registry holds it once up.
 fn port_check(port: &Port, address: &str, sys: &dyn System) -> Check {
-    let (name, var) = (port.name, port.var);
-    // The same rule `up` applies (ports::parse_wanted): doctor must not pass what up refuses.
-    let number = match port.value {
-        None => port.default,
-        Some(value) => match crate::ports::parse_wanted(&format!("{value}={var}")) {
-            Ok(wanted) => wanted.port,
-            Err(err) => {
-                let problem = err.to_string();
-                let problem = problem.split("; ").next().unwrap_or(&problem);
-                return check(
-                    name,
-                    Status::Fail,
-                    format!("{var}={value:?}: {problem}"),
-                    Some(format!(
-                        "set {var} to a port from 1024 to 65535 (default {})",
-                        port.default
-                    )),
-                );
-            }
-        },
-    };
+    let (name, var, number) = (port.name, port.var, port.number);
+    // The rule `up` applies (the settings table): doctor must not pass what up refuses.
+    if let Some(problem) = port.problem {
+        let given = port.given.unwrap_or("");
+        return check(
+            name,
+            CheckStatus::Fail,
+            format!("{var}={given:?}: {}", problem.why),
+            Some(format!(
+                "set {var} to a port from 1024 to 65535 (default {number})"
+            )),
+        );
+    }
     let at = format!("{address}:{number}");
     match sys.bind(address, number) {
-        Ok(()) => check(name, Status::Ok, format!("{at} is free ({var})"), None),
+        Ok(()) => check(name, CheckStatus::Ok, format!("{at} is free ({var})"), None),
         Err(err) if err.kind() == io::ErrorKind::AddrInUse => check(
             name,
-            Status::Warn,
+            CheckStatus::Warn,
             format!(
                 "{at} is in use; fine if it is this kit's own {}",
                 port.holder
@@ -219,13 +221,13 @@ fn port_check(port: &Port, address: &str, sys: &dyn System) -> Check {
         ),
         Err(err) if err.kind() == io::ErrorKind::PermissionDenied => check(
             name,
-            Status::Fail,
+            CheckStatus::Fail,
             format!("binding {at} is not permitted: {err}"),
             Some(format!("set {var} to a port above 1023")),
         ),
         Err(err) => check(
             name,
-            Status::Fail,
+            CheckStatus::Fail,
             format!("cannot bind {at}: {err}"),
             Some(
                 "set K8S_DEV_BIND_ADDRESS to an address of this machine (default 127.0.0.1)".into(),
@@ -234,77 +236,130 @@ fn port_check(port: &Port, address: &str, sys: &dyn System) -> Check {
     }
 }
 
-/// The kubeconfig the loop writes: the first `KUBECONFIG` entry, else `~/.kube/config`.
-fn kubeconfig_path(env: &Env) -> Option<PathBuf> {
-    let first = env
-        .kubeconfig
-        .as_deref()
-        .and_then(|list| list.split(':').find(|entry| !entry.is_empty()));
-    match first {
-        Some(path) => Some(PathBuf::from(path)),
-        None => env.home.as_ref().map(|home| home.join(".kube/config")),
-    }
-}
-
-fn kubeconfig_check(env: &Env, sys: &dyn System) -> Check {
-    let Some(path) = kubeconfig_path(env) else {
+/// The kubeconfig files the loop reads and writes, as kubectl does (K8S_DEV_DEFAULT_KUBECONFIG:
+/// those of `KUBECONFIG`, else `~/.kube/config`). Each must be a regular file (or missing) and
+/// private; `stat` only, so a FIFO there cannot hang the check.
+fn kubeconfig_check(settings: &Settings, sys: &dyn System) -> Check {
+    let Ok(files) = settings.kubeconfig_files() else {
         return check(
             "kubeconfig",
-            Status::Skip,
+            CheckStatus::Skip,
             "no KUBECONFIG and no home directory".into(),
             None,
         );
     };
-    match sys.mode(&path) {
-        None => check(
+    let modes: Vec<(&Path, Option<u32>)> = files
+        .paths()
+        .iter()
+        .map(|path| (path.as_path(), sys.mode(path)))
+        .collect();
+    for (path, mode) in &modes {
+        if let Some(mode) = mode
+            && let Some(what) = not_regular(*mode)
+        {
+            // `up` refuses it: a merge must not replace /dev/null or block on a FIFO.
+            return check(
+                "kubeconfig",
+                CheckStatus::Fail,
+                format!("{} is {what}, not a regular file", path.display()),
+                Some(
+                    "point KUBECONFIG at a regular file, or at a path that does not exist yet"
+                        .into(),
+                ),
+            );
+        }
+    }
+    // It holds client keys: anyone else who can read it is a cluster admin.
+    let open: Vec<(&Path, u32)> = modes
+        .iter()
+        .filter_map(|(path, mode)| mode.filter(|m| m & 0o077 != 0).map(|m| (*path, m)))
+        .collect();
+    if !open.is_empty() {
+        let details: Vec<String> = open
+            .iter()
+            .map(|(path, mode)| {
+                format!(
+                    "{} is open to group or others (mode {:04o}) and holds cluster credentials",
+                    path.display(),
+                    mode & 0o7777
+                )
+            })
+            .collect();
+        let quoted: Vec<String> = open
+            .iter()
+            .map(|(path, _)| shell_quote(&path.to_string_lossy()))
+            .collect();
+        return check(
             "kubeconfig",
-            Status::Skip,
-            format!("{} does not exist yet", path.display()),
+            CheckStatus::Fail,
+            details.join("; "),
+            Some(format!("chmod 600 {}", quoted.join(" "))),
+        );
+    }
+    let exists: Vec<bool> = modes.iter().map(|(_, mode)| mode.is_some()).collect();
+    let default = files.paths()[files.default_index(&exists)].display();
+    if !exists.contains(&true) {
+        return check(
+            "kubeconfig",
+            CheckStatus::Skip,
+            format!("{default} does not exist yet"),
             None,
-        ),
-        // It holds client keys: anyone else who can read it is a cluster admin.
-        Some(mode) if mode & 0o077 != 0 => check(
-            "kubeconfig",
-            Status::Fail,
-            format!(
-                "{} is open to group or others (mode {:04o}) and holds cluster credentials",
-                path.display(),
-                mode & 0o7777
-            ),
-            Some(format!(
-                "chmod 600 {}",
-                shell_quote(&path.to_string_lossy())
-            )),
-        ),
-        Some(mode) => check(
-            "kubeconfig",
-            Status::Ok,
-            format!("{} (mode {:04o})", path.display(), mode & 0o7777),
-            None,
-        ),
+        );
+    }
+    let listed: Vec<String> = modes
+        .iter()
+        .map(|(path, mode)| match mode {
+            Some(mode) => format!("{} (mode {:04o})", path.display(), mode & 0o7777),
+            None => format!("{} (missing)", path.display()),
+        })
+        .collect();
+    let detail = if listed.len() == 1 {
+        listed.join("")
+    } else {
+        format!("{}; new entries go to {default}", listed.join(", "))
+    };
+    check("kubeconfig", CheckStatus::Ok, detail, None)
+}
+
+/// What a `st_mode` names when it is not a regular file. The `S_IF*` values are the same on
+/// Linux and macOS (libc's differ only in type there).
+fn not_regular(mode: u32) -> Option<&'static str> {
+    match mode & 0o170000 {
+        0o100000 => None,
+        0o040000 => Some("a directory"),
+        0o020000 => Some("a character device"),
+        0o060000 => Some("a block device"),
+        0o010000 => Some("a FIFO (named pipe)"),
+        0o140000 => Some("a socket"),
+        _ => Some("a special file"),
     }
 }
 
 fn kube_dir_check(env: &Env, sys: &dyn System) -> Check {
     let Some(dir) = env.home.as_ref().map(|home| home.join(".kube")) else {
-        return check("kube-dir", Status::Skip, "no home directory".into(), None);
+        return check(
+            "kube-dir",
+            CheckStatus::Skip,
+            "no home directory".into(),
+            None,
+        );
     };
     match sys.mode(&dir) {
         None => check(
             "kube-dir",
-            Status::Skip,
+            CheckStatus::Skip,
             format!("{} does not exist", dir.display()),
             None,
         ),
         Some(mode) if mode & 0o077 != 0 => check(
             "kube-dir",
-            Status::Warn,
+            CheckStatus::Warn,
             format!("{} is mode {:04o}, not 0700", dir.display(), mode & 0o7777),
             Some(format!("chmod 700 {}", shell_quote(&dir.to_string_lossy()))),
         ),
         Some(mode) => check(
             "kube-dir",
-            Status::Ok,
+            CheckStatus::Ok,
             format!("{} (mode {:04o})", dir.display(), mode & 0o7777),
             None,
         ),
@@ -318,20 +373,20 @@ fn cgroup_check(env: &Env, engine: &Result<Resolved, ResolveError>, sys: &dyn Sy
     if env.os != Os::Linux {
         return check(
             NAME,
-            Status::Skip,
+            CheckStatus::Skip,
             "the engine runs in a VM on this OS".into(),
             None,
         );
     }
     let Ok(resolved) = engine else {
-        return check(NAME, Status::Skip, "no engine to check".into(), None);
+        return check(NAME, CheckStatus::Skip, "no engine to check".into(), None);
     };
     let engine_name = resolved.engine;
     match sys.rootless(resolved) {
         Ok(false) => {
             return check(
                 NAME,
-                Status::Skip,
+                CheckStatus::Skip,
                 format!("{engine_name} runs rootful"),
                 None,
             );
@@ -339,7 +394,7 @@ fn cgroup_check(env: &Env, engine: &Result<Resolved, ResolveError>, sys: &dyn Sy
         Err(err) => {
             return check(
                 NAME,
-                Status::Warn,
+                CheckStatus::Warn,
                 format!("cannot tell whether {engine_name} runs rootless: {err}"),
                 None,
             );
@@ -356,7 +411,7 @@ fn cgroup_check(env: &Env, engine: &Result<Resolved, ResolveError>, sys: &dyn Sy
     {
         return check(
             NAME,
-            Status::Fail,
+            CheckStatus::Fail,
             format!(
                 "rootless {engine_name} on cgroup v1 (/sys/fs/cgroup/cgroup.controllers is \
                  missing); rootless k3s needs cgroup v2"
@@ -381,7 +436,7 @@ fn cgroup_check(env: &Env, engine: &Result<Resolved, ResolveError>, sys: &dyn Sy
     if missing.is_empty() {
         check(
             NAME,
-            Status::Ok,
+            CheckStatus::Ok,
             format!(
                 "rootless {engine_name}; {} delegated to user@{uid}.service",
                 DELEGATED.join(" ")
@@ -391,7 +446,7 @@ fn cgroup_check(env: &Env, engine: &Result<Resolved, ResolveError>, sys: &dyn Sy
     } else {
         check(
             NAME,
-            Status::Fail,
+            CheckStatus::Fail,
             format!(
                 "rootless {engine_name}, but {} does not list {}",
                 path.display(),
@@ -404,14 +459,14 @@ fn cgroup_check(env: &Env, engine: &Result<Resolved, ResolveError>, sys: &dyn Sy
 
 fn disk_check(env: &Env, sys: &dyn System) -> Check {
     let Some(home) = &env.home else {
-        return check("disk", Status::Skip, "no home directory".into(), None);
+        return check("disk", CheckStatus::Skip, "no home directory".into(), None);
     };
     let free = match sys.free_bytes(home) {
         Ok(free) => free,
         Err(err) => {
             return check(
                 "disk",
-                Status::Warn,
+                CheckStatus::Warn,
                 format!("cannot read free space on {}: {err}", home.display()),
                 None,
             );
@@ -428,16 +483,16 @@ fn disk_check(env: &Env, sys: &dyn System) -> Check {
             .to_string(),
     );
     if free < DISK_FAIL {
-        check("disk", Status::Fail, format!("only {detail}"), fix)
+        check("disk", CheckStatus::Fail, format!("only {detail}"), fix)
     } else if free < DISK_WARN {
         check(
             "disk",
-            Status::Warn,
+            CheckStatus::Warn,
             format!("only {detail}; 5 GiB is comfortable"),
             fix,
         )
     } else {
-        check("disk", Status::Ok, detail, None)
+        check("disk", CheckStatus::Ok, detail, None)
     }
 }
 
@@ -581,6 +636,7 @@ mod tests {
                 "skaffold",
                 "helm",
                 "cargo",
+                "settings",
                 "api-port",
                 "registry-port",
                 "lb-port",
@@ -596,7 +652,7 @@ mod tests {
             "podman 5.4.0 at unix:///run/user/1000/podman/podman.sock (from run-user)"
         );
         assert_eq!(find(&report, "k3d").detail, "k3d v1.0.0 (/bin/k3d)");
-        assert_eq!(find(&report, "cgroup-delegation").status, Status::Skip);
+        assert_eq!(find(&report, "cgroup-delegation").status, CheckStatus::Skip);
     }
 
     #[test]
@@ -611,7 +667,7 @@ mod tests {
         let report = report(&env(), &sys);
         assert!(!report.ok);
         let engine = find(&report, "engine");
-        assert_eq!(engine.status, Status::Fail);
+        assert_eq!(engine.status, CheckStatus::Fail);
         assert_eq!(engine.detail, "no container engine answered");
         assert_eq!(engine.fix.as_deref(), Some("start one"));
         assert_eq!(
@@ -629,7 +685,7 @@ mod tests {
         let k3d = find(&report, "k3d");
         assert_eq!(
             (k3d.status, k3d.detail.as_str()),
-            (Status::Fail, "not found on PATH")
+            (CheckStatus::Fail, "not found on PATH")
         );
         assert_eq!(k3d.fix.as_deref(), Some("mise install"));
     }
@@ -640,7 +696,7 @@ mod tests {
         sys.tools.remove("cargo");
         let report = report(&env(), &sys);
         assert!(report.ok);
-        assert_eq!(find(&report, "cargo").status, Status::Warn);
+        assert_eq!(find(&report, "cargo").status, CheckStatus::Warn);
     }
 
     #[test]
@@ -654,7 +710,7 @@ mod tests {
             },
         );
         let helm = report(&env(), &sys).checks[4].clone();
-        assert_eq!(helm.status, Status::Fail);
+        assert_eq!(helm.status, CheckStatus::Fail);
         assert_eq!(
             helm.detail,
             "/bin/helm version --short failed: exit status 1: boom"
@@ -670,7 +726,7 @@ mod tests {
         let report = report(&env(), &sys);
         assert!(report.ok);
         let registry = find(&report, "registry-port");
-        assert_eq!(registry.status, Status::Warn);
+        assert_eq!(registry.status, CheckStatus::Warn);
         assert_eq!(
             registry.detail,
             "127.0.0.1:5000 is in use; fine if it is this kit's own registry"
@@ -687,18 +743,17 @@ mod tests {
 
     #[test]
     fn ports_and_bind_address_come_from_env() {
-        let env = Env {
-            bind_address: Some("0.0.0.0".into()),
-            api_port: Some("7443".into()),
-            lb_port: Some("9090".into()),
-            ..env()
-        };
+        let env = env().with(&[
+            ("K8S_DEV_BIND_ADDRESS", "0.0.0.0"),
+            ("K8S_DEV_API_PORT", "7443"),
+            ("K8S_DEV_LB_PORT", "9090"),
+        ]);
         let sys = FakeSystem {
             busy_ports: vec![7443],
             ..FakeSystem::healthy()
         };
         let report = report(&env, &sys);
-        assert_eq!(find(&report, "api-port").status, Status::Warn);
+        assert_eq!(find(&report, "api-port").status, CheckStatus::Warn);
         assert!(
             find(&report, "api-port")
                 .detail
@@ -711,13 +766,26 @@ mod tests {
     }
 
     #[test]
+    fn invalid_settings_fail_with_their_fixes() {
+        let env = env().with(&[("K8S_DEV_AGENTS", "two")]);
+        let report = report(&env, &FakeSystem::healthy());
+        assert!(!report.ok);
+        let settings = find(&report, "settings");
+        assert_eq!(settings.status, CheckStatus::Fail);
+        assert_eq!(settings.detail, "invalid: K8S_DEV_AGENTS");
+        assert_eq!(
+            settings.fix.as_deref(),
+            Some(
+                "K8S_DEV_AGENTS: 'two' is not a whole number; set K8S_DEV_AGENTS to a whole number from 0 to 9"
+            )
+        );
+    }
+
+    #[test]
     fn bad_port_value_fails_naming_the_variable() {
-        let env = Env {
-            lb_port: Some("80a".into()),
-            ..env()
-        };
+        let env = env().with(&[("K8S_DEV_LB_PORT", "80a")]);
         let lb = find(&report(&env, &FakeSystem::healthy()), "lb-port").clone();
-        assert_eq!(lb.status, Status::Fail);
+        assert_eq!(lb.status, CheckStatus::Fail);
         assert_eq!(
             lb.detail,
             r#"K8S_DEV_LB_PORT="80a": port '80a' is not a number"#
@@ -731,7 +799,7 @@ mod tests {
             ..FakeSystem::healthy()
         };
         let api = find(&report(&env(), &sys), "api-port").clone();
-        assert_eq!(api.status, Status::Fail);
+        assert_eq!(api.status, CheckStatus::Fail);
         assert!(api.fix.unwrap().contains("K8S_DEV_BIND_ADDRESS"));
     }
 
@@ -742,7 +810,7 @@ mod tests {
         let report = report(&env(), &sys);
         assert!(!report.ok);
         let kc = find(&report, "kubeconfig");
-        assert_eq!(kc.status, Status::Fail);
+        assert_eq!(kc.status, CheckStatus::Fail);
         assert_eq!(
             kc.detail,
             "/home/dev/.kube/config is open to group or others (mode 0644) and holds cluster credentials"
@@ -751,7 +819,7 @@ mod tests {
     }
 
     #[test]
-    fn kubeconfig_target_is_first_kubeconfig_entry() {
+    fn every_kubeconfig_entry_is_checked() {
         let env = Env {
             kubeconfig: Some(":/work/my repo/kubeconfig:/home/dev/.kube/config".into()),
             ..env()
@@ -767,12 +835,48 @@ mod tests {
     }
 
     #[test]
+    fn a_kubeconfig_that_is_not_a_regular_file_fails() {
+        for (mode, what) in [
+            (0o020666, "a character device"),
+            (0o010600, "a FIFO (named pipe)"),
+            (0o040700, "a directory"),
+        ] {
+            let mut sys = FakeSystem::healthy();
+            sys.modes.insert("/home/dev/.kube/config".into(), mode);
+            let kc = find(&report(&env(), &sys), "kubeconfig").clone();
+            assert_eq!(kc.status, CheckStatus::Fail, "{what}");
+            assert_eq!(
+                kc.detail,
+                format!("/home/dev/.kube/config is {what}, not a regular file")
+            );
+            assert_eq!(
+                kc.fix.as_deref(),
+                Some("point KUBECONFIG at a regular file, or at a path that does not exist yet")
+            );
+        }
+    }
+
+    #[test]
+    fn several_kubeconfig_files_are_listed_with_where_new_entries_go() {
+        let env = Env {
+            kubeconfig: Some("/work/kubeconfig:/home/dev/.kube/config".into()),
+            ..env()
+        };
+        let kc = find(&report(&env, &FakeSystem::healthy()), "kubeconfig").clone();
+        assert_eq!(kc.status, CheckStatus::Ok);
+        assert_eq!(
+            kc.detail,
+            "/work/kubeconfig (missing), /home/dev/.kube/config (mode 0600); new entries go to /home/dev/.kube/config"
+        );
+    }
+
+    #[test]
     fn missing_kubeconfig_is_skipped() {
         let mut sys = FakeSystem::healthy();
         sys.modes.clear();
         let report = report(&env(), &sys);
-        assert_eq!(find(&report, "kubeconfig").status, Status::Skip);
-        assert_eq!(find(&report, "kube-dir").status, Status::Skip);
+        assert_eq!(find(&report, "kubeconfig").status, CheckStatus::Skip);
+        assert_eq!(find(&report, "kube-dir").status, CheckStatus::Skip);
     }
 
     #[test]
@@ -782,7 +886,7 @@ mod tests {
         let report = report(&env(), &sys);
         assert!(report.ok);
         let dir = find(&report, "kube-dir");
-        assert_eq!(dir.status, Status::Warn);
+        assert_eq!(dir.status, CheckStatus::Warn);
         assert_eq!(dir.detail, "/home/dev/.kube is mode 0755, not 0700");
         assert_eq!(dir.fix.as_deref(), Some("chmod 700 /home/dev/.kube"));
     }
@@ -794,7 +898,7 @@ mod tests {
             "cgroup-delegation",
         )
         .clone();
-        assert_eq!(c.status, Status::Ok);
+        assert_eq!(c.status, CheckStatus::Ok);
         assert_eq!(
             c.detail,
             "rootless podman; cpu cpuset io memory pids delegated to user@1000.service"
@@ -809,7 +913,7 @@ mod tests {
         let report = report(&env(), &sys);
         assert!(!report.ok);
         let c = find(&report, "cgroup-delegation");
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(
             c.detail.ends_with("does not list cpu cpuset io"),
             "{}",
@@ -828,7 +932,7 @@ mod tests {
         let mut sys = FakeSystem::healthy().rootless();
         sys.files.clear();
         let c = find(&report(&env(), &sys), "cgroup-delegation").clone();
-        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.status, CheckStatus::Fail);
         assert!(c.detail.contains("cgroup v1"), "{}", c.detail);
     }
 
@@ -839,7 +943,7 @@ mod tests {
             ..FakeSystem::healthy()
         };
         let c = find(&report(&env(), &sys), "cgroup-delegation").clone();
-        assert_eq!(c.status, Status::Warn);
+        assert_eq!(c.status, CheckStatus::Warn);
         assert_eq!(
             c.detail,
             "cannot tell whether podman runs rootless: GET /info: timed out"
@@ -857,7 +961,7 @@ mod tests {
             "cgroup-delegation",
         )
         .clone();
-        assert_eq!(c.status, Status::Skip);
+        assert_eq!(c.status, CheckStatus::Skip);
     }
 
     #[test]
@@ -867,7 +971,7 @@ mod tests {
             ..FakeSystem::healthy()
         };
         let report3 = report(&env(), &sys);
-        assert_eq!(find(&report3, "disk").status, Status::Warn);
+        assert_eq!(find(&report3, "disk").status, CheckStatus::Warn);
         assert_eq!(
             find(&report3, "disk").detail,
             "only 3.0 GiB free on /home/dev; 5 GiB is comfortable"
@@ -877,7 +981,7 @@ mod tests {
             ..FakeSystem::healthy()
         };
         let report_half = report(&env(), &sys);
-        assert_eq!(find(&report_half, "disk").status, Status::Fail);
+        assert_eq!(find(&report_half, "disk").status, CheckStatus::Fail);
         assert!(!report_half.ok);
     }
 }

@@ -10,6 +10,7 @@
 //! both as text ([`Report::render`]) and as JSON (its `Serialize`).
 
 mod checks;
+pub mod credentials;
 mod system;
 
 use std::io;
@@ -25,7 +26,7 @@ pub use system::HostSystem;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub enum CheckStatus {
     Ok,
     /// Worth a look, but the loop can work.
     Warn,
@@ -35,13 +36,13 @@ pub enum Status {
     Skip,
 }
 
-impl Status {
+impl CheckStatus {
     pub fn as_str(self) -> &'static str {
         match self {
-            Status::Ok => "ok",
-            Status::Warn => "warn",
-            Status::Fail => "fail",
-            Status::Skip => "skip",
+            CheckStatus::Ok => "ok",
+            CheckStatus::Warn => "warn",
+            CheckStatus::Fail => "fail",
+            CheckStatus::Skip => "skip",
         }
     }
 }
@@ -50,7 +51,7 @@ impl Status {
 pub struct Check {
     /// Stable identifier: `engine`, `k3d`, `api-port`, `kubeconfig`, …
     pub name: String,
-    pub status: Status,
+    pub status: CheckStatus,
     pub detail: String,
     /// What to run or change; set for every `fail` and for `warn`s that have one.
     pub fix: Option<String>,
@@ -66,12 +67,19 @@ pub struct Report {
 impl Report {
     pub fn new(checks: Vec<Check>) -> Report {
         Report {
-            ok: !checks.iter().any(|c| c.status == Status::Fail),
+            ok: !checks.iter().any(|c| c.status == CheckStatus::Fail),
             checks,
         }
     }
 
-    pub fn count(&self, status: Status) -> usize {
+    /// This report with `check` added: the CLI adds the checks whose inputs `Env` lacks.
+    pub fn with(self, check: Check) -> Report {
+        let mut checks = self.checks;
+        checks.push(check);
+        Report::new(checks)
+    }
+
+    pub fn count(&self, status: CheckStatus) -> usize {
         self.checks.iter().filter(|c| c.status == status).count()
     }
 
@@ -86,11 +94,11 @@ impl Report {
                 check.status.as_str(),
                 check.detail
             ));
-            if let (Status::Fail | Status::Warn, Some(fix)) = (check.status, &check.fix) {
+            if let (CheckStatus::Fail | CheckStatus::Warn, Some(fix)) = (check.status, &check.fix) {
                 out.push_str(&format!("    fix: {fix}\n"));
             }
         }
-        let (failed, warned) = (self.count(Status::Fail), self.count(Status::Warn));
+        let (failed, warned) = (self.count(CheckStatus::Fail), self.count(CheckStatus::Warn));
         let summary = match (failed, warned) {
             (0, 0) => "all checks passed".to_string(),
             (0, w) => format!("no failures, {}", plural(w, "warning")),
@@ -139,7 +147,7 @@ pub trait System {
 mod tests {
     use super::*;
 
-    fn check(name: &str, status: Status, fix: Option<&str>) -> Check {
+    fn check(name: &str, status: CheckStatus, fix: Option<&str>) -> Check {
         Check {
             name: name.into(),
             status,
@@ -151,21 +159,21 @@ mod tests {
     #[test]
     fn report_fails_when_any_check_fails() {
         let report = Report::new(vec![
-            check("engine", Status::Ok, None),
-            check("k3d", Status::Fail, Some("mise install")),
+            check("engine", CheckStatus::Ok, None),
+            check("k3d", CheckStatus::Fail, Some("mise install")),
         ]);
         assert!(!report.ok);
-        let report = Report::new(vec![check("api-port", Status::Warn, Some("x"))]);
+        let report = Report::new(vec![check("api-port", CheckStatus::Warn, Some("x"))]);
         assert!(report.ok);
     }
 
     #[test]
     fn render_prints_heading_lines_fixes_and_summary() {
         let report = Report::new(vec![
-            check("engine", Status::Ok, None),
-            check("k3d", Status::Fail, Some("mise install")),
-            check("api-port", Status::Warn, Some("set K8S_DEV_API_PORT")),
-            check("cgroup-delegation", Status::Skip, None),
+            check("engine", CheckStatus::Ok, None),
+            check("k3d", CheckStatus::Fail, Some("mise install")),
+            check("api-port", CheckStatus::Warn, Some("set K8S_DEV_API_PORT")),
+            check("cgroup-delegation", CheckStatus::Skip, None),
         ]);
         assert_eq!(
             report.render(),
@@ -182,13 +190,13 @@ mod tests {
 
     #[test]
     fn render_summary_when_all_pass() {
-        let report = Report::new(vec![check("engine", Status::Ok, None)]);
+        let report = Report::new(vec![check("engine", CheckStatus::Ok, None)]);
         assert!(report.render().ends_with("\n\nall checks passed\n"));
     }
 
     #[test]
     fn json_has_name_status_detail_fix() {
-        let report = Report::new(vec![check("k3d", Status::Fail, Some("mise install"))]);
+        let report = Report::new(vec![check("k3d", CheckStatus::Fail, Some("mise install"))]);
         assert_eq!(
             serde_json::to_string(&report).unwrap(),
             r#"{"ok":false,"checks":[{"name":"k3d","status":"fail","detail":"k3d detail","fix":"mise install"}]}"#

@@ -13,6 +13,7 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
 
+use super::fsroot::{Kind, Root};
 use super::layer::LayerFile;
 use super::manifest::{ConfigChanges, Platform, normalize_port};
 use crate::exit::{self, Coded};
@@ -44,6 +45,11 @@ pub struct CopySpec {
 pub struct Plan {
     /// An image reference, or `scratch`.
     pub base: String,
+    /// The line of the final stage's FROM.
+    pub base_line: usize,
+    /// The global ARG the FROM takes its image from, if any: the build-arg to name when the
+    /// base cannot be reached (`--build-arg GATEWAY_BASE_IMAGE=<mirror>/…`).
+    pub base_arg: Option<String>,
     pub copies: Vec<CopySpec>,
     pub changes: ConfigChanges,
     /// The final stage substitutes variables, which may come from the base image's `ENV`:
@@ -393,12 +399,41 @@ pub fn plan(text: &str, label: &str, build_args: &[(String, String)]) -> anyhow:
     plan_for(text, label, build_args, &Platform::host(), &[])
 }
 
-/// BuildKit's automatic platform ARGs (`TARGETARCH`, `BUILDPLATFORM`, …): visible to `FROM`,
-/// and inside a stage once declared with a bare `ARG`.
+/// The names of BuildKit's automatic platform ARGs.
+pub const PLATFORM_ARGS: [&str; 8] = [
+    "TARGETPLATFORM",
+    "TARGETOS",
+    "TARGETARCH",
+    "TARGETVARIANT",
+    "BUILDPLATFORM",
+    "BUILDOS",
+    "BUILDARCH",
+    "BUILDVARIANT",
+];
+
+/// A platform as BuildKit names it in those ARGs (containerd's normalisation): `arm64/v8` is
+/// plain `arm64`, a bare `arm` is `arm/v7`.
+fn buildkit_platform(p: &Platform) -> Platform {
+    let variant = match (p.architecture.as_str(), p.variant.as_deref()) {
+        ("arm64", Some("v8" | "8")) => None,
+        ("arm", None) => Some("v7".to_string()),
+        (_, v) => v.map(String::from),
+    };
+    Platform {
+        os: p.os.clone(),
+        architecture: p.architecture.clone(),
+        variant,
+    }
+}
+
+/// BuildKit's automatic platform ARGs ([`PLATFORM_ARGS`]): `TARGET*` for `target`, `BUILD*`
+/// for this machine. Visible to `FROM` lines, and inside a stage once declared with a bare
+/// `ARG` (`ARG TARGETARCH`), in any stage.
 pub fn platform_args(target: &Platform) -> Vars {
-    let host = Platform::host();
+    let host = buildkit_platform(&Platform::host());
+    let target = buildkit_platform(target);
     let mut vars = Vars::new();
-    for (prefix, p) in [("TARGET", target), ("BUILD", &host)] {
+    for (prefix, p) in [("TARGET", &target), ("BUILD", &host)] {
         vars.insert(format!("{prefix}PLATFORM"), p.to_string());
         vars.insert(format!("{prefix}OS"), p.os.clone());
         vars.insert(format!("{prefix}ARCH"), p.architecture.clone());
@@ -408,6 +443,21 @@ pub fn platform_args(target: &Platform) -> Vars {
         );
     }
     vars
+}
+
+/// The first variable a FROM's image word refers to (`${GATEWAY_BASE_IMAGE}` →
+/// `GATEWAY_BASE_IMAGE`): the build-arg that points the base elsewhere.
+pub fn from_variable(from_args: &str) -> Option<String> {
+    let image = from_args
+        .split_whitespace()
+        .find(|w| !w.starts_with("--"))?;
+    let at = image.find('$')?;
+    let name: String = image[at + 1..]
+        .trim_start_matches('{')
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    (!name.is_empty()).then_some(name)
 }
 
 /// [`plan`] for a target `platform`, with the base image's `ENV` visible to substitution as
@@ -421,6 +471,58 @@ pub fn plan_for(
 ) -> anyhow::Result<Plan> {
     let instructions = parse(text).with_context(|| format!("parsing {label}"))?;
     plan_instructions(&instructions, label, build_args, platform, base_env)
+}
+
+/// The variable names `text` refers to (`$A`, `${B:-x}` → `A`, `B`).
+fn referenced(text: &str) -> Vec<String> {
+    text.match_indices('$')
+        .map(|(at, _)| {
+            text[at + 1..]
+                .trim_start_matches('{')
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect::<String>()
+        })
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+/// Whether every variable the final stage's COPY sources refer to is declared in the stage
+/// (ARG, or ENV before it): then the sources are known without the base image's config.
+pub fn copy_sources_known(instructions: &[Instruction]) -> bool {
+    let Some(from) = instructions.iter().rposition(|i| i.keyword == "FROM") else {
+        return false;
+    };
+    let mut declared: Vec<String> = Vec::new();
+    for inst in &instructions[from + 1..] {
+        match inst.keyword.as_str() {
+            "ARG" | "ENV" => declared.extend(
+                inst.args
+                    .split_whitespace()
+                    .map(|d| d.split('=').next().unwrap_or("").to_string()),
+            ),
+            "COPY" if referenced(&inst.args).iter().any(|n| !declared.contains(n)) => {
+                return false;
+            }
+            _ => {}
+        }
+    }
+    true
+}
+
+/// The final stage's base as [`Plan::base`], [`Plan::base_line`] and [`Plan::base_arg`] say
+/// it, without planning the stage itself (which may need an engine).
+pub fn base_of(
+    instructions: &[Instruction],
+    label: &str,
+    build_args: &[(String, String)],
+    platform: &Platform,
+) -> anyhow::Result<Plan> {
+    let end = instructions
+        .iter()
+        .rposition(|i| i.keyword == "FROM")
+        .with_context(|| format!("{label}: no FROM instruction"))?;
+    plan_instructions(&instructions[..=end], label, build_args, platform, &[])
 }
 
 /// [`plan_for`] over instructions already parsed (or put together by the engine-prefix split).
@@ -561,8 +663,11 @@ pub fn plan_instructions(
     let substitutes = instructions[final_from + 1..].iter().any(|i| {
         !matches!(i.keyword.as_str(), "ENTRYPOINT" | "CMD" | "ARG") && i.args.contains('$')
     });
+    let base_arg = from_variable(&from.args).filter(|name| globals.contains_key(name));
     Ok(Plan {
         base,
+        base_line: from.line,
+        base_arg,
         copies,
         changes,
         substitutes,
@@ -670,23 +775,42 @@ fn resolve(base: &str, dir: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-/// Turn the plan's COPYs into layer files, sources taken from `context`. A directory source in
-/// a context with a `.dockerignore` needs an engine: the ignore rules are not implemented here.
+/// Turn the plan's COPYs into layer files, sources taken from `context`. Every source is
+/// resolved inside the context, symlinks included; one that leads out of it is refused, as
+/// `docker build` refuses it. A directory source in a context with a `.dockerignore` needs an
+/// engine: the ignore rules are not implemented here.
 pub fn layer_files(plan: &Plan, context: &Path, label: &str) -> anyhow::Result<Vec<LayerFile>> {
-    let ignore_file = context.join(".dockerignore").exists();
+    let root = Root::open(context).map_err(|e| {
+        anyhow!(
+            "opening build context {}: {e}; check --context (default: the Dockerfile's \
+             directory)",
+            context.display()
+        )
+    })?;
+    let ignore_file = root.lstat(Path::new(".dockerignore")).is_ok();
     let mut out = Vec::new();
     for copy in &plan.copies {
         for src in &copy.sources {
-            let source = context_path(context, src).with_context(|| format!("COPY {src}"))?;
-            let meta = std::fs::metadata(&source).map_err(|e| {
+            let what = format!("COPY source {src} ({label}:{})", copy.line);
+            let rel = context_path(src).map_err(|_| {
                 anyhow!(
-                    "COPY source {} (line {}): {e}; check --context (default: the \
-                     Dockerfile's directory)",
-                    source.display(),
-                    copy.line
+                    "{what} is outside the build context {}; a build reads only files inside \
+                     its context: copy the file in, or pass a --context that contains it",
+                    context.display()
                 )
             })?;
-            if meta.is_dir() && ignore_file {
+            let fix = format!(
+                "stage it at {} or check --context (default: the Dockerfile's directory)",
+                root.display(&rel).display()
+            );
+            let resolved = root
+                .resolve(&rel)
+                .map_err(|e| e.into_error(&root, &what, &fix))?;
+            let meta = root
+                .lstat(&resolved)
+                .map_err(|e| anyhow!("{what}: {e}; {fix}"))?;
+            let is_dir = meta.kind == Kind::Dir;
+            if is_dir && ignore_file {
                 return Err(needs_engine(
                     label,
                     copy.line,
@@ -695,21 +819,20 @@ pub fn layer_files(plan: &Plan, context: &Path, label: &str) -> anyhow::Result<V
             }
             // A directory copies its contents into dest; a file goes to dest, or into it
             // when dest ends with '/'.
-            let dest = if meta.is_dir() {
+            let dest = if is_dir {
                 copy.dest.trim_end_matches('/').to_string()
             } else if copy.dest.ends_with('/') {
-                let name = source
+                let name = resolved
                     .file_name()
                     .and_then(|n| n.to_str())
-                    .with_context(|| {
-                        format!("COPY source {} has no file name", source.display())
-                    })?;
+                    .with_context(|| format!("{what} has no file name"))?;
                 format!("{}{name}", copy.dest)
             } else {
                 copy.dest.clone()
             };
             out.push(LayerFile {
-                source,
+                source: root.display(&resolved),
+                context: Some(context.to_path_buf()),
                 dest: if dest.is_empty() { "/".into() } else { dest },
                 mode: copy.mode,
                 uid: copy.uid,
@@ -720,21 +843,14 @@ pub fn layer_files(plan: &Plan, context: &Path, label: &str) -> anyhow::Result<V
     Ok(out)
 }
 
-/// A source relative to the context (a leading '/' is the context root, as in Docker);
-/// `..` may not leave the context.
-fn context_path(context: &Path, src: &str) -> anyhow::Result<PathBuf> {
-    let mut out = context.to_path_buf();
-    let mut depth = 0usize;
+/// A source relative to the context (a leading '/' is the context root, as in Docker); `..`
+/// may not leave the context.
+fn context_path(src: &str) -> anyhow::Result<PathBuf> {
+    let mut out = PathBuf::new();
     for comp in Path::new(src.trim_start_matches('/')).components() {
         match comp {
-            Component::Normal(p) => {
-                out.push(p);
-                depth += 1;
-            }
-            Component::ParentDir if depth > 0 => {
-                out.pop();
-                depth -= 1;
-            }
+            Component::Normal(p) => out.push(p),
+            Component::ParentDir if out.pop() => {}
             Component::ParentDir => bail!("source {src:?} is outside the build context"),
             _ => {}
         }
@@ -897,6 +1013,82 @@ CMD ["--port", "8080"]
         assert_eq!(got.copies[0].mode, Some(0o550));
         let got = plan_for("ARG TARGETOS\nFROM base-$TARGETOS\n", "D", &[], &arm, &[]).unwrap();
         assert_eq!(got.base, "base-linux");
+    }
+
+    #[test]
+    fn platform_args_are_named_as_buildkit_names_them() {
+        let got = platform_args(&Platform::parse("linux/arm64/v8").unwrap());
+        assert_eq!(got["TARGETPLATFORM"], "linux/arm64");
+        assert_eq!(got["TARGETVARIANT"], "");
+        let got = platform_args(&Platform::parse("linux/arm").unwrap());
+        assert_eq!(got["TARGETPLATFORM"], "linux/arm/v7");
+        assert_eq!(got["TARGETVARIANT"], "v7");
+        let host = Platform::host();
+        let got = platform_args(&host);
+        assert_eq!(got["BUILDARCH"], host.architecture);
+        assert_eq!(got["BUILDOS"], "linux");
+        for name in PLATFORM_ARGS {
+            assert!(got.contains_key(name), "{name}");
+        }
+        // Every one is visible to FROM, and to any stage that declares it.
+        let text = "FROM base-$BUILDOS-${TARGETARCH} AS a\nARG BUILDPLATFORM\n\
+                    FROM a2-${TARGETVARIANT:-none}\nARG TARGETPLATFORM\nARG BUILDARCH\n\
+                    LABEL t=$TARGETPLATFORM b=$BUILDARCH undeclared=${TARGETOS:-unset}\n";
+        let arm = Platform::parse("linux/arm/v6").unwrap();
+        let got = plan_for(text, "D", &[], &arm, &[]).unwrap();
+        assert_eq!(got.base, "a2-v6");
+        assert_eq!(
+            got.changes.labels,
+            vec![
+                ("t".to_string(), "linux/arm/v6".to_string()),
+                ("b".to_string(), host.architecture.clone()),
+                ("undeclared".to_string(), "unset".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn openshell_shapes_plan_with_syntax_directive_and_pinned_arg_base() {
+        let digest = format!("sha256:{}", "d9".repeat(32));
+        let gateway = format!(
+            "# syntax=docker/dockerfile:1.4\n\n# SPDX line\n\n\
+             ARG GATEWAY_BASE_IMAGE=gcr.example/distroless/cc:nonroot@{digest}\n\
+             FROM ${{GATEWAY_BASE_IMAGE}} AS gateway\n\nARG TARGETARCH\nWORKDIR /app\n\
+             COPY deploy/docker/.build/prebuilt-binaries/${{TARGETARCH}}/gw /usr/local/bin/gw\n\
+             USER 1000:1000\nEXPOSE 8080\nENTRYPOINT [\"/usr/local/bin/gw\"]\n"
+        );
+        let arm = Platform::parse("linux/arm64").unwrap();
+        let got = plan_for(&gateway, "D", &[], &arm, &[]).unwrap();
+        assert_eq!(
+            got.base,
+            format!("gcr.example/distroless/cc:nonroot@{digest}")
+        );
+        assert_eq!(got.base_arg.as_deref(), Some("GATEWAY_BASE_IMAGE"));
+        assert_eq!(got.base_line, 6);
+        assert_eq!(
+            got.copies[0].sources,
+            vec!["deploy/docker/.build/prebuilt-binaries/arm64/gw"]
+        );
+        let args = vec![(
+            "GATEWAY_BASE_IMAGE".to_string(),
+            "mirror.lan/cc:1".to_string(),
+        )];
+        assert_eq!(
+            plan_for(&gateway, "D", &args, &arm, &[]).unwrap().base,
+            "mirror.lan/cc:1"
+        );
+        // A literal FROM has no build-arg to name; a FROM of a stage-local name neither.
+        assert_eq!(
+            plan("FROM alpine:3.22 AS s\n", "D", &[]).unwrap().base_arg,
+            None
+        );
+        assert_eq!(
+            from_variable("--platform=$BUILDPLATFORM ${REG}/x:1 AS b"),
+            Some("REG".into())
+        );
+        assert!(copy_sources_known(&parse(&gateway).unwrap()));
+        let from_base_env = parse("FROM a\nARG X\nCOPY ${X}/$HOME_DIR /y\n").unwrap();
+        assert!(!copy_sources_known(&from_base_env));
     }
 
     #[test]

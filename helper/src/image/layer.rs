@@ -4,22 +4,27 @@
 //! One image layer from host files: a deterministic tar (sorted entries, parent directories as
 //! entries, fixed mtime, uid/gid from the request, no user names), compressed with zstd or gzip
 //! in one pass that also computes both digests, so the same input always gives the same blob.
+//! Sources are read through [`fsroot`](super::fsroot): a build context's files never through
+//! a link out of it, and no file through a link swapped in after it was checked.
 
-use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 
+use super::fsroot::{Kind, Meta, Root};
 use super::manifest::{OCI_LAYER_GZIP, OCI_LAYER_ZSTD};
 
 /// A host path to put at `dest` (absolute, in the image). A directory copies its tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerFile {
     pub source: PathBuf,
+    /// The build context `source` must stay inside (it starts with this path), links
+    /// included; `None`: anywhere on the host (`--file`).
+    pub context: Option<PathBuf>,
     pub dest: String,
     /// Permission bits for everything copied from `source`; `None` keeps the source's.
     pub mode: Option<u32>,
@@ -62,31 +67,75 @@ pub struct Entry {
 pub enum EntryKind {
     Dir,
     File {
+        /// The host path, for messages and the cache key.
         source: PathBuf,
+        /// Read as `rel` under `root`, with no link followed.
+        root: PathBuf,
+        rel: PathBuf,
         size: u64,
-        /// mtime (ns) and inode of the source, for the cache key only.
+        /// mtime (ns) of the source, for the cache key; device and inode, also to check that
+        /// the file read is the one listed.
         mtime_ns: i128,
         ino: u64,
+        dev: u64,
     },
     Symlink {
         target: PathBuf,
     },
 }
 
+/// The fix named when a source cannot be read.
+const SOURCE_FIX: &str = "check the --file SRC path or the COPY source";
+
+/// Where `file` is read from: its context (or the filesystem root) and the path under it.
+fn root_of<'a>(
+    roots: &'a mut HashMap<Option<PathBuf>, Root>,
+    file: &LayerFile,
+) -> anyhow::Result<(&'a Root, PathBuf)> {
+    let rel = match &file.context {
+        Some(ctx) => file.source.strip_prefix(ctx).with_context(|| {
+            format!(
+                "source {} is not under its build context {}",
+                file.source.display(),
+                ctx.display()
+            )
+        })?,
+        None => file.source.strip_prefix("/").unwrap_or(&file.source),
+    }
+    .to_path_buf();
+    if !roots.contains_key(&file.context) {
+        let root = match &file.context {
+            Some(ctx) => Root::open(ctx).map_err(|e| {
+                anyhow::anyhow!(
+                    "opening build context {}: {e}; check --context",
+                    ctx.display()
+                )
+            })?,
+            None => Root::filesystem().context("opening /")?,
+        };
+        roots.insert(file.context.clone(), root);
+    }
+    Ok((&roots[&file.context], rel))
+}
+
 /// Expand `files` into the sorted entry list: directories walked, every parent directory
 /// present (0755, root-owned unless copied), later files replacing earlier ones at the same path.
 pub fn entries(files: &[LayerFile]) -> anyhow::Result<BTreeMap<String, Entry>> {
     let mut out = BTreeMap::new();
+    let mut roots = HashMap::new();
     for file in files {
         let dest = clean_dest(&file.dest)?;
-        // Like COPY, a top-level symlink is followed; links inside a copied tree are kept.
-        let meta = fs::metadata(&file.source).map_err(|e| {
-            anyhow::anyhow!(
-                "reading source file {}: {e}; check the --file SRC path or the COPY source",
-                file.source.display()
-            )
-        })?;
-        add_path(&mut out, &file.source, &meta, dest, file)?;
+        let (root, rel) = root_of(&mut roots, file)?;
+        // Like COPY, a top-level symlink is followed (inside the context only); links inside a
+        // copied tree are kept as links.
+        let what = format!("reading source file {}", file.source.display());
+        let resolved = root
+            .resolve(&rel)
+            .map_err(|e| e.into_error(root, &what, SOURCE_FIX))?;
+        let meta = root
+            .lstat(&resolved)
+            .map_err(|e| anyhow::anyhow!("{what}: {e}; {SOURCE_FIX}"))?;
+        add_path(&mut out, root, &resolved, &meta, dest, file)?;
     }
     let parents: Vec<String> = out.keys().flat_map(|path| ancestors(path)).collect();
     for parent in parents {
@@ -102,30 +151,35 @@ pub fn entries(files: &[LayerFile]) -> anyhow::Result<BTreeMap<String, Entry>> {
 
 fn add_path(
     out: &mut BTreeMap<String, Entry>,
-    source: &Path,
-    meta: &fs::Metadata,
+    root: &Root,
+    rel: &Path,
+    meta: &Meta,
     dest: String,
     file: &LayerFile,
 ) -> anyhow::Result<()> {
-    let mode = file.mode.unwrap_or(meta.permissions().mode() & 0o7777);
-    let kind = if meta.file_type().is_symlink() {
-        let target = fs::read_link(source)
-            .with_context(|| format!("reading symlink {}", source.display()))?;
-        EntryKind::Symlink { target }
-    } else if meta.is_dir() {
-        EntryKind::Dir
-    } else if meta.is_file() {
-        EntryKind::File {
-            source: source.to_path_buf(),
-            size: meta.len(),
-            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-            ino: meta.ino(),
+    let source = root.display(rel);
+    let mode = file.mode.unwrap_or(meta.mode);
+    let kind = match meta.kind {
+        Kind::Symlink => {
+            let target = root
+                .read_link(rel)
+                .with_context(|| format!("reading symlink {}", source.display()))?;
+            EntryKind::Symlink { target }
         }
-    } else {
-        bail!(
+        Kind::Dir => EntryKind::Dir,
+        Kind::File => EntryKind::File {
+            source: source.clone(),
+            root: root.path.clone(),
+            rel: rel.to_path_buf(),
+            size: meta.size,
+            mtime_ns: meta.mtime_ns,
+            ino: meta.ino,
+            dev: meta.dev,
+        },
+        Kind::Other => bail!(
             "source {} is not a regular file, directory or symlink",
             source.display()
-        );
+        ),
     };
     let is_dir = kind == EntryKind::Dir;
     if !dest.is_empty() {
@@ -133,7 +187,7 @@ fn add_path(
             dest.clone(),
             Entry {
                 kind,
-                mode: if meta.file_type().is_symlink() {
+                mode: if meta.kind == Kind::Symlink {
                     0o777
                 } else {
                     mode
@@ -144,25 +198,23 @@ fn add_path(
         );
     }
     if is_dir {
-        let mut children: Vec<_> = fs::read_dir(source)
-            .with_context(|| format!("listing directory {}", source.display()))?
-            .collect::<Result<_, _>>()
+        let children = root
+            .read_dir(rel)
             .with_context(|| format!("listing directory {}", source.display()))?;
-        children.sort_by_key(|c| c.file_name());
-        for child in children {
-            let name = child.file_name();
-            let name = name
+        for name in children {
+            let name_str = name
                 .to_str()
                 .with_context(|| format!("non-UTF-8 file name in {}", source.display()))?;
-            let path = child.path();
-            let child_meta = fs::symlink_metadata(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let child = rel.join(&name);
+            let child_meta = root
+                .lstat(&child)
+                .with_context(|| format!("reading {}", root.display(&child).display()))?;
             let child_dest = if dest.is_empty() {
-                name.to_string()
+                name_str.to_string()
             } else {
-                format!("{dest}/{name}")
+                format!("{dest}/{name_str}")
             };
-            add_path(out, &path, &child_meta, child_dest, file)?;
+            add_path(out, root, &child, &child_meta, child_dest, file)?;
         }
     }
     Ok(())
@@ -190,13 +242,15 @@ fn ancestors(path: &str) -> Vec<String> {
         .collect()
 }
 
-/// Write `entries` as a tar stream with every timestamp at `epoch`.
+/// Write `entries` as a tar stream with every timestamp at `epoch`. Each file is opened along
+/// its resolved path with no link followed, and must still be the file [`entries`] listed.
 pub fn write_tar<W: Write>(
     entries: &BTreeMap<String, Entry>,
     epoch: u64,
     writer: W,
 ) -> anyhow::Result<W> {
     let mut tar = tar::Builder::new(writer);
+    let mut roots: HashMap<PathBuf, Root> = HashMap::new();
     for (path, entry) in entries {
         let mut header = tar::Header::new_gnu();
         header.set_mode(entry.mode);
@@ -210,11 +264,39 @@ pub fn write_tar<W: Write>(
                 tar.append_data(&mut header, format!("{path}/"), io::empty())
                     .with_context(|| format!("adding directory {path} to the layer"))?;
             }
-            EntryKind::File { source, size, .. } => {
+            EntryKind::File {
+                source,
+                root,
+                rel,
+                size,
+                ino,
+                dev,
+                ..
+            } => {
                 header.set_entry_type(tar::EntryType::Regular);
                 header.set_size(*size);
-                let file =
-                    File::open(source).with_context(|| format!("opening {}", source.display()))?;
+                if !roots.contains_key(root) {
+                    let opened =
+                        Root::open(root).with_context(|| format!("opening {}", root.display()))?;
+                    roots.insert(root.clone(), opened);
+                }
+                let changed = || {
+                    anyhow::anyhow!(
+                        "source {} changed while the layer was being built; publish again \
+                         once the build that writes it is done",
+                        source.display()
+                    )
+                };
+                let (file, now) = roots[root].open_file(rel).map_err(|e| {
+                    if e.raw_os_error() == Some(libc::ELOOP) {
+                        changed()
+                    } else {
+                        anyhow::anyhow!("opening {}: {e}", source.display())
+                    }
+                })?;
+                if (now.ino, now.dev) != (*ino, *dev) {
+                    return Err(changed());
+                }
                 // The size in the header was read earlier; a file that changes size meanwhile
                 // would corrupt the tar, so read exactly that many bytes and check.
                 let mut limited = io::Read::take(file, *size);
@@ -343,7 +425,14 @@ pub fn build(
     epoch: u64,
     out: &Path,
 ) -> anyhow::Result<Built> {
-    let file = File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    // Private whatever the umask: the layer holds whatever the sources held (0600 inputs
+    // included), and a file another user could rewrite would be pushed as ours.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .with_context(|| format!("creating {}", out.display()))?;
     let compressed = HashWriter::new(BufWriter::with_capacity(1 << 20, file));
     let encoder = Encoder::new(compression, level, compressed).context("starting compressor")?;
     // tar copies file data in 8 KiB writes; batching them keeps hashing and compression in
@@ -372,7 +461,9 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
 
     fn tmp(name: &str) -> PathBuf {
         let dir =
@@ -385,6 +476,7 @@ mod tests {
     fn file(source: &Path, dest: &str, mode: Option<u32>) -> LayerFile {
         LayerFile {
             source: source.to_path_buf(),
+            context: None,
             dest: dest.into(),
             mode,
             uid: 0,
@@ -471,6 +563,10 @@ mod tests {
         fs::write(&bin, vec![7u8; 300_000]).unwrap();
         let list = entries(&[file(&bin, "/app", None)]).unwrap();
         for compression in [Compression::Zstd, Compression::Gzip] {
+            // build() makes a new file (create_new): clear the last round's.
+            for name in ["a", "b", "c"] {
+                let _ = fs::remove_file(dir.join(name));
+            }
             let a = build(&list, compression, 1, 0, &dir.join("a")).unwrap();
             // Touching the source changes its mtime; the layer must not change.
             fs::write(&bin, vec![7u8; 300_000]).unwrap();
@@ -522,6 +618,48 @@ mod tests {
             enc.finish().unwrap()
         };
         assert_eq!(compress(1), compress(4));
+    }
+
+    #[test]
+    fn a_source_swapped_after_listing_is_not_read() {
+        let dir = tmp("swap");
+        let ctx = dir.join("ctx");
+        fs::create_dir_all(ctx.join("bin")).unwrap();
+        fs::write(ctx.join("bin/gw"), b"gw").unwrap();
+        fs::write(dir.join("secret"), b"id_rsa").unwrap();
+        let f = LayerFile {
+            context: Some(ctx.clone()),
+            ..file(&ctx.join("bin/gw"), "/gw", None)
+        };
+        let list = entries(std::slice::from_ref(&f)).unwrap();
+        // Between the check and the read: the file becomes a link to a secret.
+        fs::remove_file(ctx.join("bin/gw")).unwrap();
+        std::os::unix::fs::symlink(dir.join("secret"), ctx.join("bin/gw")).unwrap();
+        let err = write_tar(&list, 0, Vec::new()).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("changed while the layer was being built"),
+            "{err:#}"
+        );
+        // Or another file of the same size is renamed over it.
+        fs::remove_file(ctx.join("bin/gw")).unwrap();
+        fs::write(ctx.join("bin/gw"), b"gw").unwrap();
+        let list = entries(std::slice::from_ref(&f)).unwrap();
+        fs::write(ctx.join("other"), b"xx").unwrap();
+        fs::rename(ctx.join("other"), ctx.join("bin/gw")).unwrap();
+        let err = write_tar(&list, 0, Vec::new()).unwrap_err();
+        assert!(format!("{err:#}").contains("changed while"), "{err:#}");
+        // Inside a copied tree, a link is a link: its target is never read.
+        fs::remove_file(ctx.join("bin/gw")).unwrap();
+        std::os::unix::fs::symlink(dir.join("secret"), ctx.join("bin/gw")).unwrap();
+        let tree = LayerFile {
+            context: Some(ctx.clone()),
+            ..file(&ctx.join("bin"), "/bin", None)
+        };
+        let list = entries(&[tree]).unwrap();
+        let tar_bytes = write_tar(&list, 0, Vec::new()).unwrap();
+        assert!(!tar_bytes.windows(6).any(|w| w == b"id_rsa"));
+        assert!(matches!(list["bin/gw"].kind, EntryKind::Symlink { .. }));
+        fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

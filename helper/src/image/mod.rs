@@ -9,17 +9,21 @@
 //! - [`reference`]: image names, Docker Hub normalisation, which registries speak plain HTTP
 //! - [`manifest`]: manifests, indexes, platform choice, config edits
 //! - [`layer`]: the deterministic tar and its compression; [`cache`]: skip rebuilding it
-//! - [`registry`]: the Distribution API client (bearer tokens, mounts, uploads)
+//! - [`registry`]: the Distribution API client (bearer tokens, mounts, uploads); [`auth`]:
+//!   credentials and CAs where Docker and Podman keep them
 //! - [`dockerfile`]: the Dockerfile subset that needs no engine; [`prefix`]: an engine builds
 //!   the part before it once (`--engine-prefix`)
 //! - [`publish`]: the whole publish, end to end
 
+pub mod auth;
 pub mod cache;
 pub mod dockerfile;
+pub mod fsroot;
 pub mod layer;
 pub mod manifest;
 pub mod prefix;
 pub mod publish;
+pub mod pull_secret;
 pub mod reference;
 pub mod registry;
 

@@ -206,42 +206,116 @@ fn walk(path: &Path, out: &mut Vec<String>) {
     }
 }
 
-/// Build the prefix with the docker CLI (against `docker_host`, which may be a Podman socket)
-/// and push it as `image`.
+/// The CLI that drives the engine: `docker` when installed (it speaks to Docker and to
+/// Podman's Docker API alike), else `podman`. Either is pointed at `host`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineCli {
+    pub program: PathBuf,
+    pub podman: bool,
+    pub host: String,
+}
+
+impl EngineCli {
+    /// The first of `docker`, `podman` that `lookup` finds, for the engine at `host`.
+    pub fn find(host: &str, lookup: &dyn Fn(&str) -> Option<PathBuf>) -> anyhow::Result<EngineCli> {
+        for (name, podman) in [("docker", false), ("podman", true)] {
+            if let Some(program) = lookup(name) {
+                return Ok(EngineCli {
+                    program,
+                    podman,
+                    host: host.to_string(),
+                });
+            }
+        }
+        bail!(
+            "neither the docker nor the podman CLI is on PATH; install one (--engine-prefix \
+             drives the engine at {host} through it)"
+        )
+    }
+
+    fn command(&self, args: &[String]) -> Command {
+        let mut cmd = Command::new(&self.program);
+        if self.podman {
+            cmd.arg("--url").arg(&self.host);
+        } else {
+            cmd.env("DOCKER_HOST", &self.host);
+        }
+        cmd.args(args);
+        cmd
+    }
+
+    /// The one-line outcome of running `args`: the last line the CLI wrote on failure.
+    fn run(&self, args: &[String]) -> anyhow::Result<()> {
+        let name = self.program.display();
+        let out = self.command(args).output().map_err(|e| {
+            anyhow!("running {name}: {e}; install the docker or podman CLI or drop --engine-prefix")
+        })?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim();
+        bail!("{} {} exited {}: {last}", self.name(), args[0], out.status)
+    }
+
+    pub fn name(&self) -> &'static str {
+        if self.podman { "podman" } else { "docker" }
+    }
+}
+
+/// The automatic platform ARGs the prefix declares, with their values: an engine's legacy
+/// builder (the docker CLI without buildx) does not set them, BuildKit and Podman do.
+pub fn declared_platform_args(split: &Split, platform: &Platform) -> Vec<(String, String)> {
+    let Ok(instructions) = dockerfile::parse(&split.prefix_text) else {
+        return Vec::new();
+    };
+    let declared: Vec<String> = instructions
+        .iter()
+        .filter(|i| i.keyword == "ARG")
+        .flat_map(|i| {
+            i.args
+                .split_whitespace()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .map(|decl| decl.split('=').next().unwrap_or("").to_string())
+        .collect();
+    let values = dockerfile::platform_args(platform);
+    dockerfile::PLATFORM_ARGS
+        .iter()
+        .filter(|name| declared.iter().any(|d| d == *name))
+        .map(|name| (name.to_string(), values[*name].clone()))
+        .collect()
+}
+
+/// Build the prefix with `cli` and push it as `image`. The build context is `context` when
+/// the prefix copies from it, else an empty directory: the prefix of a Dockerfile whose
+/// context is a whole repository (OpenShell's) then sends the engine nothing.
+#[allow(clippy::too_many_arguments)]
 pub fn build_and_push(
     split: &Split,
     label: &str,
     image: &str,
     context: &Path,
     build_args: &[(String, String)],
-    docker_host: Option<&str>,
+    platform: &Platform,
+    cli: &EngineCli,
+    plain_http: bool,
 ) -> anyhow::Result<()> {
-    let dockerfile = std::env::temp_dir().join(format!(
-        "k8s-dev-prefix-{}-{}.Dockerfile",
-        std::process::id(),
-        image.rsplit(':').next().unwrap_or("x")
-    ));
+    let work = tempfile_dir()?;
+    let dockerfile = work.join("Dockerfile");
     fs::write(&dockerfile, &split.prefix_text)
         .with_context(|| format!("writing {}", dockerfile.display()))?;
-    let docker = |args: &[&str]| -> anyhow::Result<()> {
-        let mut cmd = Command::new("docker");
-        cmd.args(args);
-        if let Some(host) = docker_host {
-            cmd.env("DOCKER_HOST", host);
-        }
-        let out = cmd.output().map_err(|e| {
-            anyhow!("running docker: {e}; install the docker CLI or drop --engine-prefix")
-        })?;
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let last = stderr
-                .lines()
-                .rfind(|l| !l.trim().is_empty())
-                .unwrap_or("")
-                .trim();
-            bail!("docker {} exited {}: {last}", args[0], out.status);
-        }
-        Ok(())
+    let empty = work.join("context");
+    fs::create_dir(&empty).with_context(|| format!("creating {}", empty.display()))?;
+    let build_context = if split.sources.is_empty() {
+        empty.as_path()
+    } else {
+        context
     };
     let mut args: Vec<String> = vec![
         "build".into(),
@@ -251,23 +325,61 @@ pub fn build_and_push(
         "-t".into(),
         image.into(),
     ];
-    for (k, v) in build_args {
+    let mut all_args = declared_platform_args(split, platform);
+    all_args.retain(|(k, _)| !build_args.iter().any(|(b, _)| b == k));
+    all_args.extend(build_args.iter().cloned());
+    for (k, v) in all_args {
         args.push("--build-arg".into());
         args.push(format!("{k}={v}"));
     }
-    args.push(context.display().to_string());
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let built = docker(&argv);
-    let _ = fs::remove_file(&dockerfile);
-    built.with_context(|| {
-        format!(
-            "building {label} lines 1-{} with an engine (--engine-prefix)",
-            split.prefix_end
+    args.push(build_context.display().to_string());
+    let built = cli.run(&args);
+    let _ = fs::remove_dir_all(&work);
+    built.map_err(|e| {
+        let e = format!("{e:#}");
+        // The legacy builder (docker without buildx) refuses BuildKit-only syntax.
+        let fix = if e.contains("requires BuildKit") || e.contains("BuildKit") {
+            format!(
+                "the {} engine's builder is not BuildKit: keep BuildKit-only syntax (COPY \
+                 --chmod, RUN --mount, heredocs) out of lines 1-{}, after the last RUN, or \
+                 install docker buildx",
+                cli.name(),
+                split.prefix_end
+            )
+        } else {
+            format!(
+                "fix the failing step in lines 1-{} of {label} (`{} build -f {label} .` shows \
+                 the whole log)",
+                split.prefix_end,
+                cli.name()
+            )
+        };
+        anyhow!(
+            "building {label} lines 1-{} with {} (--engine-prefix): {e}; {fix}",
+            split.prefix_end,
+            cli.name()
         )
     })?;
-    docker(&["push", image])
+    let mut push: Vec<String> = vec!["push".into()];
+    if cli.podman && plain_http {
+        push.push("--tls-verify=false".into());
+    }
+    push.push(image.into());
+    cli.run(&push)
         .with_context(|| format!("pushing the {label} prefix image {image}"))?;
     Ok(())
+}
+
+/// A fresh private directory for the prefix's Dockerfile and empty context.
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let dir = std::env::temp_dir().join(format!("k8s-dev-prefix-{}-{nanos}", std::process::id()));
+    std::os::unix::fs::DirBuilderExt::mode(&mut fs::DirBuilder::new(), 0o700)
+        .create(&dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
 }
 
 #[cfg(test)]

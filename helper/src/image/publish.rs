@@ -6,7 +6,9 @@
 //! manifest, else make each blob present in the target (HEAD → mount → copy or upload) and push
 //! the manifest last, so a failed publish never moves a tag.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, anyhow, bail};
@@ -14,14 +16,16 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::cache::{self, LayerCache};
-use super::layer::{self, Built, Compression, LayerFile};
+use super::layer::{self, Built, Compression, Entry, LayerFile};
 use super::manifest::{
     self, ConfigChanges, DOCKER_CONFIG, DOCKER_LIST, DOCKER_MANIFEST, Descriptor, Index, Manifest,
     NewLayer, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, Platform,
 };
 use super::prefix::PrefixReport;
 use super::reference::Reference;
-use super::registry::{Client, Mount, Repo};
+use super::registry::{
+    Client, MAX_CONFIG_BYTES, Mount, Refused, Registries, Repo, Unauthorized, Unreachable,
+};
 use super::sha256_digest;
 
 /// Everything a publish needs, already validated.
@@ -34,13 +38,17 @@ pub struct Request {
     pub files: Vec<LayerFile>,
     /// The history line of the new layer.
     pub created_by: String,
+    /// The fix named when the base cannot be read (from a Dockerfile: the build-arg that
+    /// points it at a mirror); `None` keeps the generic one.
+    pub base_hint: Option<String>,
     pub changes: ConfigChanges,
     pub tags: Vec<Reference>,
     pub compression: Compression,
     pub level: u32,
     /// Every timestamp in the layer and config (`SOURCE_DATE_EPOCH`, default 0).
     pub epoch: u64,
-    pub insecure: Vec<String>,
+    /// Plain-HTTP registries, credentials and CAs.
+    pub registries: Registries,
     /// Where the layer cache lives; `None` disables it.
     pub cache_dir: Option<PathBuf>,
 }
@@ -84,8 +92,21 @@ struct Base {
 struct Prepared {
     built: Built,
     path: PathBuf,
-    cached: bool,
+    /// Taken from the cache (still true after its bytes were checked; false once rebuilt).
+    cached: AtomicBool,
     temp: bool,
+    /// For a blob from the cache: how to make it again, and whether its bytes were checked.
+    rebuild: Option<Rebuild>,
+    checked: AtomicBool,
+}
+
+/// What [`layer::build`] needs to make a cached blob again.
+#[derive(Clone)]
+struct Rebuild {
+    entries: BTreeMap<String, Entry>,
+    compression: Compression,
+    level: u32,
+    epoch: u64,
 }
 
 impl Drop for Prepared {
@@ -94,6 +115,37 @@ impl Drop for Prepared {
             let _ = std::fs::remove_file(&self.path);
         }
     }
+}
+
+/// Before a cached blob's bytes go anywhere: hash it against its digest, and when it fails,
+/// build it again from the sources in its place. Returns whether it was rebuilt.
+fn check_cached(path: &Path, built: &Built, rebuild: &Rebuild) -> anyhow::Result<bool> {
+    if cache::verify_blob(path, &built.digest, built.size) {
+        return Ok(false);
+    }
+    let temp = path.with_file_name(format!(".tmp-{}-rebuild", std::process::id()));
+    let _ = std::fs::remove_file(&temp);
+    let again = layer::build(
+        &rebuild.entries,
+        rebuild.compression,
+        rebuild.level,
+        rebuild.epoch,
+        &temp,
+    )
+    .inspect_err(|_| {
+        let _ = std::fs::remove_file(&temp);
+    })?;
+    if again != *built {
+        let _ = std::fs::remove_file(&temp);
+        let _ = std::fs::remove_file(path);
+        bail!(
+            "the cached layer {} changed on disk, and its sources now make {}; publish again",
+            built.digest,
+            again.digest
+        );
+    }
+    std::fs::rename(&temp, path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(true)
 }
 
 fn ms(since: Instant) -> u64 {
@@ -105,7 +157,7 @@ pub async fn publish(req: &Request) -> anyhow::Result<Report> {
     if req.tags.is_empty() {
         bail!("nothing to publish to; pass --tag REGISTRY/REPO:TAG");
     }
-    let client = Client::new(req.insecure.clone())?;
+    let client = Client::new(&req.registries)?;
 
     let layer_job = {
         let (files, compression, level, epoch, cache_dir) = (
@@ -121,7 +173,7 @@ pub async fn publish(req: &Request) -> anyhow::Result<Report> {
         })
     };
     let base_start = Instant::now();
-    let base = resolve_base(&client, &req.base, &req.platform).await;
+    let base = resolve_base(&client, &req.base, &req.platform, req.base_hint.as_deref()).await;
     let base_ms = ms(base_start);
     let (layer, layer_ms) = layer_job.await.context("building the layer")??;
     let base = base?;
@@ -212,7 +264,9 @@ pub async fn publish(req: &Request) -> anyhow::Result<Report> {
             .collect(),
         bytes_uploaded: 0,
         bytes_skipped: 0,
-        layer_cached: layer.as_ref().is_some_and(|l| l.cached),
+        layer_cached: layer
+            .as_ref()
+            .is_some_and(|l| l.cached.load(Ordering::SeqCst)),
         unchanged: stale.is_empty(),
         layer_digest: layer.as_ref().map(|l| l.built.digest.clone()),
         layer_size: layer.as_ref().map(|l| l.built.size),
@@ -244,6 +298,9 @@ pub async fn publish(req: &Request) -> anyhow::Result<Report> {
         }
     }
     report.upload_ms = ms(upload_start);
+    report.layer_cached = layer
+        .as_ref()
+        .is_some_and(|l| l.cached.load(Ordering::SeqCst));
 
     // The manifest goes last: until here no tag has moved.
     let put_start = Instant::now();
@@ -268,10 +325,11 @@ pub async fn publish(req: &Request) -> anyhow::Result<Report> {
 pub async fn base_env(
     base: &str,
     platform: &Platform,
-    insecure: &[String],
+    registries: &Registries,
+    hint: Option<&str>,
 ) -> anyhow::Result<Vec<(String, String)>> {
-    let client = Client::new(insecure.to_vec())?;
-    let resolved = resolve_base(&client, base, platform).await?;
+    let client = Client::new(registries)?;
+    let resolved = resolve_base(&client, base, platform, hint).await?;
     Ok(resolved.config["config"]["Env"]
         .as_array()
         .map(|env| {
@@ -308,11 +366,13 @@ fn prepare_layer(
         return Ok(Some(Prepared {
             built,
             path,
-            cached: false,
+            cached: AtomicBool::new(false),
             temp: true,
+            rebuild: None,
+            checked: AtomicBool::new(true),
         }));
     };
-    let cache = LayerCache::new(dir);
+    let cache = LayerCache::open(dir)?;
     let slot = cache::slot_of(files, compression, level);
     let key = cache::key_of(&entries, epoch);
     if let Some(built) = cache.lookup(&slot, &key) {
@@ -320,8 +380,15 @@ fn prepare_layer(
         return Ok(Some(Prepared {
             built,
             path,
-            cached: true,
+            cached: AtomicBool::new(true),
             temp: false,
+            rebuild: Some(Rebuild {
+                entries,
+                compression,
+                level,
+                epoch,
+            }),
+            checked: AtomicBool::new(false),
         }));
     }
     let temp = cache.temp_path()?;
@@ -332,12 +399,62 @@ fn prepare_layer(
     Ok(Some(Prepared {
         built,
         path,
-        cached: false,
+        cached: AtomicBool::new(false),
         temp: false,
+        rebuild: None,
+        checked: AtomicBool::new(true),
     }))
 }
 
-async fn resolve_base(client: &Client, base: &str, platform: &Platform) -> anyhow::Result<Base> {
+/// Whether `base` can be read, as [`resolve_base`] reads it (manifest and config, checked).
+pub async fn check_base(
+    base: &str,
+    platform: &Platform,
+    registries: &Registries,
+    hint: Option<&str>,
+) -> anyhow::Result<()> {
+    let client = Client::new(registries)?;
+    resolve_base(&client, base, platform, hint)
+        .await
+        .map(|_| ())
+}
+
+/// The base's manifest and config; when it cannot be reached or is not there, the error ends
+/// with `hint` (if given). Content the registry sent and the checks refused keeps its own
+/// message: a mirror is not the fix for a registry that lies.
+async fn resolve_base(
+    client: &Client,
+    base: &str,
+    platform: &Platform,
+    hint: Option<&str>,
+) -> anyhow::Result<Base> {
+    let Some(hint) = hint else {
+        return read_base(client, base, platform, None).await;
+    };
+    read_base(client, base, platform, Some(hint))
+        .await
+        .map_err(|err| {
+            if err.chain().any(|e| e.is::<Refused>()) || base == "scratch" {
+                return err;
+            }
+            match err.chain().find_map(|e| e.downcast_ref::<Unreachable>()) {
+                Some(u) => anyhow!(
+                    "reading base image {base}: reaching registry {}: {}; {hint}",
+                    u.registry,
+                    u.cause
+                ),
+                None if format!("{err:#}").ends_with(hint) => err,
+                None => anyhow!("{err:#}; {hint}"),
+            }
+        })
+}
+
+async fn read_base(
+    client: &Client,
+    base: &str,
+    platform: &Platform,
+    hint: Option<&str>,
+) -> anyhow::Result<Base> {
     if base == "scratch" {
         return Ok(Base {
             repo: None,
@@ -350,12 +467,16 @@ async fn resolve_base(client: &Client, base: &str, platform: &Platform) -> anyho
         registry: reference.registry.clone(),
         name: reference.repository.clone(),
     };
-    let not_found = || {
-        anyhow!(
+    let not_found = || match hint {
+        Some(hint) => anyhow!(
+            "base image {reference} not found on {}; {hint}",
+            reference.registry
+        ),
+        None => anyhow!(
             "base image {reference} not found on {}; check --base (or the Dockerfile's FROM) \
              and push the base first",
             reference.registry
-        )
+        ),
     };
     let mut fetched = client
         .get_manifest(&repo, reference.reference())
@@ -395,18 +516,14 @@ async fn resolve_base(client: &Client, base: &str, platform: &Platform) -> anyho
         );
     }
     let config_bytes = client
-        .get_blob(&repo, &parsed.config.digest)
-        .await
-        .with_context(|| format!("reading the config of base image {reference}"))?
-        .bytes()
+        .get_blob_bytes(
+            &repo,
+            &parsed.config.digest,
+            parsed.config.size,
+            MAX_CONFIG_BYTES,
+        )
         .await
         .with_context(|| format!("reading the config of base image {reference}"))?;
-    if sha256_digest(&config_bytes) != parsed.config.digest {
-        bail!(
-            "reading the config of base image {reference}: content does not match digest {}",
-            parsed.config.digest
-        );
-    }
     let config: Value = serde_json::from_slice(&config_bytes)
         .with_context(|| format!("parsing the config of base image {reference}"))?;
     Ok(Base {
@@ -441,31 +558,46 @@ async fn push_base_layers(
             skipped += blob.size;
             continue;
         }
-        let location = if from.registry == target.registry {
-            match client.mount_blob(target, &blob.digest, from).await? {
-                Mount::Mounted => {
-                    skipped += blob.size;
-                    continue;
+        for attempt in 0.. {
+            let location = if from.registry == target.registry {
+                match client.mount_blob(target, &blob.digest, from).await? {
+                    Mount::Mounted => {
+                        skipped += blob.size;
+                        break;
+                    }
+                    Mount::Upload(location) => location,
                 }
-                Mount::Upload(location) => location,
+            } else {
+                client.start_upload(target).await?
+            };
+            let (source, fault) = client
+                .get_blob_verified(from, &blob.digest, blob.size)
+                .await?;
+            let copied = client
+                .finish_upload(target, location, &blob.digest, blob.size, source)
+                .await;
+            // A blob that failed its check aborts the upload; say why, not that the upload
+            // broke.
+            if let Some(fault) = fault.lock().expect("fault lock").take() {
+                bail!("copying base layer {} from {from}: {fault}", blob.digest);
             }
-        } else {
-            client.start_upload(target).await?
-        };
-        let source = client.get_blob(from, &blob.digest).await?;
-        client
-            .finish_upload(
-                target,
-                location,
-                &blob.digest,
-                blob.size,
-                reqwest::Body::from(source),
-            )
-            .await
-            .with_context(|| format!("copying base layer {} from {from}", blob.digest))?;
-        uploaded += blob.size;
+            if attempt == 0 && unauthorized(&copied) {
+                continue;
+            }
+            copied.with_context(|| format!("copying base layer {} from {from}", blob.digest))?;
+            uploaded += blob.size;
+            break;
+        }
     }
     Ok((uploaded, skipped))
+}
+
+/// A streamed upload the registry answered with `401`: its token expired mid-publish (the
+/// restart fetches another), or it refuses us (the restart says so).
+fn unauthorized<T>(result: &anyhow::Result<T>) -> bool {
+    result
+        .as_ref()
+        .is_err_and(|e| e.chain().any(|c| c.is::<Unauthorized>()))
 }
 
 async fn push_layer(
@@ -480,11 +612,30 @@ async fn push_layer(
     if client.blob_exists(target, &built.digest).await? {
         return Ok((0, built.size));
     }
-    let location = client.start_upload(target).await?;
-    let body = file_body(&layer.path).await?;
-    client
-        .finish_upload(target, location, &built.digest, built.size, body)
-        .await?;
+    if let Some(rebuild) = &layer.rebuild
+        && !layer.checked.load(Ordering::SeqCst)
+    {
+        let (path, blob, rebuild) = (layer.path.clone(), built.clone(), rebuild.clone());
+        let rebuilt = tokio::task::spawn_blocking(move || check_cached(&path, &blob, &rebuild))
+            .await
+            .context("checking the cached layer")??;
+        layer.checked.store(true, Ordering::SeqCst);
+        if rebuilt {
+            layer.cached.store(false, Ordering::SeqCst);
+        }
+    }
+    for attempt in 0.. {
+        let location = client.start_upload(target).await?;
+        let body = file_body(&layer.path).await?;
+        let sent = client
+            .finish_upload(target, location, &built.digest, built.size, body)
+            .await;
+        if attempt == 0 && unauthorized(&sent) {
+            continue;
+        }
+        sent?;
+        break;
+    }
     Ok((built.size, 0))
 }
 

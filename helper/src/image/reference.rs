@@ -5,7 +5,7 @@
 //! rule for which registries are spoken to over plain HTTP.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr, ToSocketAddrs};
 
 use anyhow::{Context, bail};
 
@@ -96,7 +96,10 @@ fn parse(input: &str) -> anyhow::Result<Reference> {
         }
     }
     let (registry, repository) = match name.split_once('/') {
-        Some((first, rest)) if is_registry(first) => (first.to_string(), rest.to_string()),
+        Some((first, rest)) if is_registry(first) => {
+            check_registry(first)?;
+            (first.to_string(), rest.to_string())
+        }
         _ => (DOCKER_HUB.to_string(), name.to_string()),
     };
     let registry = match registry.as_str() {
@@ -144,31 +147,134 @@ fn check_digest(digest: &str) -> anyhow::Result<()> {
     }
 }
 
-/// The host of `host[:port]` (IPv6 literals keep their brackets off).
-pub fn host_of(registry: &str) -> &str {
-    if let Some(rest) = registry.strip_prefix('[') {
-        return rest.split_once(']').map_or(rest, |(host, _)| host);
+/// A registry address split into its host and port, validated by the reference grammar the
+/// docker CLI uses: DNS labels (letters, digits, inner '-') joined by '.', or a bracketed IPv6
+/// literal, then an optional decimal port. Anything else (`host:port#.localhost`, `a/b@c`) is
+/// refused before it can reach a URL or the plain-HTTP rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    pub host: Host,
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Host {
+    Name(String),
+    Ip(IpAddr),
+}
+
+impl Address {
+    pub fn parse(registry: &str) -> anyhow::Result<Address> {
+        let invalid = || {
+            anyhow::anyhow!(
+                "invalid registry address {registry:?} (want HOST[:PORT]: a DNS name, an IPv4 \
+                 address or a bracketed IPv6 address, and a port number)"
+            )
+        };
+        let (host, port) = if let Some(rest) = registry.strip_prefix('[') {
+            let (ip, after) = rest.split_once(']').ok_or_else(invalid)?;
+            let ip: Ipv6Addr = ip.parse().map_err(|_| invalid())?;
+            let port = match after {
+                "" => None,
+                _ => Some(after.strip_prefix(':').ok_or_else(invalid)?),
+            };
+            (Host::Ip(IpAddr::V6(ip)), port)
+        } else {
+            let (name, port) = match registry.split_once(':') {
+                Some((name, port)) => (name, Some(port)),
+                None => (registry, None),
+            };
+            let label_ok = |l: &str| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            };
+            if name.len() > 253 || !name.split('.').all(label_ok) {
+                return Err(invalid());
+            }
+            let host = match name.parse::<IpAddr>() {
+                Ok(ip) => Host::Ip(ip),
+                Err(_) => Host::Name(name.to_ascii_lowercase()),
+            };
+            (host, port)
+        };
+        let port = match port {
+            None => None,
+            Some(p) if !p.is_empty() && p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit()) => {
+                Some(
+                    p.parse::<u16>()
+                        .ok()
+                        .filter(|p| *p != 0)
+                        .ok_or_else(invalid)?,
+                )
+            }
+            Some(_) => return Err(invalid()),
+        };
+        Ok(Address { host, port })
     }
-    match registry.rsplit_once(':') {
-        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
-        _ => registry,
+
+    /// The host as written in a URL (IPv6 in brackets).
+    pub fn host_str(&self) -> String {
+        match &self.host {
+            Host::Name(n) => n.clone(),
+            Host::Ip(IpAddr::V6(ip)) => format!("[{ip}]"),
+            Host::Ip(ip) => ip.to_string(),
+        }
     }
 }
 
-/// Whether to use plain HTTP: loopback registries always (what docker and the k3d registry
-/// expect), plus every `insecure` entry, matched as `host:port` or as a bare host.
-pub fn is_insecure(registry: &str, insecure: &[String]) -> bool {
-    let host = host_of(registry);
-    if host == "localhost" || host.ends_with(".localhost") {
-        return true;
+fn check_registry(first: &str) -> anyhow::Result<()> {
+    Address::parse(first).map(|_| ())
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
+}
+
+/// Whether to use plain HTTP: a loopback IP literal, `localhost` or a `*.localhost` name when
+/// every address it resolves to is loopback (what docker and the k3d registry expect), plus
+/// every `insecure` entry, matched as `host:port` or as a bare host. `resolve` looks a name up
+/// (the system resolver in [`is_insecure`]); an address that does not parse is never insecure.
+pub fn is_insecure_with(
+    registry: &str,
+    insecure: &[String],
+    resolve: &dyn Fn(&str) -> Option<Vec<IpAddr>>,
+) -> bool {
+    let Ok(address) = Address::parse(registry) else {
+        return false;
+    };
+    match &address.host {
+        Host::Ip(ip) if is_loopback(*ip) => return true,
+        // `*.localhost` is loopback by RFC 6761 only where the resolver says so; a name that
+        // reaches another machine must be listed to lose TLS.
+        Host::Name(name)
+            if (name == "localhost" || name.ends_with(".localhost"))
+                && resolve(name)
+                    .is_some_and(|ips| !ips.is_empty() && ips.into_iter().all(is_loopback)) =>
+        {
+            return true;
+        }
+        _ => {}
     }
-    if host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback()) {
-        return true;
-    }
+    // A listed bare host covers every port; a listed host:port only that port.
     insecure
         .iter()
-        .map(|entry| entry.trim())
-        .any(|entry| entry == registry || entry == host)
+        .filter_map(|entry| Address::parse(entry.trim()).ok())
+        .any(|entry| {
+            entry.host == address.host && (entry.port.is_none() || entry.port == address.port)
+        })
+}
+
+/// [`is_insecure_with`] with the system resolver.
+pub fn is_insecure(registry: &str, insecure: &[String]) -> bool {
+    is_insecure_with(registry, insecure, &|name| {
+        (name, 0)
+            .to_socket_addrs()
+            .ok()
+            .map(|addrs| addrs.map(|a| a.ip()).collect())
+    })
 }
 
 /// The `K8S_DEV_INSECURE_REGISTRIES` comma list, trimmed, empties dropped.
@@ -252,6 +358,75 @@ mod tests {
     }
 
     #[test]
+    fn registry_addresses_follow_the_reference_grammar() {
+        for good in [
+            "localhost:5000",
+            "reg.lan",
+            "Reg-1.example.com:443",
+            "127.0.0.1:5000",
+            "[::1]:5000",
+            "[fe80::1]",
+        ] {
+            assert!(Address::parse(good).is_ok(), "{good:?} should parse");
+        }
+        for bad in [
+            "host:port#.localhost",
+            "host:5000#x",
+            "-a.lan",
+            "a-.lan",
+            "a..lan",
+            "a_b.lan:5000",
+            "reg.lan:",
+            "reg.lan:0",
+            "reg.lan:65536",
+            "reg.lan:5000:1",
+            "[::1",
+            "[::1]5000",
+            "[nonsense]:1",
+            "127.0.0.1:5000@evil",
+        ] {
+            assert!(Address::parse(bad).is_err(), "{bad:?} should not parse");
+        }
+        let err = format!(
+            "{:#}",
+            Reference::parse("host:port#.localhost/app").unwrap_err()
+        );
+        assert!(
+            err.starts_with(
+                "parsing image reference \"host:port#.localhost/app\": invalid registry address"
+            ),
+            "{err}"
+        );
+        let got = Address::parse("[::1]:5000").unwrap();
+        assert_eq!(got.host_str(), "[::1]");
+        assert_eq!(got.port, Some(5000));
+    }
+
+    #[test]
+    fn localhost_names_are_plain_http_only_when_they_resolve_to_loopback() {
+        let none: Vec<String> = vec![];
+        let loopback = |_: &str| Some(vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()]);
+        let remote = |_: &str| {
+            Some(vec![
+                "127.0.0.1".parse().unwrap(),
+                "10.0.0.9".parse().unwrap(),
+            ])
+        };
+        let unresolved = |_: &str| None;
+        assert!(is_insecure_with("localhost:5000", &none, &loopback));
+        assert!(is_insecure_with("k3d-reg.localhost:5000", &none, &loopback));
+        assert!(!is_insecure_with("k3d-reg.localhost:5000", &none, &remote));
+        assert!(!is_insecure_with("localhost:5000", &none, &unresolved));
+        // The name is not looked up at all unless it is a localhost name.
+        let never = |name: &str| -> Option<Vec<IpAddr>> { panic!("looked up {name}") };
+        assert!(!is_insecure_with("reg.lan:5000", &none, &never));
+        assert!(!is_insecure_with("localhost.evil.com", &none, &never));
+        // A malformed address is never plain HTTP, whatever it ends with.
+        assert!(!is_insecure_with("host:port#.localhost", &none, &loopback));
+        assert!(!is_insecure_with("x#.localhost", &none, &loopback));
+    }
+
+    #[test]
     fn insecure_for_loopback_and_listed_hosts() {
         let none: Vec<String> = vec![];
         assert!(is_insecure("localhost:5000", &none));
@@ -265,5 +440,10 @@ mod tests {
         assert!(is_insecure("registry.lan:5000", &list));
         assert!(!is_insecure("registry.lan:5001", &list));
         assert!(is_insecure("other.lan:443", &list));
+        assert!(
+            is_insecure("Other.LAN:443", &list),
+            "host names compare case-insensitively"
+        );
+        assert!(!is_insecure("127.0.0.2.nip.io", &none));
     }
 }

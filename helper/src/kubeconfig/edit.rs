@@ -70,18 +70,32 @@ impl Summary {
 /// `current-context` becomes the new file's when `set_current` is asked or the target has
 /// none. Returns the new text (the target unchanged, byte for byte, when nothing changed).
 pub fn merge(target: &str, new: &str, options: MergeOptions) -> Result<(String, Summary), Invalid> {
-    let existing = doc::parse(target, Input::Target)?;
     let incoming = doc::parse(new, Input::New)?;
-    let mut root = if existing.is_empty() {
-        doc::skeleton()
-    } else {
-        existing.clone()
-    };
+    on_one_file(target, |files| merge_view(files, 0, &incoming, options))
+}
+
+/// Merge `incoming` into the kubeconfig kubectl sees through `files` (its loading precedence,
+/// each parsed; a missing file is an empty map), writing where `kubectl config set-…` would:
+/// an entry that exists is replaced in the file that defines it (the first one: that is the
+/// copy kubectl uses), a new entry and `current-context` go to `files[default]` (see
+/// `store::Files::default_index`). Returns every file's new content; a file nothing was
+/// written to comes back equal to its input.
+pub fn merge_view(
+    files: &[Map<String, Value>],
+    default: usize,
+    incoming: &Map<String, Value>,
+    options: MergeOptions,
+) -> Result<(Vec<Map<String, Value>>, Summary), Invalid> {
+    assert!(
+        default < files.len(),
+        "the default file is one of the files"
+    );
+    let mut out = files.to_vec();
     let mut summary = Summary::default();
 
     let mut incoming_total = 0;
     for section in Section::ALL {
-        let entries = doc::entries(&incoming, section, Input::New)?;
+        let entries = doc::entries(incoming, section, Input::New)?;
         if let Some(name) = first_duplicate(&entries) {
             return Err(Invalid {
                 input: Input::New,
@@ -89,12 +103,11 @@ pub fn merge(target: &str, new: &str, options: MergeOptions) -> Result<(String, 
             });
         }
         incoming_total += entries.len();
-        let mut list: Vec<Value> = doc::entries(&root, section, Input::Target)?
-            .into_iter()
-            .map(|(_, entry)| entry)
-            .collect();
-        let changes = summary.section_mut(section);
         for (name, entry) in entries {
+            let file = origin(files, section, &name).unwrap_or(default);
+            let root = writable_root(&mut out[file]);
+            let mut list = section_list(root, section);
+            let changes = summary.section_mut(section);
             match replace_named(&mut list, &name, entry.clone()) {
                 Some(old) if old == entry => changes.unchanged.push(name),
                 Some(_) => changes.replaced.push(name),
@@ -103,9 +116,9 @@ pub fn merge(target: &str, new: &str, options: MergeOptions) -> Result<(String, 
                     changes.added.push(name);
                 }
             }
+            // `insert` on an existing key keeps its position (preserve_order).
+            root.insert(section.key().into(), Value::Array(list));
         }
-        // `insert` on an existing key keeps its position (preserve_order).
-        root.insert(section.key().into(), Value::Array(list));
     }
     if incoming_total == 0 {
         return Err(Invalid {
@@ -114,7 +127,7 @@ pub fn merge(target: &str, new: &str, options: MergeOptions) -> Result<(String, 
         });
     }
 
-    let wanted = new_current_context(&incoming)?;
+    let wanted = new_current_context(incoming)?;
     if options.set_current && wanted.is_none() {
         return Err(Invalid {
             input: Input::New,
@@ -122,14 +135,36 @@ pub fn merge(target: &str, new: &str, options: MergeOptions) -> Result<(String, 
         });
     }
     if let Some(name) = wanted
-        && (options.set_current || doc::current_context(&root).is_none())
+        && (options.set_current || view_current_context(&out).is_none())
+        && view_current_context(&out).map(|(_, current)| current) != Some(name.as_str())
     {
+        // The default file comes before every file that exists, so what it sets wins.
+        let root = writable_root(&mut out[default]);
         root.insert(CURRENT_CONTEXT.into(), Value::String(name));
     }
 
-    summary.current_context = doc::current_context(&root).map(str::to_owned);
-    summary.changed = root != existing;
-    let text = if summary.changed {
+    summary.current_context = view_current_context(&out).map(|(_, name)| name.to_owned());
+    summary.changed = out != files;
+    Ok((out, summary))
+}
+
+/// Remove context `name` from `target`, with its cluster and user when no remaining context
+/// uses them, and clear `current-context` if it named it. A missing context is not an error
+/// (so `down` can run twice): the target comes back unchanged with a note.
+pub fn remove_context(target: &str, name: &str) -> Result<(String, Summary), Invalid> {
+    on_one_file(target, |files| remove_view(files, name))
+}
+
+/// Apply an edit of several files to the one file `target`; its text comes back unchanged,
+/// byte for byte, when nothing changed.
+fn on_one_file(
+    target: &str,
+    edit: impl FnOnce(&[Map<String, Value>]) -> Result<(Vec<Map<String, Value>>, Summary), Invalid>,
+) -> Result<(String, Summary), Invalid> {
+    let existing = doc::parse(target, Input::Target)?;
+    let (mut out, summary) = edit(std::slice::from_ref(&existing))?;
+    let root = out.pop().expect("one file in, one file out");
+    let text = if root != existing {
         doc::emit(&root)
     } else {
         target.to_owned()
@@ -137,41 +172,33 @@ pub fn merge(target: &str, new: &str, options: MergeOptions) -> Result<(String, 
     Ok((text, summary))
 }
 
-/// Remove context `name` from `target`, with its cluster and user when no remaining context
-/// uses them, and clear `current-context` if it named it. A missing context is not an error
-/// (so `down` can run twice): the target comes back unchanged with a note.
-pub fn remove_context(target: &str, name: &str) -> Result<(String, Summary), Invalid> {
-    let existing = doc::parse(target, Input::Target)?;
-    let mut root = existing.clone();
+/// Remove context `name` from the kubeconfig kubectl sees through `files`, as
+/// `kubectl config delete-context` and `unset` would: from the file whose copy kubectl uses (a
+/// shadowed copy in a later file is left, and becomes the one kubectl sees). Its cluster and
+/// user go too, each from the file kubectl reads it from, unless a context kubectl still sees
+/// uses them; `current-context` is cleared in the file that sets it, if it named the context.
+pub fn remove_view(
+    files: &[Map<String, Value>],
+    name: &str,
+) -> Result<(Vec<Map<String, Value>>, Summary), Invalid> {
+    let mut out = files.to_vec();
     let mut summary = Summary::default();
-
-    let contexts = doc::entries(&root, Section::Contexts, Input::Target)?;
-    let Some((_, removed)) = contexts.iter().find(|(n, _)| n == name) else {
-        summary.current_context = doc::current_context(&root).map(str::to_owned);
+    let Some(file) = origin(files, Section::Contexts, name) else {
+        summary.current_context = view_current_context(files).map(|(_, name)| name.to_owned());
         summary.note = Some(format!("context {name} not found; nothing to remove"));
-        return Ok((target.to_owned(), summary));
+        return Ok((out, summary));
     };
-    let refers_to = |entry: &Value, field: &str| -> Option<String> {
-        entry
-            .get("context")?
-            .get(field)?
-            .as_str()
-            .map(str::to_owned)
-    };
-    let cluster = refers_to(removed, "cluster");
-    let user = refers_to(removed, "user");
-    let remaining: Vec<&Value> = contexts
+    let contexts = doc::entries(&files[file], Section::Contexts, Input::Target)?;
+    let removed = contexts
         .iter()
-        .filter(|(n, _)| n != name)
-        .map(|(_, entry)| entry)
-        .collect();
+        .find(|(n, _)| n == name)
+        .map(|(_, entry)| entry.clone())
+        .expect("origin found it");
+    remove_named(&mut out[file], Section::Contexts, name, &mut summary);
 
-    remove_named(&mut root, Section::Contexts, name, &mut summary);
-    for (section, field, target_name) in [
-        (Section::Clusters, "cluster", cluster),
-        (Section::Users, "user", user),
-    ] {
-        let Some(target_name) = target_name else {
+    let remaining = visible(&out, Section::Contexts)?;
+    for (section, field) in [(Section::Clusters, "cluster"), (Section::Users, "user")] {
+        let Some(target_name) = refers_to(&removed, field) else {
             continue;
         };
         let shared = remaining
@@ -179,17 +206,81 @@ pub fn remove_context(target: &str, name: &str) -> Result<(String, Summary), Inv
             .any(|entry| refers_to(entry, field).as_deref() == Some(&target_name));
         if shared {
             summary.section_mut(section).kept.push(target_name);
-        } else {
-            remove_named(&mut root, section, &target_name, &mut summary);
+        } else if let Some(file) = origin(&out, section, &target_name) {
+            remove_named(&mut out[file], section, &target_name, &mut summary);
         }
     }
-    if doc::current_context(&root) == Some(name) {
-        root.insert(CURRENT_CONTEXT.into(), Value::String(String::new()));
+    if let Some((file, current)) = view_current_context(&out)
+        && current == name
+    {
+        out[file].insert(CURRENT_CONTEXT.into(), Value::String(String::new()));
     }
 
-    summary.current_context = doc::current_context(&root).map(str::to_owned);
-    summary.changed = root != existing;
-    Ok((doc::emit(&root), summary))
+    summary.current_context = view_current_context(&out).map(|(_, name)| name.to_owned());
+    summary.changed = out != files;
+    Ok((out, summary))
+}
+
+/// The file whose entry `name` of `section` kubectl uses: the first that defines it (client-go
+/// merges files with "the first file to set a map key wins", and records that file as the
+/// entry's LocationOfOrigin, where `kubectl config` writes it back).
+pub fn origin(files: &[Map<String, Value>], section: Section, name: &str) -> Option<usize> {
+    files.iter().position(|root| {
+        root.get(section.key())
+            .and_then(Value::as_array)
+            .is_some_and(|list| list.iter().any(|v| is_named(v, name)))
+    })
+}
+
+/// kubectl's `current-context` across `files`: the first non-empty one, with its file.
+pub fn view_current_context(files: &[Map<String, Value>]) -> Option<(usize, &str)> {
+    files
+        .iter()
+        .enumerate()
+        .find_map(|(index, root)| doc::current_context(root).map(|name| (index, name)))
+}
+
+/// The entries of `section` kubectl sees through `files`: for each name, the first file's.
+fn visible(files: &[Map<String, Value>], section: Section) -> Result<Vec<Value>, Invalid> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut entries = Vec::new();
+    for root in files {
+        for (name, entry) in doc::entries(root, section, Input::Target)? {
+            if !seen.contains(&name) {
+                seen.push(name);
+                entries.push(entry);
+            }
+        }
+    }
+    Ok(entries)
+}
+
+/// The root of a file about to receive entries: a missing or empty file becomes the skeleton
+/// kubectl writes, so the result is a complete kubeconfig.
+fn writable_root(root: &mut Map<String, Value>) -> &mut Map<String, Value> {
+    if root.is_empty() {
+        *root = doc::skeleton();
+    }
+    root
+}
+
+fn section_list(root: &Map<String, Value>, section: Section) -> Vec<Value> {
+    match root.get(section.key()) {
+        Some(Value::Array(list)) => list.clone(),
+        _ => Vec::new(),
+    }
+}
+
+fn is_named(entry: &Value, name: &str) -> bool {
+    entry.get("name").and_then(Value::as_str) == Some(name)
+}
+
+fn refers_to(entry: &Value, field: &str) -> Option<String> {
+    entry
+        .get("context")?
+        .get(field)?
+        .as_str()
+        .map(str::to_owned)
 }
 
 /// The context the new file wants current: its `current-context`, else its only context.
@@ -207,12 +298,11 @@ fn new_current_context(incoming: &Map<String, Value>) -> Result<Option<String>, 
 /// Replace the first entry called `name` and drop later ones (stale duplicates kubectl would
 /// shadow anyway). Returns the entry replaced, `None` when there was none.
 fn replace_named(list: &mut Vec<Value>, name: &str, entry: Value) -> Option<Value> {
-    let is_named = |v: &Value| v.get("name").and_then(Value::as_str) == Some(name);
-    let first = list.iter().position(is_named)?;
+    let first = list.iter().position(|v| is_named(v, name))?;
     let old = std::mem::replace(&mut list[first], entry);
     let mut index = 0;
     list.retain(|v| {
-        let keep = index <= first || !is_named(v);
+        let keep = index <= first || !is_named(v, name);
         index += 1;
         keep
     });
@@ -229,7 +319,7 @@ fn remove_named(
         return;
     };
     let before = list.len();
-    list.retain(|v| v.get("name").and_then(Value::as_str) != Some(name));
+    list.retain(|v| !is_named(v, name));
     if list.len() != before {
         summary.section_mut(section).removed.push(name.to_owned());
     }
@@ -548,5 +638,149 @@ x-unknown-field: \"6550\"
         let err = remove_context("contexts: nope\n", "a").unwrap_err();
         assert_eq!(err.input, Input::Target);
         assert_eq!(err.problem, "`contexts` is a string, not a list");
+    }
+
+    fn files(texts: &[&str]) -> Vec<Map<String, Value>> {
+        texts.iter().map(|text| parsed(text)).collect()
+    }
+
+    #[test]
+    fn merge_view_replaces_entries_where_defined_and_adds_to_the_default_file() {
+        // a: the user's own context; b: a stale cluster of the new file; c: missing.
+        let before = files(&[
+            "contexts:\n- name: mine\n  context: {cluster: c}\n",
+            "clusters:\n- name: k3d-a\n  cluster: {server: old}\n",
+            "",
+        ]);
+        let (out, summary) =
+            merge_view(&before, 0, &parsed(&k3d("a", "x")), MergeOptions::default()).unwrap();
+        assert_eq!(names(&out[0], Section::Contexts), ["mine", "k3d-a"]);
+        assert_eq!(names(&out[0], Section::Users), ["admin@k3d-a"]);
+        assert!(
+            out[0].get(Section::Clusters.key()).is_none(),
+            "not touched: no cluster went there"
+        );
+        assert_eq!(names(&out[1], Section::Clusters), ["k3d-a"]);
+        assert_eq!(
+            entry(&out[1], Section::Clusters, "k3d-a")["cluster"]["certificate-authority-data"],
+            "CA-x"
+        );
+        assert_eq!(out[2], before[2], "a file nothing goes to stays as it was");
+        assert_eq!(
+            doc::current_context(&out[0]),
+            Some("k3d-a"),
+            "no file set one"
+        );
+        assert_eq!(summary.clusters.replaced, ["k3d-a"]);
+        assert_eq!(summary.contexts.added, ["k3d-a"]);
+    }
+
+    #[test]
+    fn merge_view_uses_the_first_definition_kubectl_sees() {
+        let before = files(&[
+            "users:\n- name: admin@k3d-a\n  user: {token: first}\n",
+            "users:\n- name: admin@k3d-a\n  user: {token: shadowed}\n",
+        ]);
+        let (out, _) =
+            merge_view(&before, 1, &parsed(&k3d("a", "x")), MergeOptions::default()).unwrap();
+        assert_eq!(
+            entry(&out[0], Section::Users, "admin@k3d-a")["user"]["client-key-data"],
+            "KEY-x"
+        );
+        assert_eq!(
+            out[1][Section::Users.key()],
+            before[1][Section::Users.key()],
+            "shadowed copy left"
+        );
+        assert_eq!(
+            names(&out[1], Section::Clusters),
+            ["k3d-a"],
+            "new entries to the default"
+        );
+    }
+
+    #[test]
+    fn merge_view_current_context_goes_to_the_default_file_and_wins() {
+        let before = files(&[
+            "current-context: \"\"\nclusters: []\n",
+            "current-context: prod\ncontexts:\n- name: prod\n  context: {}\n",
+        ]);
+        let (out, summary) =
+            merge_view(&before, 0, &parsed(&k3d("a", "x")), MergeOptions::default()).unwrap();
+        assert_eq!(
+            doc::current_context(&out[0]),
+            None,
+            "the view has one (prod): kept"
+        );
+        assert_eq!(summary.current_context.as_deref(), Some("prod"));
+        let (out, summary) = merge_view(
+            &before,
+            0,
+            &parsed(&k3d("a", "x")),
+            MergeOptions { set_current: true },
+        )
+        .unwrap();
+        assert_eq!(doc::current_context(&out[0]), Some("k3d-a"));
+        assert_eq!(
+            doc::current_context(&out[1]),
+            Some("prod"),
+            "shadowed, not edited"
+        );
+        assert_eq!(summary.current_context.as_deref(), Some("k3d-a"));
+        // Already current through another file: nothing to write for it.
+        let (again, summary) = merge_view(
+            &out,
+            0,
+            &parsed(&k3d("a", "x")),
+            MergeOptions { set_current: true },
+        )
+        .unwrap();
+        assert_eq!(again, out);
+        assert!(!summary.changed);
+    }
+
+    #[test]
+    fn remove_view_takes_each_entry_from_the_file_kubectl_reads_it_from() {
+        let before = files(&[
+            "contexts:\n- name: k3d-a\n  context: {cluster: k3d-a, user: admin@k3d-a}\ncurrent-context: k3d-a\n",
+            "clusters:\n- name: k3d-a\n  cluster: {}\nusers:\n- name: admin@k3d-a\n  user: {}\n- name: shared\n  user: {}\ncontexts:\n- name: other\n  context: {cluster: c, user: shared}\ncurrent-context: other\n",
+        ]);
+        let (out, summary) = remove_view(&before, "k3d-a").unwrap();
+        assert!(names(&out[0], Section::Contexts).is_empty());
+        assert_eq!(out[0][CURRENT_CONTEXT], "", "cleared where it was set");
+        assert!(names(&out[1], Section::Clusters).is_empty());
+        assert_eq!(names(&out[1], Section::Users), ["shared"]);
+        assert_eq!(
+            out[1][CURRENT_CONTEXT], "other",
+            "a shadowed current-context is left"
+        );
+        assert_eq!(
+            summary.current_context.as_deref(),
+            Some("other"),
+            "what kubectl now sees"
+        );
+        assert_eq!(summary.clusters.removed, ["k3d-a"]);
+        assert_eq!(summary.users.removed, ["admin@k3d-a"]);
+    }
+
+    #[test]
+    fn remove_view_keeps_credentials_a_context_in_another_file_still_uses() {
+        let before = files(&[
+            "clusters:\n- name: c\n  cluster: {}\ncontexts:\n- name: one\n  context: {cluster: c}\n",
+            "contexts:\n- name: two\n  context: {cluster: c}\n",
+        ]);
+        let (out, summary) = remove_view(&before, "one").unwrap();
+        assert_eq!(names(&out[0], Section::Clusters), ["c"]);
+        assert_eq!(summary.clusters.kept, ["c"]);
+        assert_eq!(out[1], before[1]);
+    }
+
+    #[test]
+    fn remove_view_of_a_context_no_file_defines_changes_nothing() {
+        let before = files(&[USER, ""]);
+        let (out, summary) = remove_view(&before, "k3d-gone").unwrap();
+        assert_eq!(out, before);
+        assert!(!summary.changed);
+        assert_eq!(summary.current_context.as_deref(), Some("prod"));
     }
 }

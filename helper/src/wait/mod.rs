@@ -2,13 +2,13 @@
 // SPDX-License-Identifier: Apache-2.0
 
 //! Readiness waits. [`wait_until`] is the loop (probe, back off, report state changes) over an
-//! injected [`Clock`], so tests run it on a fake clock; [`net`] and [`kube`] hold the probes.
+//! injected [`Clock`], so tests run it on a fake clock; [`net`] and [`crate::kubectl`] hold the
+//! probes.
 //!
 //! A probe returns `Ok(())` when ready or `Err(reason)`; the reason is what a human would want
 //! to see when the wait gives up (ctlptl keeps the last error for the same reason), and a new
 //! reason is the "state change" the CLI prints.
 
-pub mod kube;
 pub mod net;
 
 use std::time::{Duration, Instant};
@@ -118,6 +118,61 @@ pub fn wait_until(
         }
         clock.sleep(delay.min(timeout - elapsed));
         delay = (delay * 2).min(MAX_DELAY);
+    }
+}
+
+/// [`wait_until`] on the wall clock, telling a human on stderr: nothing when ready at once, else
+/// `waiting up to 2m for <what>… (<reason>)`, a line per change of reason, and `<what> ready
+/// after 3.2s`. The caller turns a timeout into [`timed_out`].
+pub fn announced(
+    what: &str,
+    timeout: Duration,
+    probe: impl FnMut(Duration) -> Result<(), String>,
+) -> Outcome {
+    let shown = format_timeout(timeout);
+    let outcome = wait_until(
+        &SystemClock::start(),
+        timeout,
+        probe,
+        |progress| match progress {
+            Progress::Waiting { reason } => {
+                eprintln!("waiting up to {shown} for {what}… ({reason})")
+            }
+            Progress::Changed { elapsed, reason } => eprintln!(
+                "still waiting for {what} after {}: {reason}",
+                format_elapsed(elapsed)
+            ),
+        },
+    );
+    if outcome.ready && outcome.attempts > 1 {
+        eprintln!("{what} ready after {}", format_elapsed(outcome.elapsed));
+    }
+    outcome
+}
+
+/// The error of a wait that ran out of time (exit code 3), with the last reason.
+pub fn timed_out(what: &str, timeout: Duration, outcome: &Outcome) -> anyhow::Error {
+    crate::exit::Coded::error(
+        crate::exit::TIMEOUT,
+        format!(
+            "timed out after {} waiting for {what}: {}",
+            format_timeout(timeout),
+            outcome.last_reason.as_deref().unwrap_or("not ready")
+        ),
+    )
+}
+
+/// [`announced`], as a result.
+pub fn wait_for(
+    what: &str,
+    timeout: Duration,
+    probe: impl FnMut(Duration) -> Result<(), String>,
+) -> anyhow::Result<()> {
+    let outcome = announced(what, timeout, probe);
+    if outcome.ready {
+        Ok(())
+    } else {
+        Err(timed_out(what, timeout, &outcome))
     }
 }
 

@@ -11,8 +11,9 @@ Expand the name of the chart.
 {{- end }}
 
 {{/*
-Fully qualified app name, at most 63 characters (DNS label). A release named like the chart
-(the dev loop's `openshell`) gives plain `openshell`, hence `deployment/openshell`.
+Fully qualified app name, at most 63 characters (DNS label). With nameOverride `openshell`, a
+release named `openshell` (the dev loop's) gives plain `openshell`, hence
+`statefulset/openshell`, as OpenShell's chart does.
 */}}
 {{- define "openshell.fullname" -}}
 {{- if .Values.fullnameOverride }}
@@ -47,7 +48,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
-Selector labels: stable across upgrades (a Deployment's selector is immutable).
+Selector labels: stable across upgrades (a StatefulSet's selector is immutable).
 */}}
 {{- define "openshell.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "openshell.name" . }}
@@ -87,4 +88,34 @@ Namespace of sandbox pods: server.sandboxNamespace, else the release namespace.
 */}}
 {{- define "openshell.sandboxNamespace" -}}
 {{- .Values.server.sandboxNamespace | default .Release.Namespace }}
+{{- end }}
+
+{{/*
+URL sandboxes call back into the gateway: server.grpcEndpoint, else the Service's DNS name
+with http or https after server.disableTls (OpenShell's derivation).
+*/}}
+{{- define "openshell.grpcEndpoint" -}}
+{{- if .Values.server.grpcEndpoint -}}
+{{- .Values.server.grpcEndpoint -}}
+{{- else -}}
+{{- $scheme := ternary "http" "https" (default false .Values.server.disableTls) -}}
+{{- printf "%s://%s.%s.svc.cluster.local:%d" $scheme (include "openshell.fullname" .) .Release.Namespace (int .Values.service.port) -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+Values the stand-in cannot honour fail the render with the fix, rather than a pod that never
+becomes ready.
+*/}}
+{{- define "openshell.validateValues" -}}
+{{- if not .Values.server.disableTls -}}
+{{- fail "server.disableTls=false: the stand-in gateway serves plaintext HTTP only (OpenShell's chart mounts the certificates of its certgen hook here); set server.disableTls=true" -}}
+{{- end -}}
+{{- $method := .Values.supervisor.sideloadMethod | default "init-container" -}}
+{{- if ne $method "init-container" -}}
+{{- fail (printf "supervisor.sideloadMethod=%s: the stand-in only copies the supervisor with an init container; leave it empty or set init-container" $method) -}}
+{{- end -}}
+{{- if gt (int .Values.replicaCount) 1 -}}
+{{- fail "replicaCount > 1: the gateway runs as a single-replica StatefulSet, as OpenShell's does with its default SQLite database" -}}
+{{- end -}}
 {{- end }}

@@ -1,11 +1,13 @@
 // SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
 // SPDX-License-Identifier: Apache-2.0
 
-//! Kubernetes probes. They run the user's `kubectl` (so its auth plugins, proxies and
-//! kubeconfig rules apply unchanged) and judge its JSON with pure functions below.
+//! kubectl as the helper runs it: the readiness probes of `wait` and `up`, and the node list of
+//! `status`. They run the user's `kubectl` (so its auth plugins, proxies and kubeconfig rules
+//! apply unchanged) and judge its JSON with pure functions below.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Result, bail};
@@ -54,6 +56,16 @@ impl Kubectl {
 
     /// Run kubectl; stdout on success, else the most telling line of its stderr.
     fn run(&self, args: &[&str], left: Duration) -> Result<String, String> {
+        self.run_with_input(args, None, left)
+    }
+
+    /// [`Kubectl::run`] with `input` on kubectl's stdin.
+    fn run_with_input(
+        &self,
+        args: &[&str],
+        input: Option<&str>,
+        left: Duration,
+    ) -> Result<String, String> {
         let mut cmd = Command::new(&self.bin);
         if let Some(path) = &self.kubeconfig {
             cmd.arg("--kubeconfig").arg(path);
@@ -63,9 +75,22 @@ impl Kubectl {
         }
         let seconds = left.min(REQUEST_LIMIT).as_secs().max(1);
         cmd.args(args).arg(format!("--request-timeout={seconds}s"));
-        let output = cmd
-            .output()
-            .map_err(|err| format!("running {}: {err}", self.bin.display()))?;
+        let running = |err: std::io::Error| format!("running {}: {err}", self.bin.display());
+        let output = match input {
+            None => cmd.output().map_err(running)?,
+            Some(input) => {
+                let mut child = cmd
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .map_err(running)?;
+                let mut stdin = child.stdin.take().expect("stdin is piped");
+                stdin.write_all(input.as_bytes()).map_err(running)?;
+                drop(stdin);
+                child.wait_with_output().map_err(running)?
+            }
+        };
         if output.status.success() {
             return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
         }
@@ -73,6 +98,21 @@ impl Kubectl {
             &String::from_utf8_lossy(&output.stderr),
             output.status,
         ))
+    }
+
+    /// `kubectl apply -f -` of `manifest`.
+    pub fn apply(&self, manifest: &str, left: Duration) -> Result<(), String> {
+        self.run_with_input(&["apply", "-f", "-"], Some(manifest), left)
+            .map(drop)
+    }
+
+    /// Whether the kubeconfig kubectl reads has `context` (`kubectl config get-contexts`).
+    pub fn has_context(&self, context: &str) -> bool {
+        Command::new(&self.bin)
+            .args(["config", "get-contexts", "-o", "name", context])
+            .stdin(Stdio::null())
+            .output()
+            .is_ok_and(|out| out.status.success())
     }
 
     /// The apiserver's own readiness endpoint (all its post-start hooks done).

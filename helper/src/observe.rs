@@ -1,0 +1,204 @@
+// SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
+// SPDX-License-Identifier: Apache-2.0
+
+//! The IO edge of the `up`/`down` plans: what exists, read from k3d (one `k3d node list`), the
+//! engine (containers that took the kit's names, the network), the host (ports) and the two
+//! kubeconfigs. [`crate::plan`] decides on the [`Observed`] this returns.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use bollard::query_parameters::ListContainersOptionsBuilder;
+
+use crate::engine::{self, Resolved};
+use crate::env::Env;
+use crate::k3d::{self, Seen};
+use crate::kubeconfig::{self, Files, Input, MergeOptions, doc};
+use crate::plan::{ClusterFile, KubeconfigSeen, Observed};
+use crate::ports::{self, WantedPort};
+use crate::settings::Settings;
+
+/// How long one engine API call of the observation may take.
+const ENGINE_LIMIT: Duration = Duration::from_secs(10);
+
+/// The engine the kit acts through, as `k8s-dev-helper engine` resolves it.
+pub struct EngineInUse {
+    pub resolved: Resolved,
+    /// `DOCKER_SOCK` for k3d (see [`engine::docker_sock`]).
+    pub docker_sock: Option<String>,
+}
+
+impl EngineInUse {
+    pub fn resolve(env: &Env) -> Result<EngineInUse> {
+        let resolved = engine::resolve(env).result?;
+        let docker_sock = resolved.socket_path().map(|path| {
+            engine::docker_sock(env.os, path, std::fs::canonicalize(path).ok())
+                .display()
+                .to_string()
+        });
+        Ok(EngineInUse {
+            resolved,
+            docker_sock,
+        })
+    }
+
+    /// `export DOCKER_HOST=…` lines, as `k8s-dev-helper engine` prints them.
+    pub fn shell(&self) -> String {
+        engine::shell_exports(&self.resolved, self.docker_sock.as_deref().map(Path::new))
+    }
+
+    /// Run k3d against this engine.
+    pub fn k3d(&self, args: &[&str]) -> Result<String> {
+        k3d::run(args, Some(&self.resolved), self.docker_sock.as_deref())
+    }
+}
+
+/// Observe everything the plans decide on.
+pub fn observe(s: &Settings, engine: &EngineInUse) -> Result<Observed> {
+    let (k3d, network) = k3d_seen(s, engine)?;
+    Ok(Observed {
+        k3d,
+        network,
+        busy_ports: busy_ports(s),
+        kubeconfig: kubeconfig_seen(s),
+    })
+}
+
+/// The kit's cluster and registry as k3d and the engine see them, and whether the network
+/// exists.
+pub fn k3d_seen(s: &Settings, engine: &EngineInUse) -> Result<(Seen, bool)> {
+    let (cluster, registry) = (s.get("K8S_DEV_CLUSTER"), s.get("K8S_DEV_REGISTRY_NAME"));
+    let nodes = k3d::parse_nodes(&engine.k3d(&["node", "list", "-o", "json"])?)?;
+    let (containers, network) = engine_view(engine, cluster, registry, s.get("K8S_DEV_NETWORK"))?;
+    let strangers = k3d::stranger_names(&containers, cluster, registry);
+    let seen = Seen::of(&nodes, cluster, registry).with_strangers(&strangers, cluster, registry);
+    Ok((seen, network))
+}
+
+/// The containers named like the kit's (any state, with labels) and whether the network
+/// exists, in one round trip to the engine.
+fn engine_view(
+    engine: &EngineInUse,
+    cluster: &str,
+    registry: &str,
+    network: &str,
+) -> Result<(Vec<k3d::Labelled>, bool)> {
+    let docker = engine::client(&engine.resolved.endpoint(), ENGINE_LIMIT)
+        .map_err(|err| anyhow::anyhow!(err))?;
+    // The engine matches `name` filters as substrings; stranger_names picks the exact names.
+    let filters = HashMap::from([(
+        "name",
+        vec![format!("k3d-{registry}"), format!("k3d-{cluster}-")],
+    )]);
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let host = &engine.resolved.host;
+    let (list, net) = crate::runtime::block_on(async {
+        tokio::join!(
+            docker.list_containers(Some(options)),
+            docker.inspect_network(network, None)
+        )
+    });
+    let list = list.with_context(|| format!("listing containers of the engine at {host}"))?;
+    let network_exists = match net {
+        Ok(_) => true,
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => false,
+        Err(err) => {
+            return Err(err).with_context(|| format!("inspecting network {network} at {host}"));
+        }
+    };
+    let containers = list
+        .into_iter()
+        .flat_map(|c| {
+            let labels: BTreeMap<String, String> =
+                c.labels.unwrap_or_default().into_iter().collect();
+            c.names
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |name| (name, labels.clone()))
+        })
+        .collect();
+    Ok((containers, network_exists))
+}
+
+/// The kit's host ports that cannot be bound now, with the line `up` reports if it needs them.
+fn busy_ports(s: &Settings) -> Vec<(&'static str, String)> {
+    let bind: IpAddr = s
+        .get("K8S_DEV_BIND_ADDRESS")
+        .parse()
+        .expect("K8S_DEV_BIND_ADDRESS is validated");
+    [
+        "K8S_DEV_REGISTRY_PORT",
+        "K8S_DEV_API_PORT",
+        "K8S_DEV_LB_PORT",
+    ]
+    .into_iter()
+    .filter_map(|setting| {
+        let wanted = WantedPort {
+            port: s.port(setting),
+            setting: setting.to_string(),
+        };
+        ports::check(bind, &[wanted], ports::bind_probe)
+            .err()
+            .map(|err| (setting, err.to_string()))
+    })
+    .collect()
+}
+
+/// Whether the cluster's kubeconfig and the user's kubeconfig files can be written (the
+/// store's rules: regular files only, writable, each a kubeconfig), and whether they already
+/// hold the cluster.
+pub fn kubeconfig_seen(s: &Settings) -> KubeconfigSeen {
+    let cluster = Files::one(s.get("K8S_DEV_CLUSTER_KUBECONFIG"));
+    let user = s.kubeconfig_files();
+    let checked = [
+        kubeconfig::check_file(&cluster),
+        user.as_ref()
+            .map_err(|err| anyhow::anyhow!("{err:#}"))
+            .and_then(kubeconfig::check_file),
+    ];
+    let problems = checked
+        .into_iter()
+        .filter_map(|result| result.err().map(|err| format!("{err:#}")))
+        .collect();
+    let context = s.get("K8S_DEV_K3D_CONTEXT");
+    // Through the store: a FIFO or device there is refused (as a problem above), never read.
+    let cluster_text = kubeconfig::read_file(&cluster.paths()[0]).ok().flatten();
+    let cluster_file = match &cluster_text {
+        None => ClusterFile::Missing,
+        Some(text) if has_context(text, context) => ClusterFile::WithContext,
+        Some(_) => ClusterFile::WithoutContext,
+    };
+    let default_current = match (&cluster_text, cluster_file, &user) {
+        (Some(cluster), ClusterFile::WithContext, Ok(user)) => {
+            let options = MergeOptions {
+                set_current: s.flag("K8S_DEV_SWITCH_CONTEXT"),
+            };
+            kubeconfig::merged_already(user, cluster, options)
+        }
+        _ => false,
+    };
+    KubeconfigSeen {
+        problems,
+        cluster_file,
+        default_current,
+    }
+}
+
+fn has_context(text: &str, context: &str) -> bool {
+    doc::parse(text, Input::Target)
+        .ok()
+        .and_then(|root| {
+            doc::entries(&root, doc::Section::Contexts, Input::Target)
+                .ok()
+                .map(|entries| entries.iter().any(|(name, _)| name == context))
+        })
+        .unwrap_or(false)
+}

@@ -1,0 +1,498 @@
+// SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
+// SPDX-License-Identifier: Apache-2.0
+
+//! Every `K8S_DEV_*` setting, in one table: the only place a default, a derivation or a rule is
+//! written. The README's settings table and `usage()` of `k8s-dev.sh` are generated from it.
+//!
+//! To add a setting, add one [`Spec`] here (a [`Rule`] from `rules.rs`, or a new rule there).
+//! A derived default reads only settings above it in the table.
+
+use super::{Ctx, Default, Spec};
+use crate::settings::rules::Rule;
+
+/// The table. Order matters: derivations read earlier entries, and docs list them in this order.
+pub static TABLE: &[Spec] = &[
+    // --- cluster and registry -------------------------------------------------------------------
+    Spec {
+        name: "K8S_DEV_CLUSTER",
+        default: Default::Value("openshell-dev"),
+        rule: Rule::ClusterName,
+        help: "k3d cluster name",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_AGENTS",
+        default: Default::Value("1"),
+        rule: Rule::Count { min: 0, max: 9 },
+        help: "agent nodes besides the one server",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_K3S_IMAGE",
+        default: Default::Value("docker.io/rancher/k3s:v1.32.5-k3s1"),
+        rule: Rule::ImageRef,
+        help: "k3s node image",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_NETWORK",
+        default: Default::Value("k3d"),
+        rule: Rule::Network,
+        help: "container network shared by cluster and registry",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_BIND_ADDRESS",
+        default: Default::Value("127.0.0.1"),
+        rule: Rule::Ipv4,
+        help: "host address of every published port; 0.0.0.0 exposes them",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_API_PORT",
+        default: Default::Value("6550"),
+        rule: Rule::Port,
+        help: "host port of the Kubernetes API",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_LB_PORT",
+        default: Default::Value("8080"),
+        rule: Rule::Port,
+        help: "host port of the load balancer, mapped to K8S_DEV_NODEPORT",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_NODEPORT",
+        default: Default::Value("30051"),
+        rule: Rule::NodePort,
+        help: "NodePort of the gateway Service behind K8S_DEV_LB_PORT",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_REGISTRY_NAME",
+        default: Default::Value("openshell-registry"),
+        rule: Rule::RegistryName,
+        help: "registry name; k3d names its container k3d-<name>",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_REGISTRY_PORT",
+        default: Default::Value("5000"),
+        rule: Rule::Port,
+        help: "host port of the registry",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_CONTEXT",
+        default: Default::Unset {
+            doc: "unset: the kit's k3d cluster",
+        },
+        rule: Rule::Context,
+        help: "an existing context to use instead: remote mode, up/down create and delete nothing",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_REGISTRY",
+        default: Default::Derived {
+            doc: "localhost:<K8S_DEV_REGISTRY_PORT>; remote mode: none",
+            derive: |ctx| {
+                let port = ctx.get("K8S_DEV_REGISTRY_PORT")?;
+                (!remote(ctx)).then(|| format!("localhost:{port}"))
+            },
+        },
+        rule: Rule::Registry,
+        help: "registry as the host pushes to it (Skaffold's default repo)",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_REGISTRY_PULL",
+        default: Default::Derived {
+            doc: "<K8S_DEV_REGISTRY_NAME>:5000; remote mode: none",
+            derive: |ctx| {
+                let name = ctx.get("K8S_DEV_REGISTRY_NAME")?;
+                (!remote(ctx)).then(|| format!("{name}:5000"))
+            },
+        },
+        rule: Rule::Registry,
+        help: "registry as the cluster pulls from it",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_SWITCH_CONTEXT",
+        default: Default::Value("1"),
+        rule: Rule::Flag,
+        help: "1: make the cluster's context current in the default kubeconfig after up",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_TIMEOUT",
+        default: Default::Value("180s"),
+        rule: Rule::Duration,
+        help: "limit of each readiness wait",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_LOCK_TIMEOUT",
+        default: Default::Value("10m"),
+        rule: Rule::Duration,
+        help: "how long up/down wait for another up/down of this user to finish",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_K3D_CONFIG",
+        default: Default::Derived {
+            doc: "<kit>/deploy/k3d/cluster.yaml",
+            derive: |ctx| in_kit(ctx, "deploy/k3d/cluster.yaml"),
+        },
+        rule: Rule::Path,
+        help: "k3d config the cluster is created from",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_ENGINE",
+        default: Default::Derived {
+            doc: "$CONTAINER_ENGINE, else detected",
+            // Env::engine is K8S_DEV_ENGINE, else CONTAINER_ENGINE: here only the latter.
+            derive: |ctx| {
+                ctx.env
+                    .var("K8S_DEV_ENGINE")
+                    .is_none()
+                    .then(|| ctx.env.engine.clone())
+                    .flatten()
+            },
+        },
+        rule: Rule::OneOf(&["docker", "podman"]),
+        help: "restrict engine detection to docker or podman",
+        openshell: None,
+    },
+    // --- the workload ---------------------------------------------------------------------------
+    Spec {
+        name: "K8S_DEV_NAMESPACE",
+        default: Default::Value("openshell"),
+        rule: Rule::DnsLabel { max: 63 },
+        help: "namespace of the Helm release",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_SANDBOX_NAMESPACE",
+        default: Default::Value("openshell"),
+        rule: Rule::DnsLabel { max: 63 },
+        help: "namespace the gateway creates sandbox pods in",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_RELEASE",
+        default: Default::Value("openshell"),
+        rule: Rule::DnsLabel { max: 53 },
+        help: "Helm release name",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_CHART",
+        default: Default::Value("deploy/helm/openshell"),
+        rule: Rule::Path,
+        help: "Helm chart directory",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_VALUES",
+        // In the kit, so an adopter's chart directory gets nothing added; it fits OpenShell's
+        // chart and the stand-in's.
+        default: Default::Derived {
+            doc: "<kit>/deploy/values/dev.yaml",
+            derive: |ctx| in_kit(ctx, "deploy/values/dev.yaml"),
+        },
+        rule: Rule::Path,
+        help: "Helm values file for development (TLS off, images from the kit's registry)",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_ROLLOUT",
+        default: Default::Value("statefulset/openshell"),
+        rule: Rule::Rollout,
+        help: "workload bootstrap waits for",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_CRDS",
+        default: Default::Unset { doc: "none" },
+        rule: Rule::Path,
+        help: "CRD file, directory or http(s) URL bootstrap applies and waits for before the chart",
+        openshell: Some("the Agent Sandbox v0.5.0 release manifest URL"),
+    },
+    Spec {
+        name: "K8S_DEV_SKAFFOLD_FILE",
+        default: Default::Value("skaffold.yaml"),
+        rule: Rule::Path,
+        help: "Skaffold config watch runs",
+        openshell: Some("deploy/helm/openshell/skaffold.yaml"),
+    },
+    Spec {
+        name: "K8S_DEV_GATEWAY_PACKAGE",
+        default: Default::Value("openshell-server"),
+        rule: Rule::CargoName,
+        help: "cargo package of the gateway",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_GATEWAY_BIN",
+        default: Default::Value("openshell-gateway"),
+        rule: Rule::CargoName,
+        help: "gateway binary",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_GATEWAY_IMAGE",
+        default: Default::Value("openshell-gateway"),
+        rule: Rule::ImageName,
+        help: "gateway image repository in the registry",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_GATEWAY_DOCKERFILE",
+        // Transitional, and in the kit: today's sync stages the binary alone as the context.
+        // deploy/docker/Dockerfile.* have OpenShell's shape and take over once sync stages into
+        // its layout (docs/openshell-adoption.md).
+        default: Default::Derived {
+            doc: "<kit>/deploy/docker/staged-binary/Dockerfile.gateway",
+            derive: |ctx| in_kit(ctx, "deploy/docker/staged-binary/Dockerfile.gateway"),
+        },
+        rule: Rule::Path,
+        help: "gateway Dockerfile",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_GATEWAY_PORT",
+        // Not 8080: that is the load balancer's, where the in-cluster gateway answers; not
+        // 18080/18081 either, OpenShell's own Docker/Podman and VM gateways, nor 8090, where
+        // OpenShell's Helm dev environment port-forwards the in-cluster gateway.
+        default: Default::Value("18082"),
+        rule: Rule::Port,
+        help: "host port of the out-of-cluster gateway (k8s:dev:gateway)",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_SUPERVISOR_PACKAGE",
+        default: Default::Value("openshell-sandbox"),
+        rule: Rule::CargoName,
+        help: "cargo package of the supervisor",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_SUPERVISOR_BIN",
+        default: Default::Value("openshell-sandbox"),
+        rule: Rule::CargoName,
+        help: "supervisor binary",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_SUPERVISOR_IMAGE",
+        default: Default::Value("openshell-supervisor"),
+        rule: Rule::ImageName,
+        help: "supervisor image repository in the registry",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_SUPERVISOR_DOCKERFILE",
+        default: Default::Derived {
+            doc: "<kit>/deploy/docker/staged-binary/Dockerfile.supervisor",
+            derive: |ctx| in_kit(ctx, "deploy/docker/staged-binary/Dockerfile.supervisor"),
+        },
+        rule: Rule::Path,
+        help: "supervisor Dockerfile",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_SKIP_SYNC",
+        default: Default::Value("0"),
+        rule: Rule::Flag,
+        help: "1: bootstrap installs the images of the last sync instead of syncing first",
+        openshell: None,
+    },
+    // --- images ---------------------------------------------------------------------------------
+    Spec {
+        name: "K8S_DEV_RUST_TARGET",
+        default: Default::Unset {
+            doc: "the host triple, on Linux",
+        },
+        rule: Rule::TargetTriple,
+        help: "Linux target triple of the image binaries",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_CARGO_BUILD",
+        default: Default::Value("cargo build"),
+        rule: Rule::Command,
+        help: "command that builds the image binaries (macOS: cargo zigbuild)",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_IMAGE_BUILDER",
+        default: Default::Value("helper"),
+        rule: Rule::OneOf(&["helper", "engine"]),
+        help: "helper: daemonless publish; engine: docker/podman build and push",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_IMAGE_COMPRESSION",
+        default: Default::Value("zstd"),
+        rule: Rule::OneOf(&["zstd", "gzip"]),
+        help: "layer compression: zstd (k3s, Podman, Docker >= 23) or gzip (older Docker)",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_INSECURE_REGISTRIES",
+        default: Default::Unset {
+            doc: "none; loopback registries always are",
+        },
+        rule: Rule::RegistryList,
+        help: "registries image publish reaches over plain HTTP",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_CACHE_DIR",
+        default: Default::Unset {
+            doc: "$XDG_CACHE_HOME/k8s-dev, else ~/.cache/k8s-dev",
+        },
+        rule: Rule::Path,
+        help: "layer cache of image publish",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_STATE_DIR",
+        default: Default::Derived {
+            doc: "$CARGO_TARGET_DIR/k8s-dev, else target/k8s-dev",
+            derive: |ctx| {
+                let target = match (&ctx.env.cargo_target_dir, &ctx.env.cwd) {
+                    (Some(dir), Some(cwd)) => cwd.join(dir),
+                    (Some(dir), None) => dir.clone(),
+                    (None, Some(cwd)) => cwd.join("target"),
+                    (None, None) => "target".into(),
+                };
+                Some(target.join("k8s-dev").display().to_string())
+            },
+        },
+        rule: Rule::Path,
+        help: "sync's staged binaries, image tags and publish reports",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_HELPER",
+        default: Default::Unset {
+            doc: "k8s-dev-helper on PATH, else built from the kit",
+        },
+        rule: Rule::Path,
+        help: "the k8s-dev-helper binary the tasks run",
+        openshell: None,
+    },
+    // --- derived, read-only ---------------------------------------------------------------------
+    Spec {
+        name: "K8S_DEV_K3D_CONTEXT",
+        default: Default::Computed {
+            doc: "k3d-<K8S_DEV_CLUSTER>",
+            derive: |ctx| Some(format!("k3d-{}", ctx.get("K8S_DEV_CLUSTER")?)),
+        },
+        rule: Rule::Context,
+        help: "context, cluster and user name k3d gives the cluster",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_CLUSTER_KUBECONFIG",
+        default: Default::Computed {
+            doc: "~/.kube/k3d-<K8S_DEV_CLUSTER>.yaml",
+            derive: |ctx| {
+                let home = ctx.env.home.as_ref()?;
+                let file = format!("k3d-{}.yaml", ctx.get("K8S_DEV_CLUSTER")?);
+                Some(home.join(".kube").join(file).display().to_string())
+            },
+        },
+        rule: Rule::Path,
+        help: "the cluster's own kubeconfig (0600), the one kubectl, helm and skaffold get",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_DEFAULT_KUBECONFIG",
+        // kubectl's files, not one of them: which one a merge writes depends on what each file
+        // holds and which exist (the store's rule, as `kubectl config`).
+        default: Default::Computed {
+            doc: "the files of KUBECONFIG, else ~/.kube/config",
+            derive: |ctx| {
+                crate::kubeconfig::Files::from_env(ctx.env)
+                    .ok()
+                    .map(|files| files.display())
+            },
+        },
+        rule: Rule::Path,
+        help: "the kubeconfig files up merges the cluster into, as kubectl config writes them: an \
+               entry where it is defined, a new one into the first file that exists, else the \
+               last (OpenShell: its repo-local KUBECONFIG)",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_REMOTE",
+        default: Default::Computed {
+            doc: "1 when K8S_DEV_CONTEXT names another context than K8S_DEV_K3D_CONTEXT",
+            derive: |ctx| Some(if remote(ctx) { "1" } else { "0" }.into()),
+        },
+        rule: Rule::Flag,
+        help: "remote mode: the tasks use K8S_DEV_CONTEXT and create or delete nothing",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_NODES",
+        default: Default::Computed {
+            doc: "1 + K8S_DEV_AGENTS",
+            derive: |ctx| {
+                let agents: u32 = ctx.get("K8S_DEV_AGENTS")?.parse().ok()?;
+                Some((1 + agents).to_string())
+            },
+        },
+        rule: Rule::Count { min: 1, max: 10 },
+        help: "nodes up waits for",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_LOCK_FILE",
+        default: Default::Computed {
+            doc: "$XDG_RUNTIME_DIR/k8s-dev/up.lock, else ~/.local/state/k8s-dev/up.lock",
+            derive: lock_file,
+        },
+        rule: Rule::Path,
+        help: "the per-user lock that keeps two up/down from racing",
+        openshell: None,
+    },
+];
+
+/// `REL` in the kit's directory (relative to the working directory when it is not known), for
+/// files the kit ships: an adopter's tree does not have them.
+fn in_kit(ctx: &Ctx, rel: &str) -> Option<String> {
+    Some(match ctx.kit_dir {
+        Some(kit) => kit.join(rel).display().to_string(),
+        None => rel.to_string(),
+    })
+}
+
+/// Remote mode: K8S_DEV_CONTEXT names another context than the kit's cluster. Its registry is
+/// not this machine's, so no registry name is derived for it.
+fn remote(ctx: &Ctx) -> bool {
+    match (ctx.get("K8S_DEV_CONTEXT"), ctx.get("K8S_DEV_CLUSTER")) {
+        (Some(context), Some(cluster)) => context != format!("k3d-{cluster}"),
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+/// A per-user directory, never a shared one such as /tmp: another user must not be able to
+/// hold or plant the lock. The runtime directory is private and cleared at boot; without one
+/// (macOS), the XDG state directory.
+fn lock_file(ctx: &Ctx) -> Option<String> {
+    let env = ctx.env;
+    let dir = match (&env.xdg_runtime_dir, &env.xdg_state_home, &env.home) {
+        (Some(run), _, _) => run.join("k8s-dev"),
+        (None, Some(state), _) => state.join("k8s-dev"),
+        (None, None, Some(home)) => home.join(".local/state/k8s-dev"),
+        (None, None, None) => return None,
+    };
+    Some(dir.join("up.lock").display().to_string())
+}
