@@ -111,6 +111,7 @@ class FakeK3dReplaysTheRealOne(unittest.TestCase):
         "registry-delete-missing": ["registry", "delete", "rec-registry"],
         "cluster-delete-missing": ["cluster", "delete", "rec-cluster"],
         "kubeconfig-get-missing": ["kubeconfig", "get", "rec-cluster"],
+        "node-list-none": ["node", "list", "-o", "json"],
     }
 
     def assert_replays(self, name, argv, env):
@@ -132,6 +133,67 @@ class FakeK3dReplaysTheRealOne(unittest.TestCase):
                             {"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
         self.assert_replays("registry-list-no-engine", ["registry", "list", "rec-registry", "-o", "json"],
                             {"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+        self.assert_replays("node-list-no-engine", ["node", "list", "-o", "json"],
+                            {"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+        self.assert_replays("kubeconfig-get-no-engine", ["kubeconfig", "get", "rec-cluster"],
+                            {"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+
+
+class FakeK3dNodeList(unittest.TestCase):
+    """`k3d node list -o json`, which up and down read, from the fake's state as the fake's own
+    commands leave it, against the real k3d's listing of the same situation (recorded over a
+    cluster of the stand-in images with the kit's separate registry)."""
+
+    @staticmethod
+    def comparable(stdout):
+        """What the engine chooses differently each run: container IPs and the order of env."""
+        nodes = json.loads(stdout) or []
+        for node in nodes:
+            if node["IP"]["IP"]:
+                node["IP"]["IP"] = "10.0.0.1"
+            node["env"] = sorted(node.get("env") or [])
+        return nodes
+
+    def listing(self, recorded_case, cluster=None, registry=True):
+        want = case("k3d", recorded_case)
+        v = want["vars"]
+        recorded_nodes = json.loads(want["stdout"]) or []
+        reg = next((n for n in recorded_nodes if n["role"] == "registry"), None)
+        with tempfile.TemporaryDirectory() as state, FakeEngine() as host:
+            def save(kind, name, obj):
+                os.makedirs(os.path.join(state, kind), exist_ok=True)
+                pathlib.Path(state, kind, name + ".json").write_text(json.dumps(obj))
+            if cluster is not None:
+                save("clusters", v["CLUSTER"], dict({"agents": 1, "network": v["NETWORK"], "api_host": "127.0.0.1",
+                                                     "api_port": int(v["API_PORT"])}, **cluster))
+            if registry:
+                save("registries", v["NAME"], {"port": int(v["PORT"]), "host_ip": "127.0.0.1", "network": v["NETWORK"],
+                                               "created": reg["created"], "pid": os.getpid()})
+            got = subprocess.run([sys.executable, str(FAKES / "k3d"), "node", "list", "-o", "json"], capture_output=True,
+                                 text=True, timeout=60, env=dict(os.environ, K8S_DEV_FAKE_STATE=state, DOCKER_HOST=host))
+        self.assertEqual((0, ""), (got.returncode, got.stderr), recorded_case)
+        self.assertEqual(got.stdout, json.dumps(json.loads(got.stdout), separators=(",", ":")) + "\n", "compact")
+        self.assertEqual(self.comparable(want["stdout"]), self.comparable(got.stdout), recorded_case)
+
+    def test_a_running_cluster_beside_the_registry(self):
+        self.listing("node-list", cluster={"pid": os.getpid()})
+
+    def test_a_stopped_load_balancer_with_the_servers_running(self):
+        # After `k3d node stop k3d-<cluster>-serverlb`: the fake API (the published API port) is
+        # down, the servers run.
+        self.listing("node-list-lb-stopped", cluster={"pid": None, "stopped_nodes": ["k3d-rec-cluster-serverlb"]})
+
+    def test_a_stopped_agent(self):
+        self.listing("node-list-partial", cluster={"pid": os.getpid(), "stopped_nodes": ["k3d-rec-cluster-agent-0"]})
+
+    def test_a_stopped_cluster(self):
+        self.listing("node-list-stopped", cluster={"pid": None})
+
+    def test_the_registry_alone(self):
+        self.listing("node-list-registry")
+
+    def test_nothing(self):
+        self.listing("node-list-none", registry=False)
 
 
 def load_fake_k3d():
@@ -154,13 +216,16 @@ class FakeK3dObjects(unittest.TestCase):
     def test_a_stopped_cluster_is_the_recorded_object(self):
         k3d = load_fake_k3d()
         want = json.loads(case("k3d", "cluster-list-stopped")["stdout"])[0]
-        got = k3d.cluster_obj("rec-cluster", {"agents": 1, "network": "k3d-rec-net", "pid": None}, "cluster-list")
+        api_port = int(want["nodes"][0]["runtimeLabels"].get("k3d.server.api.port")
+                       or case("k3d", "cluster-list-stopped")["vars"]["API_PORT"])
+        got = k3d.cluster_obj("rec-cluster", {"agents": 1, "network": "k3d-rec-net", "api_host": "127.0.0.1",
+                                              "api_port": api_port, "pid": None}, "cluster-list")
         for obj in (want, got):  # k3d lists nodes in the engine's order, which varies
             obj["nodes"].sort(key=lambda n: n["name"])
         self.assertEqual(want, got)
 
     def test_listings_are_compact_json_like_k3d(self):
-        for name in ("registry-list", "cluster-list", "cluster-list-all"):
+        for name in ("registry-list", "cluster-list", "cluster-list-all", "node-list"):
             stdout = case("k3d", name)["stdout"]
             self.assertEqual(stdout, json.dumps(json.loads(stdout), separators=(",", ":")) + "\n", name)
 

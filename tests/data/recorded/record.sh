@@ -68,6 +68,11 @@ record_k3d() {
   local k3d name=rec-registry net=k3d-rec-net port cluster=rec-cluster
   k3d="$(tool_path k3d)"
   export DOCKER_HOST="${K8S_DEV_TEST_PODMAN_HOST}"
+  # `k3d cluster delete` rewrites the default kubeconfig (KUBECONFIG, else ~/.kube/config)
+  # whatever the cluster's config says: give it an empty one of its own.
+  K3D_KUBECONFIG_DIR="$(mktemp -d)"
+  export KUBECONFIG="${K3D_KUBECONFIG_DIR}/kubeconfig"
+  : >"${KUBECONFIG}"
   port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
   "${ROOT}/tests/support/k3d-standins.sh" registry "${DOCKER_HOST}"
   podman --url "${DOCKER_HOST}" network create "${net}" >/dev/null
@@ -80,6 +85,7 @@ record_k3d() {
     [[ "${colors}" == false ]] || suffix="-colors"
     record "k3d/version${suffix}" "${k3d}" version
     record "k3d/registry-list-none${suffix}" "${k3d}" registry list -o json
+    record "k3d/node-list-none${suffix}" "${k3d}" node list -o json
     record "k3d/registry-create${suffix}" "${k3d}" registry create "${name}" --port "127.0.0.1:${port}" --default-network "${net}"
     record "k3d/registry-create-exists${suffix}" "${k3d}" registry create "${name}" --port "127.0.0.1:${port}" --default-network "${net}"
     record "k3d/registry-list${suffix}" "${k3d}" registry list "${name}" -o json
@@ -97,6 +103,10 @@ record_k3d() {
       record "k3d/cluster-list-no-engine${suffix}" "${k3d}" cluster list "${cluster}" -o json
     DOCKER_HOST="unix:///nonexistent/docker.sock" REC_ENV="LOG_COLORS DOCKER_HOST" \
       record "k3d/registry-list-no-engine${suffix}" "${k3d}" registry list "${name}" -o json
+    DOCKER_HOST="unix:///nonexistent/docker.sock" REC_ENV="LOG_COLORS DOCKER_HOST" \
+      record "k3d/node-list-no-engine${suffix}" "${k3d}" node list -o json
+    DOCKER_HOST="unix:///nonexistent/docker.sock" REC_ENV="LOG_COLORS DOCKER_HOST" \
+      record "k3d/kubeconfig-get-no-engine${suffix}" "${k3d}" kubeconfig get "${cluster}"
   done
   # A cluster of 1 server + 1 agent + load balancer, created, stopped, started and deleted by
   # the real k3d from the stand-in images of tests/support/k3d-standins.sh (no k3s runs in them;
@@ -111,8 +121,13 @@ record_k3d() {
   eval "$("${ROOT}/tests/support/k3d-standins.sh" cluster "${DOCKER_HOST}" "${kubeconfig}" 127.0.0.1:9 rec)"
   api_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
   REC_VARS+=" API_PORT=${api_port}"
+  # `k3d node list -o json` is what up and down read: every k3d container, so the registry of
+  # the kit's shape (created apart, attached with registries.use) is there too.
+  "${k3d}" registry create "${name}" --port "127.0.0.1:${port}" --default-network "${net}" >/dev/null 2>&1
+  record k3d/node-list-registry "${k3d}" node list -o json
   record k3d/cluster-create "${k3d}" cluster create "${cluster}" --agents 1 --network "${net}" --image "${K8S_DEV_K3S_IMAGE}" \
-    --api-port "127.0.0.1:${api_port}" --kubeconfig-update-default=false --kubeconfig-switch-context=false
+    --api-port "127.0.0.1:${api_port}" --registry-use "k3d-${name}:5000" \
+    --kubeconfig-update-default=false --kubeconfig-switch-context=false
   # The k3s token of this throwaway cluster is in every node's env: not kept.
   token="$(podman --url "${DOCKER_HOST}" inspect "k3d-${cluster}-server-0" --format '{{range .Config.Env}}{{println .}}{{end}}' \
     | sed -n 's/^K3S_TOKEN=//p')"
@@ -120,17 +135,25 @@ record_k3d() {
   record k3d/cluster-list "${k3d}" cluster list "${cluster}" -o json
   record k3d/cluster-list-all "${k3d}" cluster list -o json
   record k3d/kubeconfig-get "${k3d}" kubeconfig get "${cluster}"
+  record k3d/node-list "${k3d}" node list -o json
+  record k3d/node-stop "${k3d}" node stop "k3d-${cluster}-serverlb"
+  record k3d/node-list-lb-stopped "${k3d}" node list -o json
+  "${k3d}" cluster start "${cluster}" >/dev/null 2>&1
   podman --url "${DOCKER_HOST}" stop -t 2 "k3d-${cluster}-agent-0" >/dev/null
   record k3d/cluster-list-partial "${k3d}" cluster list "${cluster}" -o json
+  record k3d/node-list-partial "${k3d}" node list -o json
   record k3d/cluster-stop "${k3d}" cluster stop "${cluster}"
   record k3d/cluster-list-stopped "${k3d}" cluster list "${cluster}" -o json
+  record k3d/node-list-stopped "${k3d}" node list -o json
   record k3d/cluster-start "${k3d}" cluster start "${cluster}"
   record k3d/cluster-delete "${k3d}" cluster delete "${cluster}"
+  "${k3d}" registry delete "${name}" >/dev/null 2>&1
   rm -f "${kubeconfig}"
 }
 
 k3d_cleanup() {
   "$(tool_path k3d)" cluster delete rec-cluster >/dev/null 2>&1 || true
+  rm -rf "${K3D_KUBECONFIG_DIR:-}"
   podman --url "${DOCKER_HOST}" rm -f -t 2 "k3d-rec-registry" >/dev/null 2>&1 || true
   podman --url "${DOCKER_HOST}" network rm "k3d-rec-net" >/dev/null 2>&1 || true
   podman --url "${DOCKER_HOST}" rmi -f localhost/k8s-dev-standin-k3s:rec localhost/k8s-dev-standin-proxy:rec \
