@@ -265,8 +265,8 @@ pub fn node_list(engine: Option<&Resolved>, docker_sock: Option<&str>) -> Result
     parse_nodes(&out)
 }
 
-/// Run k3d with the engine's `DOCKER_HOST`/`DOCKER_SOCK`; stdout on success, else an error
-/// naming the command and k3d's last line.
+/// Run k3d with the engine's `DOCKER_HOST`/`DOCKER_SOCK`; stdout on success, else the error
+/// [`failure`] words from k3d's log.
 pub fn run(args: &[&str], engine: Option<&Resolved>, docker_sock: Option<&str>) -> Result<String> {
     let k3d =
         which::which("k3d").map_err(|_| anyhow::anyhow!("k3d not found. Run: mise install"))?;
@@ -284,17 +284,80 @@ pub fn run(args: &[&str], engine: Option<&Resolved>, docker_sock: Option<&str>) 
     if out.status.success() {
         return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let last = stderr
+    bail!("{}", failure(args, &String::from_utf8_lossy(&out.stderr)))
+}
+
+/// One line of k3d's log with `LOG_COLORS=false` (logrus: `time="…" level=error msg="…"`):
+/// its level and message; `None` for anything else.
+fn log_line(line: &str) -> Option<(&str, String)> {
+    let rest = &line[line.find(" level=")? + " level=".len()..];
+    let (level, rest) = rest.split_once(' ')?;
+    let msg = rest.strip_prefix("msg=")?;
+    // logrus quotes a message with Go's %q, which JSON reads for every k3d message recorded.
+    let msg = serde_json::from_str::<String>(msg).unwrap_or_else(|_| msg.to_string());
+    Some((level, msg))
+}
+
+/// The error for a failed k3d call, from its stderr. What went wrong is k3d's first error, not
+/// its last line: when the engine does not answer, k3d 5.9 logs that error and then says "No
+/// nodes found for given cluster" all the same (`kubeconfig get`, `cluster list`; recorded in
+/// tests/data/recorded/k3d/*-no-engine.json), which alone would read as a missing cluster. Only
+/// a fatal "not found" with no error before it means the object is missing.
+pub fn failure(args: &[&str], stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
         .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
-    bail!(
-        "k3d {}: {}; is the container engine running? try: k8s-dev-helper engine --explain",
-        args.join(" "),
-        last.trim()
-    )
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let logged: Vec<(&str, String)> = lines.iter().filter_map(|l| log_line(l)).collect();
+    let error = logged.iter().find(|(level, _)| *level == "error");
+    let fatal = logged.iter().find(|(level, _)| *level == "fatal");
+    let command = format!("k3d {}", args.join(" "));
+    match (error, fatal) {
+        (None, Some((_, msg)))
+            if msg.contains("No nodes found") || msg.contains("Didn't find container") =>
+        {
+            format!("{command}: {msg} (k3d has no such object); run up again: mise run k8s:dev:up")
+        }
+        _ => {
+            let cause = error
+                .or(fatal)
+                .map(|(_, msg)| msg.clone())
+                .or_else(|| lines.last().map(|l| l.to_string()))
+                .unwrap_or_else(|| "no output".to_string());
+            format!(
+                "{command}: {cause}; is the container engine running? try: k8s-dev-helper engine \
+                 --explain"
+            )
+        }
+    }
+}
+
+/// What the real k3d printed, as tests/data/recorded/record.sh captured it.
+#[cfg(test)]
+pub(crate) mod recorded {
+    use std::collections::BTreeMap;
+
+    pub struct Case {
+        pub stdout: String,
+        pub stderr: String,
+        /// The names and ports of that run (`CLUSTER`, `NAME`, `PORT`, `API_PORT`, …).
+        pub vars: BTreeMap<String, String>,
+    }
+
+    pub fn k3d(case: &str) -> Case {
+        let path = format!(
+            "{}/../tests/data/recorded/k3d/{case}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"));
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        Case {
+            stdout: json["stdout"].as_str().unwrap().to_string(),
+            stderr: json["stderr"].as_str().unwrap().to_string(),
+            vars: serde_json::from_value(json["vars"].clone()).unwrap(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -408,6 +471,82 @@ mod tests {
                     "container k3d-dev-serverlb exists but was not created by k3d"
                 )
             ]
+        );
+    }
+
+    /// The kit's cluster (1 server, 1 agent, the load balancer) and its separate registry as the
+    /// real k3d 5.9 lists them, in each state the plans tell apart.
+    fn seen_recorded(case: &str) -> (Seen, recorded::Case) {
+        let rec = recorded::k3d(case);
+        let seen = Seen::of(
+            &parse_nodes(&rec.stdout).unwrap(),
+            &rec.vars["CLUSTER"],
+            &rec.vars["NAME"],
+        );
+        (seen, rec)
+    }
+
+    #[test]
+    fn recorded_listings_of_the_real_k3d_read_as_their_states() {
+        use ObjectState::*;
+        for (case, want) in [
+            ("node-list", (Running, Running, Running)),
+            ("node-list-lb-stopped", (Running, Stopped, Running)),
+            ("node-list-partial", (Partial, Running, Running)),
+            ("node-list-stopped", (Stopped, Stopped, Running)),
+            ("node-list-registry", (Missing, Missing, Running)),
+            ("node-list-none", (Missing, Missing, Missing)),
+        ] {
+            let (s, rec) = seen_recorded(case);
+            assert_eq!((s.nodes, s.load_balancer, s.registry), want, "{case}");
+            assert!(s.foreign.is_empty(), "{case}: {:?}", s.foreign);
+            let port = |var: &str| rec.vars[var].parse::<u16>().unwrap();
+            if s.registry.exists() {
+                assert_eq!(s.registry_port, Some(port("PORT")), "{case}");
+            }
+            if s.nodes.exists() {
+                assert_eq!(s.api_port, Some(port("API_PORT")), "{case}");
+                assert_eq!((s.servers.1, s.agents.1), (1, 1), "{case}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_engine_that_does_not_answer_is_named_not_taken_for_a_missing_cluster() {
+        for (case, args) in [
+            ("kubeconfig-get-no-engine", &["kubeconfig", "get", "rec-cluster"][..]),
+            ("cluster-list-no-engine", &["cluster", "list", "rec-cluster", "-o", "json"]),
+            ("node-list-no-engine", &["node", "list", "-o", "json"]),
+        ] {
+            let err = failure(args, &recorded::k3d(case).stderr);
+            assert!(
+                err.contains("Cannot connect to the Docker daemon at unix:///nonexistent/docker.sock"),
+                "{case}: {err}"
+            );
+            assert!(!err.contains("No nodes found"), "{case}: {err}");
+            assert!(err.ends_with("try: k8s-dev-helper engine --explain"), "{case}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_missing_cluster_is_named_as_missing() {
+        let err = failure(
+            &["kubeconfig", "get", "rec-cluster"],
+            &recorded::k3d("kubeconfig-get-missing").stderr,
+        );
+        assert_eq!(
+            err,
+            "k3d kubeconfig get rec-cluster: No nodes found for given cluster (k3d has no such \
+             object); run up again: mise run k8s:dev:up"
+        );
+    }
+
+    #[test]
+    fn output_that_is_no_log_line_is_named_as_it_is() {
+        let err = failure(&["version"], "segmentation fault\n");
+        assert!(
+            err.starts_with("k3d version: segmentation fault; "),
+            "{err}"
         );
     }
 

@@ -457,6 +457,49 @@ mod tests {
         assert_eq!(cases, 64);
     }
 
+    /// The plans on what the real k3d 5.9 listed (`k3d node list -o json`, recorded by
+    /// tests/data/recorded/record.sh over the stand-in images): the kit's cluster and registry
+    /// running, its load balancer stopped (`k3d node stop`), an agent stopped, the cluster
+    /// stopped, only the registry, nothing.
+    #[test]
+    fn plans_from_the_real_k3d_listings() {
+        use crate::k3d::{Seen, parse_nodes, recorded};
+        for (case, want_up, want_down) in [
+            ("node-list", (Action::None, Action::None), Action::Delete),
+            ("node-list-lb-stopped", (Action::None, Action::Start), Action::Delete),
+            ("node-list-partial", (Action::None, Action::Start), Action::Delete),
+            ("node-list-stopped", (Action::None, Action::Start), Action::Delete),
+            ("node-list-registry", (Action::None, Action::Create), Action::None),
+            ("node-list-none", (Action::Create, Action::Create), Action::None),
+        ] {
+            let rec = recorded::k3d(case);
+            let (cluster, registry) = (&rec.vars["CLUSTER"], &rec.vars["NAME"]);
+            // The ports of that run (node-list-none was recorded before the cluster had one).
+            let mut pairs = vec![
+                ("K8S_DEV_CLUSTER", cluster.as_str()),
+                ("K8S_DEV_REGISTRY_NAME", registry.as_str()),
+                ("K8S_DEV_REGISTRY_PORT", rec.vars["PORT"].as_str()),
+            ];
+            if let Some(port) = rec.vars.get("API_PORT") {
+                pairs.push(("K8S_DEV_API_PORT", port));
+            }
+            let env = Env::empty(Os::Linux).with(&pairs);
+            let s = Settings::resolve(&env, None).unwrap();
+            let mut o = observed(Missing, Missing, Missing);
+            o.k3d = Seen::of(&parse_nodes(&rec.stdout).unwrap(), cluster, registry);
+            let plan = up(&o, &s).unwrap_or_else(|b| panic!("{case}: {b:?}"));
+            assert_eq!((plan.registry, plan.cluster), want_up, "{case}");
+            let down = down(&o, false);
+            assert_eq!(down.cluster, want_down, "{case}");
+            let keep = if o.k3d.registry.exists() {
+                Action::Keep
+            } else {
+                Action::None
+            };
+            assert_eq!(down.registry, keep, "{case}");
+        }
+    }
+
     #[test]
     fn a_stopped_load_balancer_is_a_stopped_cluster() {
         let plan = up(&observed(Running, Stopped, Running), &settings()).unwrap();
