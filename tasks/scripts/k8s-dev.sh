@@ -56,6 +56,9 @@ values in effect, `k8s-dev-helper settings --json` where each comes from):
   K8S_DEV_BIND_ADDRESS           host address of every published port; 0.0.0.0 exposes them
                                  (127.0.0.1)
   K8S_DEV_API_PORT               host port of the Kubernetes API (6550)
+  K8S_DEV_API_HOST               address of the Kubernetes API in the cluster's kubeconfig (k3d's
+                                 kubeAPI.host) (K8S_DEV_BIND_ADDRESS; 127.0.0.1 when that is
+                                 0.0.0.0)
   K8S_DEV_LB_PORT                host port of the load balancer, mapped to K8S_DEV_NODEPORT (8080)
   K8S_DEV_NODEPORT               NodePort of the gateway Service behind K8S_DEV_LB_PORT (30051)
   K8S_DEV_REGISTRY_NAME          registry name; k3d names its container k3d-<name>

@@ -451,6 +451,22 @@ mod tests {
     }
 
     #[test]
+    fn the_bind_address_alone_moves_the_api_host() {
+        assert_eq!(resolve(&[]).get("K8S_DEV_API_HOST"), "127.0.0.1");
+        let s = resolve(&[("K8S_DEV_BIND_ADDRESS", "127.0.0.2")]);
+        assert_eq!(s.get("K8S_DEV_API_HOST"), "127.0.0.2");
+        assert_eq!(s.origin("K8S_DEV_API_HOST"), Origin::Derived);
+        // Every address: the kubeconfig names loopback, where the API is bound too.
+        let s = resolve(&[("K8S_DEV_BIND_ADDRESS", "0.0.0.0")]);
+        assert_eq!(s.get("K8S_DEV_API_HOST"), "127.0.0.1");
+        let s = resolve(&[
+            ("K8S_DEV_BIND_ADDRESS", "0.0.0.0"),
+            ("K8S_DEV_API_HOST", "192.168.1.20"),
+        ]);
+        assert_eq!(s.get("K8S_DEV_API_HOST"), "192.168.1.20");
+    }
+
+    #[test]
     fn the_registry_name_alone_moves_the_pull_name() {
         let s = resolve(&[("K8S_DEV_REGISTRY_NAME", "reg")]);
         assert_eq!(s.get("K8S_DEV_REGISTRY_PULL"), "reg:5000");

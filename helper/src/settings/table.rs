@@ -56,6 +56,21 @@ pub static TABLE: &[Spec] = &[
         openshell: None,
     },
     Spec {
+        name: "K8S_DEV_API_HOST",
+        // k3d writes kubeAPI.host into the kubeconfig as the server's address, and serves the
+        // API only on the bind address: a fixed 127.0.0.1 pointed at nothing for any other.
+        default: Default::Derived {
+            doc: "K8S_DEV_BIND_ADDRESS; 127.0.0.1 when that is 0.0.0.0",
+            derive: |ctx| {
+                let bind = ctx.get("K8S_DEV_BIND_ADDRESS")?;
+                Some(if bind == "0.0.0.0" { "127.0.0.1" } else { bind }.to_string())
+            },
+        },
+        rule: Rule::Ipv4,
+        help: "address of the Kubernetes API in the cluster's kubeconfig (k3d's kubeAPI.host)",
+        openshell: None,
+    },
+    Spec {
         name: "K8S_DEV_LB_PORT",
         default: Default::Value("8080"),
         rule: Rule::Port,
