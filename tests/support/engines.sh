@@ -154,32 +154,40 @@ start_daemon() { # name, command...
   daemon_start "${STATE}/${name}.pid" "${STATE}/${name}.log" "$@"
 }
 
+# The marker that a daemon has a certs.d directory of its own (see the header; cmd_env offers
+# the directory only then) is written by the daemon's own start command, so it describes the
+# running daemon: one started by an older engines.sh has none, and `down` removes it.
+DOCKER_MARKER="${STATE}/docker/etc/.private"
+PODMAN_MARKER="${STATE}/podman/home/.private"
+
 # dockerd with ${STATE}/docker/etc as its /etc/docker (see the header). unshare without --fork
 # execs, as does sh, so the PID file still names dockerd. Without /etc/docker to mount over (no
 # docker.io package) or without unshare, dockerd runs as before and no CA directory is offered.
 start_dockerd() {
-  if daemon_alive "${STATE}/dockerd.pid"; then
-    log "dockerd already running (pid $(cat "${STATE}/dockerd.pid"))"
-    return 0
-  fi
-  rm -f "${STATE}/docker/etc/.private"
   if [[ -d /etc/docker ]] && command -v unshare >/dev/null; then
-    touch "${STATE}/docker/etc/.private"
     # shellcheck disable=SC2016 # expanded by the inner sh
     start_daemon dockerd unshare --mount --propagation slave \
-      sh -c 'mount --bind "$1" /etc/docker && exec dockerd --config-file "$2"' \
-      sh "${STATE}/docker/etc" "${STATE}/daemon.json"
+      sh -c 'mount --bind "$1" /etc/docker && touch "$3" && exec dockerd --config-file "$2"' \
+      sh "${STATE}/docker/etc" "${STATE}/daemon.json" "${DOCKER_MARKER}"
   else
     start_daemon dockerd dockerd --config-file "${STATE}/daemon.json"
   fi
 }
 
+# The Podman API service with HOME=${STATE}/podman/home (its certs.d; see the header).
+start_podman() {
+  # shellcheck disable=SC2016 # expanded by the inner sh
+  (podman_env && export HOME="${STATE}/podman/home" && start_daemon podman \
+    sh -c 'touch "$1" && shift && exec "$@"' sh "${PODMAN_MARKER}" \
+    podman system service --time=0 "unix://${STATE}/podman.sock")
+}
+
 cmd_env() {
   # Only for daemons started with them (an older engines.sh did not): see the header.
-  if [[ -f "${STATE}/docker/etc/.private" ]]; then
+  if [[ -f "${DOCKER_MARKER}" ]]; then
     echo "export K8S_DEV_TEST_DOCKER_CERTS_D=${STATE}/docker/etc/certs.d"
   fi
-  if [[ -f "${STATE}/podman/home/.private" ]]; then
+  if [[ -f "${PODMAN_MARKER}" ]]; then
     echo "export K8S_DEV_TEST_PODMAN_CERTS_D=${STATE}/podman/home/.config/containers/certs.d"
   fi
   cat <<ENV
@@ -198,9 +206,7 @@ cmd_up() {
   command -v dockerd >/dev/null || die "dockerd not found. Run: apt-get install docker.io"
   command -v docker-registry >/dev/null || die "docker-registry not found. Run: apt-get install docker-registry"
   write_configs
-  if ! daemon_alive "${STATE}/podman.pid"; then touch "${STATE}/podman/home/.private"; fi
-  ( podman_env; export HOME="${STATE}/podman/home"
-    start_daemon podman podman system service --time=0 "unix://${STATE}/podman.sock" )
+  start_podman
   start_dockerd
   start_daemon registry docker-registry serve "${STATE}/registry.yml"
   wait_until podman curl -fsS --unix-socket "${STATE}/podman.sock" http://d/_ping
@@ -228,7 +234,7 @@ cmd_down() {
   fi
   local name
   for name in "${DAEMONS[@]}"; do stop_by_pidfile "${name}"; done
-  rm -f "${STATE}/podman.sock" "${STATE}/docker.sock"
+  rm -f "${STATE}/podman.sock" "${STATE}/docker.sock" "${DOCKER_MARKER}" "${PODMAN_MARKER}"
 }
 
 cmd_purge() {
