@@ -4,7 +4,8 @@
 #
 # A real Kubernetes control plane for the tests: etcd, kube-apiserver, kube-controller-manager
 # and kube-scheduler on 127.0.0.1 (ports the OS hands out), and kwok marking one Node and every
-# pod scheduled to it Ready (no container runs). The tasks' remote mode (K8S_DEV_CONTEXT) runs
+# pod scheduled to it Ready (no container runs); a default StorageClass whose claims the
+# controller manager binds to hostPath volumes, as k3s's local-path provisioner does. The tasks' remote mode (K8S_DEV_CONTEXT) runs
 # against it with real kubectl, helm and skaffold. Certificates, service-account keys and the
 # kubeconfigs are generated here with openssl; everything lives under one state directory.
 # Every process runs under setsid with a PID file and is stopped by that PID only.
@@ -224,7 +225,10 @@ command_of() { # component
         --leader-elect=false --use-service-account-credentials
         --service-account-private-key-file "${PKI}/sa.key" --root-ca-file "${PKI}/ca.crt"
         --cluster-signing-cert-file "${PKI}/ca.crt" --cluster-signing-key-file "${PKI}/ca.key"
-        --service-cluster-ip-range "${SERVICE_CIDR}" --profiling=false)
+        --service-cluster-ip-range "${SERVICE_CIDR}" --profiling=false
+        # The default StorageClass's provisioner (ensure_storage_class): hostPath directories
+        # under /tmp/hostpath_pv on this machine, for one-node test clusters only.
+        --enable-hostpath-provisioner)
       ;;
     kube-scheduler)
       kc="${STATE}/scheduler.kubeconfig"
@@ -281,6 +285,16 @@ ensure_node() {
  "spec": {}}
 NODE
   )" >/dev/null || die "creating Node ${NODE_NAME} failed; log: ${STATE}/kube-apiserver.log"
+}
+
+# A default StorageClass, as k3s has (local-path): the chart's StatefulSet claims a volume, which
+# otherwise stays Pending and its pod unscheduled. Deleting a claim deletes its volume.
+ensure_storage_class() {
+  api GET /apis/storage.k8s.io/v1/storageclasses/standard >/dev/null 2>&1 && return 0
+  api POST /apis/storage.k8s.io/v1/storageclasses '{"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+    "metadata": {"name": "standard", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+    "provisioner": "kubernetes.io/host-path", "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"}' >/dev/null \
+    || die "creating the default StorageClass failed; log: ${STATE}/kube-apiserver.log"
 }
 
 log_tail() { tail -n 20 "${STATE}/$1.log" >&2 2>/dev/null || true; }
@@ -365,6 +379,7 @@ cmd_up() {
   trap stop_started EXIT
   local c
   for c in "${COMPONENTS[@]}"; do start_component "${c}"; done
+  ensure_storage_class
   trap - EXIT
   log "control plane up: https://127.0.0.1:${API_PORT} (context ${CONTEXT}, state ${STATE})"
   cmd_env

@@ -8,8 +8,9 @@
 #                   command, with nothing started
 #   port_taken      the API server's port held by another program: fails naming the component
 #                   and the port, nothing left running
-#   up_down         up gives a Ready node and a working kubeconfig; down leaves no process and
-#                   no listening port; a second down is a no-op
+#   up_down         up gives a Ready node, a working kubeconfig and a default StorageClass whose
+#                   claims bind; down leaves no process and no listening port; a second down is
+#                   a no-op
 #   restart_one     a killed component comes back alone on `up`, with its ports
 # Prints PASS/FAIL/SKIP lines.
 #
@@ -111,6 +112,21 @@ test_up_down() {
     "the admin kubeconfig reaches the API server; kwok's node is Ready"
   assert_eq "v1.34" "$(kubectl --kubeconfig "${kubeconfig}" version -o json 2>/dev/null | python3 -c 'import json,sys; v=json.load(sys.stdin)["serverVersion"]["gitVersion"]; print(v[:5])')" \
     "the API server reports its stamped version"
+  # A claim of the default class binds, as on k3s: the chart's StatefulSet claims one.
+  kubectl --kubeconfig "${kubeconfig}" --context "${context}" apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: harness-claim, namespace: default}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}}
+YAML
+  local i phase=""
+  for ((i = 0; i < 100; i++)); do
+    phase="$(kubectl --kubeconfig "${kubeconfig}" --context "${context}" get pvc harness-claim -n default -o jsonpath='{.status.phase}')"
+    [[ "${phase}" == Bound ]] && break
+    sleep 0.2
+  done
+  assert_eq Bound "${phase}" "a claim of the default StorageClass is bound"
+  kubectl --kubeconfig "${kubeconfig}" --context "${context}" delete pvc harness-claim -n default --wait=false >/dev/null
   assert_eq 5 "$(grep -c ': running' <<<"$("${HARNESS}" status)")" "status: all five components run"
   pids="$(live_pids | tr '\n' ' ')"
   local ports
