@@ -58,34 +58,59 @@ impl EngineInUse {
 
 /// Observe everything the plans decide on.
 pub fn observe(s: &Settings, engine: &EngineInUse) -> Result<Observed> {
-    let (k3d, network) = k3d_seen(s, engine)?;
+    let (k3d, EngineView { network, node_image }) = k3d_seen(s, engine)?;
     Ok(Observed {
         k3d,
         network,
+        node_image,
         busy_ports: busy_ports(s),
         kubeconfig: kubeconfig_seen(s),
     })
 }
 
-/// The kit's cluster and registry as k3d and the engine see them, and whether the network
-/// exists.
-pub fn k3d_seen(s: &Settings, engine: &EngineInUse) -> Result<(Seen, bool)> {
-    let (cluster, registry) = (s.get("K8S_DEV_CLUSTER"), s.get("K8S_DEV_REGISTRY_NAME"));
-    let nodes = k3d::parse_nodes(&engine.k3d(&["node", "list", "-o", "json"])?)?;
-    let (containers, network) = engine_view(engine, cluster, registry, s.get("K8S_DEV_NETWORK"))?;
-    let strangers = k3d::stranger_names(&containers, cluster, registry);
-    let seen = Seen::of(&nodes, cluster, registry).with_strangers(&strangers, cluster, registry);
-    Ok((seen, network))
+/// What the engine has besides k3d's containers.
+pub struct EngineView {
+    pub network: bool,
+    pub node_image: bool,
 }
 
-/// The containers named like the kit's (any state, with labels) and whether the network
-/// exists, in one round trip to the engine.
+/// The kit's cluster and registry as k3d and the engine see them, whether the network exists
+/// and whether the engine has the node image.
+pub fn k3d_seen(s: &Settings, engine: &EngineInUse) -> Result<(Seen, EngineView)> {
+    let (cluster, registry) = (s.get("K8S_DEV_CLUSTER"), s.get("K8S_DEV_REGISTRY_NAME"));
+    let nodes = k3d::parse_nodes(&engine.k3d(&["node", "list", "-o", "json"])?)?;
+    let (containers, view) = engine_view(
+        engine,
+        cluster,
+        registry,
+        s.get("K8S_DEV_NETWORK"),
+        s.get("K8S_DEV_K3S_IMAGE"),
+    )?;
+    let strangers = k3d::stranger_names(&containers, cluster, registry);
+    let seen = Seen::of(&nodes, cluster, registry).with_strangers(&strangers, cluster, registry);
+    Ok((seen, view))
+}
+
+/// Whether an engine answer means found (`Ok`), not found (404) or failed.
+fn found<T>(answer: Result<T, bollard::errors::Error>) -> Result<bool, bollard::errors::Error> {
+    match answer {
+        Ok(_) => Ok(true),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+/// The containers named like the kit's (any state, with labels), whether the network exists
+/// and whether the node image is there, in one round trip to the engine.
 fn engine_view(
     engine: &EngineInUse,
     cluster: &str,
     registry: &str,
     network: &str,
-) -> Result<(Vec<k3d::Labelled>, bool)> {
+    node_image: &str,
+) -> Result<(Vec<k3d::Labelled>, EngineView)> {
     let docker = engine::client(&engine.resolved.endpoint(), ENGINE_LIMIT)
         .map_err(|err| anyhow::anyhow!(err))?;
     // The engine matches `name` filters as substrings; stranger_names picks the exact names.
@@ -98,22 +123,18 @@ fn engine_view(
         .filters(&filters)
         .build();
     let host = &engine.resolved.host;
-    let (list, net) = crate::runtime::block_on(async {
+    let (list, net, image) = crate::runtime::block_on(async {
         tokio::join!(
             docker.list_containers(Some(options)),
-            docker.inspect_network(network, None)
+            docker.inspect_network(network, None),
+            docker.inspect_image(node_image)
         )
     });
     let list = list.with_context(|| format!("listing containers of the engine at {host}"))?;
-    let network_exists = match net {
-        Ok(_) => true,
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => false,
-        Err(err) => {
-            return Err(err).with_context(|| format!("inspecting network {network} at {host}"));
-        }
-    };
+    let network_exists =
+        found(net).with_context(|| format!("inspecting network {network} at {host}"))?;
+    let node_image =
+        found(image).with_context(|| format!("inspecting image {node_image} at {host}"))?;
     let containers = list
         .into_iter()
         .flat_map(|c| {
@@ -125,7 +146,13 @@ fn engine_view(
                 .map(move |name| (name, labels.clone()))
         })
         .collect();
-    Ok((containers, network_exists))
+    Ok((
+        containers,
+        EngineView {
+            network: network_exists,
+            node_image,
+        },
+    ))
 }
 
 /// The kit's host ports that cannot be bound now, with the line `up` reports if it needs them.

@@ -17,6 +17,8 @@ pub struct Observed {
     pub k3d: Seen,
     /// Whether the container network exists.
     pub network: bool,
+    /// Whether the engine has the k3s image (K8S_DEV_K3S_IMAGE) already.
+    pub node_image: bool,
     /// Host ports that could not be bound, by setting, with the one-line reason.
     pub busy_ports: Vec<(&'static str, String)>,
     pub kubeconfig: KubeconfigSeen,
@@ -57,6 +59,8 @@ pub enum Action {
     /// Kubeconfig: merge the cluster's file into the default one.
     Merge,
     Publish,
+    /// The node image: pull it before k3d runs.
+    Pull,
 }
 
 impl Action {
@@ -70,6 +74,7 @@ impl Action {
             Action::Refresh => "refresh",
             Action::Merge => "merge",
             Action::Publish => "publish",
+            Action::Pull => "pull",
         }
     }
 }
@@ -78,6 +83,10 @@ impl Action {
 pub struct UpPlan {
     pub network: Action,
     pub registry: Action,
+    /// Pull the k3s image first: k3d's timeout (options.k3d.timeout, K8S_DEV_TIMEOUT) also
+    /// covers pulling it, which alone can outlast it on a cold machine or a slow link, and k3d
+    /// then rolls the new cluster back. Pulled apart, the limit covers only the start.
+    pub node_image: Action,
     pub cluster: Action,
     pub kubeconfig: Action,
     pub configmap: Action,
@@ -185,6 +194,11 @@ pub fn up(o: &Observed, s: &Settings) -> Result<UpPlan, Vec<String>> {
             Action::None
         },
         registry,
+        node_image: if cluster_action == Action::Create && !o.node_image {
+            Action::Pull
+        } else {
+            Action::None
+        },
         cluster: cluster_action,
         kubeconfig,
         // KEP-1755: tells Skaffold and Tilt where to push; a running cluster has it already.
@@ -248,10 +262,11 @@ impl UpPlan {
     /// Shell assignments for the task script: `PLAN_REGISTRY=create` …
     pub fn shell(&self) -> String {
         format!(
-            "PLAN_NETWORK={}\nPLAN_REGISTRY={}\nPLAN_CLUSTER={}\nPLAN_KUBECONFIG={}\n\
-             PLAN_CONFIGMAP={}\nPLAN_REGISTRY_WAS={}\nPLAN_CLUSTER_WAS={}\n",
+            "PLAN_NETWORK={}\nPLAN_REGISTRY={}\nPLAN_NODE_IMAGE={}\nPLAN_CLUSTER={}\n\
+             PLAN_KUBECONFIG={}\nPLAN_CONFIGMAP={}\nPLAN_REGISTRY_WAS={}\nPLAN_CLUSTER_WAS={}\n",
             self.network.as_str(),
             self.registry.as_str(),
+            self.node_image.as_str(),
             self.cluster.as_str(),
             self.kubeconfig.as_str(),
             self.configmap.as_str(),
@@ -365,6 +380,7 @@ mod tests {
                 foreign,
             },
             network: true,
+            node_image: true,
             busy_ports: Vec::new(),
             kubeconfig: KubeconfigSeen {
                 problems: Vec::new(),
@@ -609,6 +625,23 @@ mod tests {
     }
 
     #[test]
+    fn the_node_image_is_pulled_only_for_a_new_cluster_and_only_when_missing() {
+        let s = settings();
+        let mut o = observed(Missing, Missing, Running);
+        o.node_image = false;
+        assert_eq!(up(&o, &s).unwrap().node_image, Action::Pull);
+        o.node_image = true;
+        assert_eq!(up(&o, &s).unwrap().node_image, Action::None);
+        let mut o = observed(Stopped, Stopped, Running);
+        o.node_image = false;
+        assert_eq!(
+            up(&o, &s).unwrap().node_image,
+            Action::None,
+            "a stopped cluster's nodes exist: k3d pulls nothing to start them"
+        );
+    }
+
+    #[test]
     fn the_network_is_created_only_for_what_is_created() {
         let s = settings();
         let mut o = observed(Missing, Missing, Running);
@@ -694,8 +727,9 @@ mod tests {
         let plan = up(&observed(Running, Stopped, Missing), &settings()).unwrap();
         assert_eq!(
             plan.shell(),
-            "PLAN_NETWORK=none\nPLAN_REGISTRY=create\nPLAN_CLUSTER=start\nPLAN_KUBECONFIG=refresh\n\
-             PLAN_CONFIGMAP=publish\nPLAN_REGISTRY_WAS=missing\nPLAN_CLUSTER_WAS=partial\n"
+            "PLAN_NETWORK=none\nPLAN_REGISTRY=create\nPLAN_NODE_IMAGE=none\nPLAN_CLUSTER=start\n\
+             PLAN_KUBECONFIG=refresh\nPLAN_CONFIGMAP=publish\nPLAN_REGISTRY_WAS=missing\n\
+             PLAN_CLUSTER_WAS=partial\n"
         );
     }
 }

@@ -201,14 +201,21 @@ cmd_up() {
       ce start "k3d-${K8S_DEV_REGISTRY_NAME}" >/dev/null
       ;;
   esac
+  if [[ "${PLAN_NODE_IMAGE}" == pull ]]; then
+    # Apart from k3d, whose K8S_DEV_TIMEOUT would cover the pull too (the plan says why); if
+    # the engine cannot pull it, k3d tries and says why.
+    require_engine
+    log "pulling ${K8S_DEV_K3S_IMAGE} (before k3d, whose ${K8S_DEV_TIMEOUT} limit then covers only the start)"
+    ce pull "${K8S_DEV_K3S_IMAGE}" >&2 || log "pulling ${K8S_DEV_K3S_IMAGE} failed; k3d will try"
+  fi
   case "${PLAN_CLUSTER}" in
     create)
       log "creating cluster ${K8S_DEV_CLUSTER} from ${K8S_DEV_K3D_CONFIG}"
-      k3d cluster create --config "${K8S_DEV_K3D_CONFIG}" >&2
+      kit_k3d cluster create --config "${K8S_DEV_K3D_CONFIG}" >&2
       ;;
     start)
       log "starting cluster ${K8S_DEV_CLUSTER}"
-      k3d cluster start "${K8S_DEV_CLUSTER}" >&2
+      kit_k3d cluster start "${K8S_DEV_CLUSTER}" >&2
       ;;
   esac
   ce_helper up finish --cluster "${PLAN_CLUSTER}" --kubeconfig "${PLAN_KUBECONFIG}" --configmap "${PLAN_CONFIGMAP}"
