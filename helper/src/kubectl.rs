@@ -129,6 +129,42 @@ impl Kubectl {
         parse_json(&self.run(&["get", "nodes", "-o", "json"], left)?)
     }
 
+    /// The namespace `name` as JSON, `None` when it does not exist (a list filtered by name:
+    /// no error text to tell apart from a failure).
+    pub fn namespace(&self, name: &str, left: Duration) -> Result<Option<Value>, String> {
+        let selector = format!("metadata.name={name}");
+        let list = parse_json(&self.run(
+            &["get", "namespaces", "--field-selector", &selector, "-o", "json"],
+            left,
+        )?)?;
+        Ok(list["items"].as_array().and_then(|items| items.first()).cloned())
+    }
+
+    /// `VERSION STATUS` of each revision of a Helm release, from the labels of the Secrets Helm
+    /// 3 keeps them in (its default storage driver). Only the labels leave kubectl: a release
+    /// Secret also holds the chart's values.
+    pub fn release_revisions(
+        &self,
+        namespace: &str,
+        release: &str,
+        left: Duration,
+    ) -> Result<String, String> {
+        let selector = format!("owner=helm,name={release}");
+        self.run(
+            &[
+                "get",
+                "secrets",
+                "--namespace",
+                namespace,
+                "--selector",
+                &selector,
+                "-o",
+                r#"jsonpath={range .items[*]}{.metadata.labels.version}{" "}{.metadata.labels.status}{"\n"}{end}"#,
+            ],
+            left,
+        )
+    }
+
     pub fn probe_crd(&self, name: &str, left: Duration) -> Result<(), String> {
         // The full resource name: the `crd` short name needs discovery to list it.
         let json = self.run(

@@ -5,6 +5,7 @@
 //! how to merge, when a wait is over) are pure functions over an [`env::Env`] snapshot and
 //! injected probes, so they are unit-tested without engines; `cli` is the IO edge.
 
+pub mod bootstrap;
 pub mod cli;
 pub mod doctor;
 pub mod engine;

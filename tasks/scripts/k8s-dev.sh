@@ -9,8 +9,9 @@
 # Needs: k3d, kubectl, helm, skaffold (mise install), cargo, and Docker or Podman for the
 # cluster. This script only sequences: k8s-dev-helper owns every decision that needs more than
 # glue. It validates, defaults and derives every K8S_DEV_* setting once at start (`settings
-# --shell`; usage() lists them), decides what `up` and `down` do from what exists (`up plan`,
-# `down plan`), and writes kubeconfigs and waits (`up finish`, `down finish`).
+# --shell`; usage() lists them), decides what `up`, `down` and `bootstrap` do from what exists
+# (`up plan`, `down plan`, `bootstrap plan`), and writes kubeconfigs and waits (`up finish`,
+# `down finish`).
 #
 # Remote mode: with K8S_DEV_CONTEXT naming an existing context that is not this kit's k3d
 # cluster, up/down create and delete nothing; up checks that the context answers and that the
@@ -419,10 +420,22 @@ cmd_bootstrap() {
   require_tool helm
   select_cluster
   ce_helper wait apiserver "${KUBE_FLAGS[@]}" --timeout "${K8S_DEV_TIMEOUT}"
-  local ns
-  for ns in "${K8S_DEV_NAMESPACE}" "${K8S_DEV_SANDBOX_NAMESPACE}"; do
-    kctl create namespace "${ns}" --dry-run=client -o yaml | kctl apply -f - >/dev/null
-  done
+  kctl create namespace "${K8S_DEV_NAMESPACE}" --dry-run=client -o yaml | kctl apply -f - >/dev/null
+  local plan
+  plan="$(ce_helper bootstrap plan "${KUBE_FLAGS[@]}")" || exit 1
+  eval "${plan}"
+  # Marked as the release's, a sandbox namespace the chart renders too is adopted by Helm
+  # instead of refused; a chart that does not render it leaves it alone.
+  case "${PLAN_SANDBOX_NAMESPACE}" in
+    create | adopt)
+      if [[ "${PLAN_SANDBOX_NAMESPACE}" == create ]]; then
+        kctl create namespace "${K8S_DEV_SANDBOX_NAMESPACE}" >/dev/null
+      fi
+      kctl label namespace "${K8S_DEV_SANDBOX_NAMESPACE}" --overwrite app.kubernetes.io/managed-by=Helm >/dev/null
+      kctl annotate namespace "${K8S_DEV_SANDBOX_NAMESPACE}" --overwrite "meta.helm.sh/release-name=${K8S_DEV_RELEASE}" \
+        "meta.helm.sh/release-namespace=${K8S_DEV_NAMESPACE}" >/dev/null
+      ;;
+  esac
   if [[ -n "${K8S_DEV_CRDS}" ]]; then
     # Applied first and checked: a loop over `$(kubectl apply …)` would ignore kubectl failing
     # and go on to install the chart without its CRDs.
@@ -450,6 +463,16 @@ cmd_bootstrap() {
   fi
   local helm_flags=(--kube-context "${KUBE_CONTEXT}")
   [[ -z "${KUBE_FILE}" ]] || helm_flags+=(--kubeconfig "${KUBE_FILE}")
+  case "${PLAN_RELEASE}" in
+    uninstall)
+      log "release ${K8S_DEV_RELEASE} was left ${PLAN_RELEASE_STATUS} by an interrupted helm; uninstalling it"
+      helm uninstall "${K8S_DEV_RELEASE}" "${helm_flags[@]}" --namespace "${K8S_DEV_NAMESPACE}" >&2
+      ;;
+    rollback)
+      log "release ${K8S_DEV_RELEASE} was left ${PLAN_RELEASE_STATUS} by an interrupted helm; rolling back to its previous revision"
+      helm rollback "${K8S_DEV_RELEASE}" "${helm_flags[@]}" --namespace "${K8S_DEV_NAMESPACE}" >&2
+      ;;
+  esac
   log "helm upgrade --install ${K8S_DEV_RELEASE} (${K8S_DEV_CHART}, ${K8S_DEV_VALUES})"
   helm upgrade --install "${K8S_DEV_RELEASE}" "${K8S_DEV_CHART}" "${helm_flags[@]}" \
     --namespace "${K8S_DEV_NAMESPACE}" --create-namespace \

@@ -4,6 +4,7 @@
 //! Command-line parsing and dispatch. One module per subcommand; each owns its `clap::Args`
 //! and a `run`. Results go to stdout, progress and errors to stderr.
 
+mod bootstrap;
 mod credentials;
 mod doctor;
 mod down;
@@ -15,7 +16,7 @@ mod registry;
 mod settings;
 mod status;
 pub(crate) mod up;
-mod wait;
+pub(crate) mod wait;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
@@ -42,6 +43,8 @@ enum Command {
     Up(up::UpCommand),
     #[command(subcommand)]
     Down(down::DownCommand),
+    #[command(subcommand)]
+    Bootstrap(bootstrap::BootstrapCommand),
     #[command(subcommand)]
     Ports(ports::PortsCommand),
     #[command(subcommand)]
@@ -81,6 +84,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Image(cmd) => cmd.run(),
         Command::Up(cmd) => cmd.run(),
         Command::Down(cmd) => cmd.run(),
+        Command::Bootstrap(cmd) => cmd.run(),
         Command::Ports(cmd) => cmd.run(),
         Command::Registry(cmd) => cmd.run(),
         Command::Status(args) => args.run(),

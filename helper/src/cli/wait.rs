@@ -82,7 +82,7 @@ enum What {
 
 /// Passed through to kubectl.
 #[derive(Debug, clap::Args)]
-struct KubeArgs {
+pub struct KubeArgs {
     /// Kubeconfig file for kubectl [default: kubectl's: $KUBECONFIG, else ~/.kube/config]
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
@@ -92,7 +92,7 @@ struct KubeArgs {
 }
 
 impl KubeArgs {
-    fn kubectl(self) -> anyhow::Result<Kubectl> {
+    pub fn kubectl(self) -> anyhow::Result<Kubectl> {
         Kubectl::find(self.kubeconfig, self.context)
     }
 }
