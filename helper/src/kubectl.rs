@@ -182,12 +182,44 @@ impl Kubectl {
 
     pub fn probe_rollout(&self, target: &Rollout, left: Duration) -> Result<(), String> {
         let resource = format!("{}/{}", target.kind.resource(), target.name);
-        let mut args = vec!["get", resource.as_str(), "-o", "json"];
+        let obj = parse_json(&self.run(&self.in_namespace(target, &["get", &resource, "-o", "json"]), left)?)?;
+        let not_done = match rollout_done(target.kind, &obj) {
+            Ok(()) => return Ok(()),
+            Err(why) => why,
+        };
+        if !(target.delete_stuck && target.kind == Kind::StatefulSet) {
+            return Err(not_done);
+        }
+        let Some(selector) = label_selector(&obj) else {
+            return Err(not_done);
+        };
+        let pods = parse_json(&self.run(
+            &self.in_namespace(target, &["get", "pods", "--selector", &selector, "-o", "json"]),
+            left,
+        )?)?;
+        let mut deleted = Vec::new();
+        for pod in stuck_pods(&obj, &pods) {
+            eprintln!(
+                "[k8s-dev] pod {pod} is not Ready and of an older revision: the StatefulSet would \
+                 wait for it forever (kubernetes/kubernetes#67250); deleting it"
+            );
+            self.run(&self.in_namespace(target, &["delete", "pod", &pod, "--wait=false"]), left)?;
+            deleted.push(pod);
+        }
+        if deleted.is_empty() {
+            Err(not_done)
+        } else {
+            Err(format!("{not_done}; deleted stuck pod {}", deleted.join(", ")))
+        }
+    }
+
+    /// `args` with the rollout's `--namespace`, when it names one.
+    fn in_namespace<'a>(&self, target: &'a Rollout, args: &[&'a str]) -> Vec<&'a str> {
+        let mut args = args.to_vec();
         if let Some(namespace) = &target.namespace {
             args.extend(["--namespace", namespace.as_str()]);
         }
-        let json = self.run(&args, left)?;
-        rollout_done(target.kind, &parse_json(&json)?)
+        args
     }
 }
 
@@ -299,6 +331,8 @@ pub struct Rollout {
     pub kind: Kind,
     pub name: String,
     pub namespace: Option<String>,
+    /// StatefulSets: delete the pods [`stuck_pods`] names while waiting.
+    pub delete_stuck: bool,
 }
 
 impl Rollout {
@@ -320,8 +354,49 @@ impl Rollout {
             kind,
             name: name.to_owned(),
             namespace,
+            delete_stuck: false,
         })
     }
+}
+
+/// `spec.selector.matchLabels` as a label selector (`k=v,k2=v2`); `None` without one.
+pub fn label_selector(obj: &Value) -> Option<String> {
+    let labels = obj.pointer("/spec/selector/matchLabels")?.as_object()?;
+    let terms: Vec<String> = labels
+        .iter()
+        .filter_map(|(k, v)| Some(format!("{k}={}", v.as_str()?)))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(","))
+}
+
+/// The pods of a StatefulSet that block its rollout for good: not Ready, not being deleted,
+/// and of another revision than the one it rolls out. With the default OrderedReady policy the
+/// controller waits for every pod to be Running and Ready before it replaces one, so a pod of a
+/// broken template (an unschedulable spec, a crashing binary) keeps a fixed template from ever
+/// reaching it; the StatefulSet docs' "Forced rollback" (kubernetes/kubernetes#67250) says to
+/// delete it. Nothing is named until the controller has observed the current spec.
+pub fn stuck_pods(sts: &Value, pods: &Value) -> Vec<String> {
+    let generation = int(sts, "/metadata/generation").unwrap_or(0);
+    let observed = int(sts, "/status/observedGeneration").unwrap_or(0);
+    let Some(update) = sts.pointer("/status/updateRevision").and_then(Value::as_str) else {
+        return Vec::new();
+    };
+    if observed < generation {
+        return Vec::new();
+    }
+    let items = pods["items"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    items
+        .iter()
+        .filter(|pod| {
+            let revision = pod
+                .pointer("/metadata/labels/controller-revision-hash")
+                .and_then(Value::as_str);
+            let ready = condition(pod, "Ready").is_some_and(|(status, _)| status == "True");
+            let deleting = pod.pointer("/metadata/deletionTimestamp").is_some();
+            revision.is_some_and(|r| r != update) && !ready && !deleting
+        })
+        .map(|pod| name_of(pod).to_string())
+        .collect()
 }
 
 fn int(obj: &Value, pointer: &str) -> Option<i64> {
@@ -449,6 +524,52 @@ mod tests {
         json!({"metadata": {"name": name}, "status": {"conditions": [
             {"type": "MemoryPressure", "status": "False"},
             {"type": "Ready", "status": ready, "reason": "KubeletReady"}]}})
+    }
+
+    fn sts(generation: i64, observed: i64, update: &str) -> Value {
+        json!({"metadata": {"name": "openshell", "generation": generation},
+               "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": "openshell",
+                                                     "app.kubernetes.io/instance": "openshell"}}},
+               "status": {"observedGeneration": observed, "updateRevision": update}})
+    }
+
+    fn pod(name: &str, revision: &str, ready: &str, deleting: bool) -> Value {
+        let mut pod = json!({"metadata": {"name": name, "labels": {"controller-revision-hash": revision}},
+                             "status": {"conditions": [{"type": "Ready", "status": ready}]}});
+        if deleting {
+            pod["metadata"]["deletionTimestamp"] = json!("2026-12-07T12:00:00Z");
+        }
+        pod
+    }
+
+    #[test]
+    fn a_pod_of_an_older_revision_that_never_got_ready_is_stuck() {
+        let pods = json!({"items": [
+            pod("openshell-0", "openshell-bad", "False", false),
+            pod("openshell-1", "openshell-good", "False", false),
+            pod("openshell-2", "openshell-bad", "True", false),
+            pod("openshell-3", "openshell-bad", "False", true),
+        ]});
+        assert_eq!(
+            stuck_pods(&sts(3, 3, "openshell-good"), &pods),
+            ["openshell-0"],
+            "not the updated one still starting, not a Ready one, not one already going"
+        );
+        assert!(
+            stuck_pods(&sts(4, 3, "openshell-good"), &pods).is_empty(),
+            "the controller has not seen the fixed spec yet"
+        );
+        let no_status = json!({"metadata": {"generation": 1}});
+        assert!(stuck_pods(&no_status, &pods).is_empty());
+    }
+
+    #[test]
+    fn a_statefulsets_selector_is_its_match_labels() {
+        assert_eq!(
+            label_selector(&sts(1, 1, "x")).as_deref(),
+            Some("app.kubernetes.io/instance=openshell,app.kubernetes.io/name=openshell")
+        );
+        assert_eq!(label_selector(&json!({"spec": {}})), None);
     }
 
     #[test]

@@ -481,7 +481,10 @@ cmd_bootstrap() {
     --set "image.tag=${gateway_tag:-dev}" \
     --set "supervisor.image.repository=${K8S_DEV_REGISTRY_PULL}/${K8S_DEV_SUPERVISOR_IMAGE}" \
     --set "supervisor.image.tag=dev" >&2
-  ce_helper wait rollout "${K8S_DEV_ROLLOUT}" -n "${K8S_DEV_NAMESPACE}" "${KUBE_FLAGS[@]}" --timeout "${K8S_DEV_TIMEOUT}"
+  # A StatefulSet's pod of a broken earlier bootstrap (never Ready) would hold this rollout
+  # forever; the wait deletes it (the helper says which and why).
+  ce_helper wait rollout "${K8S_DEV_ROLLOUT}" -n "${K8S_DEV_NAMESPACE}" "${KUBE_FLAGS[@]}" --timeout "${K8S_DEV_TIMEOUT}" \
+    --delete-stuck-pods
   echo "Release: ${K8S_DEV_RELEASE} in ${K8S_DEV_NAMESPACE} (${K8S_DEV_ROLLOUT} rolled out)"
 }
 

@@ -75,6 +75,10 @@ enum What {
         /// Namespace [default: the context's]
         #[arg(short = 'n', long)]
         namespace: Option<String>,
+        /// StatefulSets: delete a pod that is not Ready and of an older revision, which the
+        /// StatefulSet would wait for forever (kubernetes/kubernetes#67250)
+        #[arg(long)]
+        delete_stuck_pods: bool,
         #[command(flatten)]
         kube: KubeArgs,
     },
@@ -156,9 +160,13 @@ impl What {
             What::Rollout {
                 target,
                 namespace,
+                delete_stuck_pods,
                 kube,
             } => {
-                let rollout = Rollout::parse(&target, namespace)?;
+                let rollout = Rollout {
+                    delete_stuck: delete_stuck_pods,
+                    ..Rollout::parse(&target, namespace)?
+                };
                 let kubectl = kube.kubectl()?;
                 let mut what = format!("rollout of {target}");
                 if let Some(namespace) = &rollout.namespace {
