@@ -163,6 +163,23 @@ require_tool() { # tool
   command -v "$1" >/dev/null 2>&1 || die "$1 not found. Run: mise install"
 }
 
+# k3d as the kit runs it. `k3d cluster delete` rewrites the default kubeconfig (KUBECONFIG, else
+# ~/.kube/config) whatever the cluster's config says, and `cluster create` does with a config
+# that sets updateDefaultKubeconfig (an adopter's K8S_DEV_K3D_CONFIG may): its own rename, outside
+# kubectl's lock, dropping comments and a file's owner (k3d 5.9 pkg/client/kubeconfig.go
+# KubeconfigWrite). The kit writes the user's kubeconfig only through the helper (up finish, down
+# finish), so k3d gets an empty kubeconfig of its own, in a private directory removed on exit.
+K3D_KUBECONFIG_DIR=""
+remove_k3d_kubeconfig() { if [[ -n "${K3D_KUBECONFIG_DIR}" ]]; then rm -rf "${K3D_KUBECONFIG_DIR}"; fi; }
+kit_k3d() {
+  if [[ -z "${K3D_KUBECONFIG_DIR}" ]]; then
+    K3D_KUBECONFIG_DIR="$(mktemp -d "${TMPDIR:-/tmp}/k8s-dev-k3d.XXXXXX")"
+    trap remove_k3d_kubeconfig EXIT
+    (umask 077 && : >"${K3D_KUBECONFIG_DIR}/kubeconfig")
+  fi
+  KUBECONFIG="${K3D_KUBECONFIG_DIR}/kubeconfig" k3d "$@"
+}
+
 # One up/down at a time per user: the script holds the lock file open on descriptor 9 and the
 # helper's plan takes a flock on it before reading anything. The kernel drops the lock when
 # this process ends, however it ends. The directory is created private (0700).
@@ -192,7 +209,7 @@ cmd_up() {
   case "${PLAN_REGISTRY}" in
     create)
       log "creating registry ${K8S_DEV_REGISTRY_NAME} on ${K8S_DEV_BIND_ADDRESS}:${K8S_DEV_REGISTRY_PORT}"
-      k3d registry create "${K8S_DEV_REGISTRY_NAME}" \
+      kit_k3d registry create "${K8S_DEV_REGISTRY_NAME}" \
         --port "${K8S_DEV_BIND_ADDRESS}:${K8S_DEV_REGISTRY_PORT}" \
         --default-network "${K8S_DEV_NETWORK}" >&2
       ;;
@@ -244,13 +261,13 @@ cmd_down() {
   eval "${plan}"
   if [[ "${PLAN_CLUSTER}" == delete ]]; then
     log "deleting cluster ${K8S_DEV_CLUSTER}"
-    k3d cluster delete "${K8S_DEV_CLUSTER}" >&2
+    kit_k3d cluster delete "${K8S_DEV_CLUSTER}" >&2
   fi
   ce_helper down finish
   case "${PLAN_REGISTRY}" in
     delete)
       log "deleting registry ${K8S_DEV_REGISTRY_NAME} and its images"
-      k3d registry delete "${K8S_DEV_REGISTRY_NAME}" >&2
+      kit_k3d registry delete "${K8S_DEV_REGISTRY_NAME}" >&2
       ;;
     keep) log "kept registry ${K8S_DEV_REGISTRY_NAME} and its images (down --registry deletes it)" ;;
   esac

@@ -14,6 +14,9 @@
 #                 bound
 #   cold_pull     a k3s image that takes longer to pull than K8S_DEV_TIMEOUT: up pulls it before
 #                 k3d's timeout starts
+#   user_kubeconfig  k3d never writes the user's kubeconfig: not on create with a config that
+#                 asks it to (updateDefaultKubeconfig, switchCurrentContext), not on delete (which
+#                 always would); the file is byte-identical, same inode, after down
 # Prints PASS/FAIL/SKIP lines.
 #
 # Environment: K8S_DEV_TEST_PODMAN_HOST, CONTAINERS_CONF, CONTAINERS_STORAGE_CONF,
@@ -210,9 +213,53 @@ test_cold_pull() {
   pm rmi -f "${image}" >/dev/null 2>&1 || true
 }
 
+test_user_kubeconfig() {
+  k3d_sandbox user_kubeconfig || return 0
+  local user="${SANDBOX}/kube/config" original="${SANDBOX}/kube-original" config="${SANDBOX}/cluster.yaml"
+  mkdir -p "${SANDBOX}/kube"
+  # A user's file as kubectl would not write it: a comment, flow style, its own key order.
+  cat >"${original}" <<'YAML'
+# my clusters; keep this comment
+kind: Config
+apiVersion: v1
+current-context: other
+contexts:
+- {name: other, context: {cluster: other, user: other}}
+clusters:
+- {name: other, cluster: {server: "https://10.0.0.1:6443"}}
+users:
+- {name: other, user: {token: not-a-secret}}
+YAML
+  (umask 077 && cp "${original}" "${user}")
+  export KUBECONFIG="${user}" K8S_DEV_SWITCH_CONTEXT=0
+  # An adopter's config that asks k3d to write the default kubeconfig and switch to it.
+  sed -e 's/updateDefaultKubeconfig: false/updateDefaultKubeconfig: true/' \
+    -e 's/switchCurrentContext: false/switchCurrentContext: true/' "${ROOT}/deploy/k3d/cluster.yaml" >"${config}"
+  export K8S_DEV_K3D_CONFIG="${config}"
+  run_task k8s:dev:up
+  assert_ok "up with a k3d config that sets updateDefaultKubeconfig and switchCurrentContext"
+  assert_eq "other" "$(kubectl config current-context)" \
+    "k3d did not switch the user's context (K8S_DEV_SWITCH_CONTEXT=0; the helper merged without switching)"
+  assert_contains "$(kubectl config get-contexts -o name)" "k3d-${K8S_DEV_CLUSTER}" "the helper merged the cluster's context"
+
+  # The user's file without the cluster (as if they had removed it), then down: the helper has
+  # nothing to remove there, and k3d's delete must not rewrite it.
+  cp "${original}" "${user}"
+  local before after
+  before="$(stat -c '%i %a' "${user}") $(sha256sum <"${user}")"
+  run_task k8s:dev:down
+  assert_ok "down"
+  assert_contains "${ERR}" "Successfully deleted cluster" "k3d deleted the cluster"
+  after="$(stat -c '%i %a' "${user}") $(sha256sum <"${user}")"
+  assert_eq "${before}" "${after}" "the user's kubeconfig is byte-identical after down (same inode, mode and content)"
+  assert_eq "" "$(find "${SANDBOX}/kube" -name 'config.k3d_*' -o -name '*.lock')" "no temporary or lock file of k3d left beside it"
+  assert_eq "" "$(find "${TMPDIR}" -maxdepth 1 -name 'k8s-dev-k3d.*')" "k3d's own kubeconfig went when the task ended"
+  run_task k8s:dev:down --registry
+}
+
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  DEFAULT_TESTS=(lifecycle bind_address cold_pull)
+  DEFAULT_TESTS=(lifecycle bind_address cold_pull user_kubeconfig)
   run_tests "$@"
 }
 
