@@ -6,18 +6,21 @@
 # kube-apiserver, kube-controller-manager, kube-scheduler, kwok marking the node and pods Ready)
 # with the real tools (helm, skaffold, kubectl as pinned in mise.toml; tests/support/tools.sh
 # builds them), in remote mode (K8S_DEV_CONTEXT), through real mise:
-#   bootstrap          namespaces, CRDs from a file, helm install then upgrade, rollout waits;
-#                      status --json sees the node; down deletes nothing
+#   bootstrap          namespaces, CRDs from a file, helm install then upgrade, the StatefulSet's
+#                      rollout wait; status --json sees the node; down deletes nothing
 #   sandbox_namespace  a chart that renders the sandbox Namespace installs although bootstrap
-#                      created that namespace first (Helm adopts it)
-#   gateway            the out-of-cluster gateway creates a sandbox pod through kube-rs, the pod
+#                      created that namespace first, or found it made by hand (Helm adopts it)
+#   gateway            the stand-in's runner (`mise run gateway -- --driver kubernetes`, its
+#                      --config TOML, --disable-tls) creates a sandbox pod through kube-rs, the pod
 #                      becomes Ready, DELETE removes it
 #   watch              skaffold dev: the custom builder publishes to the registry, skaffold's helm
 #                      sequence installs the release, Ctrl-C uninstalls it
 #   apiserver_killed   kube-apiserver killed during bootstrap's rollout wait: a bounded error
 #                      naming what was awaited; the harness restarts it
 #   pending_upgrade    a helm upgrade killed mid-way leaves the release pending-upgrade; the next
-#                      bootstrap recovers it
+#                      bootstrap recovers it and completes the rollout
+#   fixed_after_broken a bootstrap whose pod never gets Ready, then one with the fix: the
+#                      StatefulSet's stuck pod is replaced and the rollout completes
 # Each test uses its own namespace and image names. Prints PASS/FAIL/SKIP lines.
 #
 # Environment: K8S_DEV_TEST_KUBECONFIG, K8S_DEV_TEST_CONTEXT, K8S_DEV_CLUSTER_STATE (from
@@ -46,6 +49,9 @@ real_sandbox() { # test name, [tool...] (default: helm kubectl)
     skip "${name}: not set:${missing}"
     return 1
   fi
+  # The tools cache lives under the caller's HOME, which the sandbox replaces (tools.sh here,
+  # cluster.sh in apiserver_killed).
+  export K8S_DEV_TOOLS_CACHE="${K8S_DEV_TOOLS_CACHE:-${HOME}/.cache/k8s-dev-tools}"
   sandbox_setup
   local path="" dir
   while read -r -d: dir; do
@@ -77,7 +83,7 @@ real_sandbox() { # test name, [tool...] (default: helm kubectl)
 }
 
 # Namespaces of the test (and what is in them) go, before the next test: node ports are
-# cluster-wide, and values.dev.yaml fixes one. Then the sandbox.
+# cluster-wide, and the dev values fix one. Then the sandbox.
 real_cleanup() {
   local ns
   for ns in "${K8S_DEV_NAMESPACE:-}" "${K8S_DEV_SANDBOX_NAMESPACE:-}"; do
@@ -95,10 +101,10 @@ release_field() { # expression, [namespace]
     | python3 -c 'import json,sys; r=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1" 2>/dev/null || echo absent
 }
 
-# values.dev.yaml with extra YAML merged over it, as a values file for K8S_DEV_VALUES.
+# The dev values with extra YAML merged over it, as a values file for K8S_DEV_VALUES.
 values_with() { # extra yaml
   local file="${SANDBOX}/values-${RANDOM}.yaml"
-  python3 - "${ROOT}/deploy/helm/openshell/values.dev.yaml" "$1" >"${file}" <<'PY'
+  python3 - "${ROOT}/deploy/values/dev.yaml" "$1" >"${file}" <<'PY'
 import sys, yaml
 def merge(dst, src):
     for k, v in src.items():
@@ -142,14 +148,14 @@ CRD
     "helm installed the release (revision 1)"
   assert_eq "True" "$(kc get crd "widgets.${crd_group}" -o jsonpath='{.status.conditions[?(@.type=="Established")].status}')" \
     "the CRD from K8S_DEV_CRDS is established"
-  assert_eq "1" "$(kc get deployment openshell -n "${K8S_DEV_NAMESPACE}" -o jsonpath='{.status.availableReplicas}')" \
-    "bootstrap returned after the rollout: the Deployment has its available replica"
+  assert_eq "1" "$(kc get statefulset openshell -n "${K8S_DEV_NAMESPACE}" -o jsonpath='{.status.readyReplicas}')" \
+    "bootstrap returned after the rollout: the StatefulSet has its ready replica"
   local tag
   # shellcheck disable=SC1091 # written by sync
   tag="$(source "${K8S_DEV_STATE_DIR}/images.env" && echo "${K8S_DEV_GATEWAY_TAG}")"
   assert_eq "${K8S_DEV_REGISTRY_PULL}/${K8S_DEV_GATEWAY_IMAGE}:${tag}" \
-    "$(kc get deployment openshell -n "${K8S_DEV_NAMESPACE}" -o jsonpath='{.spec.template.spec.containers[0].image}')" \
-    "the Deployment runs the gateway image sync just published"
+    "$(kc get statefulset openshell -n "${K8S_DEV_NAMESPACE}" -o jsonpath='{.spec.template.spec.containers[0].image}')" \
+    "the StatefulSet runs the gateway image sync just published"
   assert_contains "$(curl -fsS "http://${K8S_DEV_TEST_REGISTRY}/v2/${K8S_DEV_GATEWAY_IMAGE}/tags/list")" "\"${tag}\"" \
     "that image is in the registry"
 
@@ -177,42 +183,74 @@ print(s["mode"], s["cluster"]["context"], s["cluster"]["state"], s["registry"]["
   kc delete crd "widgets.${crd_group}" --wait=false >/dev/null
 }
 
+# The stand-in chart as an adopter's might be: one that renders the sandbox Namespace itself.
+chart_rendering_the_sandbox_namespace() {
+  local chart="${SANDBOX}/chart"
+  cp -r "${ROOT}/deploy/helm/openshell" "${chart}"
+  cat >"${chart}/templates/sandbox-namespace.yaml" <<'YAML'
+{{- $ns := include "openshell.sandboxNamespace" . }}
+{{- if ne $ns .Release.Namespace }}
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: {{ $ns }}
+{{- end }}
+YAML
+  echo "${chart}"
+}
+
+sandbox_owner() { # namespace
+  kc get namespace "$1" -o jsonpath='{.metadata.labels.app\.kubernetes\.io/managed-by} {.metadata.annotations.meta\.helm\.sh/release-name}'
+}
+
 test_sandbox_namespace() {
   real_sandbox sandbox_namespace || return 0
-  export K8S_DEV_SANDBOX_NAMESPACE="${K8S_DEV_NAMESPACE}-sandboxes"
+  K8S_DEV_CHART="$(chart_rendering_the_sandbox_namespace)"
+  export K8S_DEV_CHART K8S_DEV_SANDBOX_NAMESPACE="${K8S_DEV_NAMESPACE}-sandboxes"
   K8S_DEV_VALUES="$(values_with "server: {sandboxNamespace: ${K8S_DEV_SANDBOX_NAMESPACE}}")"
   export K8S_DEV_VALUES
   run_task k8s:dev:bootstrap
-  assert_ok "bootstrap with a chart that renders the sandbox Namespace bootstrap created"
+  assert_ok "bootstrap with a chart that renders the sandbox Namespace bootstrap creates"
   assert_not_contains "${ERR}" "cannot be imported" "helm does not refuse the namespace"
-  assert_eq "Helm ${K8S_DEV_RELEASE:-openshell}" \
-    "$(kc get namespace "${K8S_DEV_SANDBOX_NAMESPACE}" -o jsonpath='{.metadata.labels.app\.kubernetes\.io/managed-by} {.metadata.annotations.meta\.helm\.sh/release-name}')" \
-    "the release owns the sandbox namespace"
+  assert_eq "Helm openshell" "$(sandbox_owner "${K8S_DEV_SANDBOX_NAMESPACE}")" "the release owns the sandbox namespace"
   run_task k8s:dev:bootstrap
   assert_ok "bootstrap again (upgrade) with the owned namespace"
+
+  # A sandbox namespace made by hand before the first bootstrap: adopted the same way.
+  helm --kube-context "${K8S_DEV_CONTEXT}" uninstall openshell -n "${K8S_DEV_NAMESPACE}" >/dev/null
+  export K8S_DEV_SANDBOX_NAMESPACE="${K8S_DEV_NAMESPACE}-by-hand"
+  K8S_DEV_VALUES="$(values_with "server: {sandboxNamespace: ${K8S_DEV_SANDBOX_NAMESPACE}}")"
+  kc create namespace "${K8S_DEV_SANDBOX_NAMESPACE}" >/dev/null
+  run_task k8s:dev:bootstrap
+  assert_ok "bootstrap with a chart that renders a sandbox Namespace made by hand"
+  assert_eq "Helm openshell" "$(sandbox_owner "${K8S_DEV_SANDBOX_NAMESPACE}")" "the release adopted it"
 }
 
 test_gateway() {
   real_sandbox gateway || return 0
   kc create namespace "${K8S_DEV_NAMESPACE}" >/dev/null
-  local port health log="${SANDBOX}/gateway.log" pid body="" i
+  local port log="${SANDBOX}/gateway.log" pid body="" i
+  local supervisor="${K8S_DEV_REGISTRY_PULL}/${K8S_DEV_SUPERVISOR_IMAGE}:dev" image="${K8S_DEV_REGISTRY_PULL}/rt-$$-sandbox:dev"
   port="$(free_port)"
-  health="$(free_port)"
-  (cd "${ROOT}" && exec setsid env K8S_DEV_GATEWAY_PORT="${port}" OPENSHELL_HEALTH_PORT="${health}" \
-    mise run -q k8s:dev:gateway) >"${log}" 2>&1 &
-  pid=$!
-  echo "${pid}" >"${SANDBOX}/gateway.pid"
+  # The stand-in's runner, as an OpenShell developer runs OpenShell's, against the sandbox's copy
+  # of the harness kubeconfig (its current context is the harness).
+  start_background gateway "${ROOT}" "${log}" env OPENSHELL_SERVER_PORT="${port}" \
+    OPENSHELL_SANDBOX_NAMESPACE="${K8S_DEV_NAMESPACE}" OPENSHELL_SANDBOX_IMAGE="${image}" \
+    OPENSHELL_SUPERVISOR_IMAGE="${supervisor}" OPENSHELL_GATEWAY_STATE_DIR="${SANDBOX}/gateway-state" \
+    mise run -q gateway -- --driver kubernetes
+  pid="${BG_PID}"
   for ((i = 0; i < 1200; i++)); do
-    curl -fsS "http://127.0.0.1:${health}/readyz" >/dev/null 2>&1 && break
+    curl -fsS "http://127.0.0.1:${port}/readyz" >/dev/null 2>&1 && break
     kill -0 "${pid}" 2>/dev/null || break
     sleep 0.5
   done
-  if ! curl -fsS "http://127.0.0.1:${health}/readyz" >/dev/null 2>&1; then
+  if ! curl -fsS "http://127.0.0.1:${port}/readyz" >/dev/null 2>&1; then
     fail "the gateway became ready against the real API server: $(tail -n 20 "${log}")"
     kill -TERM -- "-${pid}" 2>/dev/null || true
     return 0
   fi
-  pass "the gateway on the host is ready (it lists pods through kube-rs)"
+  pass "the runner's gateway on the host is ready (plaintext; it lists pods through kube-rs)"
+  assert_mode "${SANDBOX}/gateway-state/gateway.toml" 600 "the runner's gateway config is private"
   body="$(curl -fsS -X POST -d '{"name":"rt-sandbox"}' "http://127.0.0.1:${port}/sandboxes")" || true
   assert_contains "${body}" '"name":"rt-sandbox"' "POST /sandboxes creates the sandbox"
   for ((i = 0; i < 100; i++)); do
@@ -221,9 +259,9 @@ test_gateway() {
     sleep 0.3
   done
   assert_contains "${body}" '"ready":true' "the sandbox pod becomes Ready (scheduled, kwok runs it)"
-  assert_eq "${K8S_DEV_REGISTRY_PULL}/${K8S_DEV_SUPERVISOR_IMAGE}:dev" \
-    "$(kc get pod rt-sandbox -n "${K8S_DEV_NAMESPACE}" -o jsonpath='{.spec.containers[0].image}')" \
-    "the sandbox pod runs the supervisor image the task configured"
+  assert_eq "${supervisor} ${image}" \
+    "$(kc get pod rt-sandbox -n "${K8S_DEV_NAMESPACE}" -o jsonpath='{.spec.initContainers[0].image} {.spec.containers[0].image}')" \
+    "the pod sideloads the supervisor image (init container) into the sandbox image the config names"
   curl -fsS -X DELETE "http://127.0.0.1:${port}/sandboxes/rt-sandbox" >/dev/null || true
   for ((i = 0; i < 100; i++)); do
     kc get pod rt-sandbox -n "${K8S_DEV_NAMESPACE}" >/dev/null 2>&1 || break
@@ -251,8 +289,8 @@ test_watch() {
   done
   assert_contains "$(cat "${log}")" "Watching for changes" "watch: real skaffold built, deployed and saw the rollout stabilise"
   local image
-  image="$(kc get deployment openshell -n "${ns}" -o jsonpath='{.spec.template.spec.containers[0].image}' 2>/dev/null)"
-  assert_contains "${image}" "${K8S_DEV_REGISTRY}/openshell-gateway:" "watch: the Deployment runs the image skaffold built into the registry"
+  image="$(kc get statefulset openshell -n "${ns}" -o jsonpath='{.spec.template.spec.containers[0].image}' 2>/dev/null)"
+  assert_contains "${image}" "${K8S_DEV_REGISTRY}/openshell-gateway:" "watch: the StatefulSet runs the image skaffold built into the registry"
   assert_contains "${image}" "@sha256:" "watch: pinned by the digest the custom builder pushed"
   assert_eq "deployed" "$(release_field 'r["info"]["status"]' "${ns}")" "watch: skaffold installed the release through real helm"
   assert_contains "$(cat "${log}")" "Helm release openshell not installed. Installing..." \
@@ -286,7 +324,7 @@ test_apiserver_killed() {
   start=${SECONDS}
   (cd "${ROOT}" && exec mise run -q k8s:dev:bootstrap) >"${SANDBOX}/bootstrap.out" 2>"${err}" &
   pid=$!
-  if await_line "${err}" "waiting up to 20s for rollout of deployment/openshell" 120; then
+  if await_line "${err}" "waiting up to 20s for rollout of statefulset/openshell" 120; then
     kill -KILL "$(cat "${K8S_DEV_CLUSTER_STATE}/kube-apiserver.pid")"
     pass "bootstrap reached its rollout wait; kube-apiserver killed"
   else
@@ -297,7 +335,7 @@ test_apiserver_killed() {
   assert_eq 1 "$((SECONDS - start <= 20 + 60))" "within the wait's limit plus start-up ($((SECONDS - start)) s)"
   local error
   error="$(grep '^error: ' "${err}" | tail -n 1)"
-  assert_contains "${error}" "timed out after 20s waiting for rollout of deployment/openshell in ${K8S_DEV_NAMESPACE}" \
+  assert_contains "${error}" "timed out after 20s waiting for rollout of statefulset/openshell in ${K8S_DEV_NAMESPACE}" \
     "the error names what was awaited"
   assert_contains "${error}" "refused" "and why it never came (the API server refused)"
   eval "$("${ROOT}/tests/support/cluster.sh" up 2>/dev/null)" || true
@@ -330,9 +368,20 @@ test_pending_upgrade() {
   assert_eq "deployed" "$(release_field 'r["info"]["status"]')" "the release is deployed again"
 }
 
+test_fixed_after_broken() {
+  real_sandbox fixed_after_broken || return 0
+  K8S_DEV_VALUES="$(values_with "${UNSCHEDULABLE}")" K8S_DEV_TIMEOUT=10s run_task k8s:dev:bootstrap
+  assert_eq 3 "${RC}" "a bootstrap whose pod never schedules times out (exit 3)"
+  run_task k8s:dev:bootstrap
+  assert_ok "the next bootstrap, with the fix, completes the StatefulSet's rollout"
+  assert_contains "${ERR}" "pod openshell-0 is not Ready and of an older revision" "it says which pod held the rollout and why"
+  assert_eq "1" "$(kc get statefulset openshell -n "${K8S_DEV_NAMESPACE}" -o jsonpath='{.status.readyReplicas}')" \
+    "the StatefulSet has its ready replica"
+}
+
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  DEFAULT_TESTS=(bootstrap sandbox_namespace gateway watch apiserver_killed pending_upgrade)
+  DEFAULT_TESTS=(bootstrap sandbox_namespace gateway watch apiserver_killed pending_upgrade fixed_after_broken)
   run_tests "$@"
 }
 
