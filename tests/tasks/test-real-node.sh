@@ -35,7 +35,8 @@ spec:
   containers:
     - name: gateway
       image: $2
-      args: ["--bind-address", "0.0.0.0", "--port", "8080", "--health-port", "8081"]
+      # OpenShell's gateway interface: plaintext only when told so.
+      args: ["--bind-address", "0.0.0.0", "--port", "8080", "--health-port", "8081", "--disable-tls"]
 POD
   if ! kc wait --for=condition=Ready "pod/$1" -n "${NS}" --timeout=120s >/dev/null 2>&1; then
     kc get pod "$1" -n "${NS}" -o jsonpath='{.status.containerStatuses[0].state}' 2>&1
@@ -72,7 +73,7 @@ test_kit_images_run() {
     esac
     assert_ok "sync publishes the gateway image (${variant})"
     body="$(run_on_node "gw-${variant}" "${K8S_DEV_TEST_REGISTRY}/${image}:dev")"
-    assert_contains "${body}" '"name":"example-gateway"' \
+    assert_contains "${body}" '"name":"openshell-gateway"' \
       "the ${variant} gateway image is pulled by containerd, runs on the real node and answers /version"
   done
   kc delete namespace "${NS}" --timeout=120s >/dev/null 2>&1 || true
