@@ -168,7 +168,7 @@ record_helm() {
   export KUBECONFIG="${K8S_DEV_TEST_KUBECONFIG}"
   values="$(mktemp)"
   # The fixed dev node port is cluster-wide; a recording must not collide with a test.
-  sed 's/^\(  nodePort:\).*/\1 null/' "${chart}/values.dev.yaml" >"${values}"
+  sed 's/^\(  nodePort:\).*/\1 null/' "${ROOT}/deploy/values/dev.yaml" >"${values}"
   local h=("${helm}" --kube-context "${K8S_DEV_TEST_CONTEXT}")
   export REC_ENV="" REC_VARS="NAMESPACE=${ns} RELEASE=openshell CHART=${chart} VALUES=${values}"
   record helm/version "${helm}" version
@@ -246,6 +246,8 @@ PY
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
   (($#)) || set -- k3d helm skaffold
+  # The tools cache lives under HOME, which record_skaffold replaces.
+  export K8S_DEV_TOOLS_CACHE="${K8S_DEV_TOOLS_CACHE:-${HOME}/.cache/k8s-dev-tools}"
   local t
   for t in "$@"; do
     case "${t}" in
