@@ -21,7 +21,19 @@ import support as s
 TEMPLATE = s.ROOT / "deploy" / "kind" / "cluster.yaml"
 RENDERED = sorted((s.ROOT / "tests" / "data" / "kind" / "rendered").glob("*.yaml"))
 SCHEMA = s.SCHEMAS / "kind-v1alpha4.schema.json"
-KIND_VERSION = "v0.33.0"
+
+
+def mise_pin(tool):
+    """The version mise.toml pins for an aqua tool, as tests/support/tools.sh reads it: the one
+    source of the tool's version for users, CI's build and these tests."""
+    text = (s.ROOT / "mise.toml").read_text(encoding="utf-8")
+    match = re.search(r'^"aqua:%s" = "([^"]+)"$' % re.escape(tool), text, re.M)
+    if not match:
+        raise AssertionError(f"mise.toml [tools] does not pin {tool}")
+    return "v" + match.group(1)
+
+
+KIND_VERSION = mise_pin("kubernetes-sigs/kind")
 
 
 def schema_errors(config):
@@ -31,12 +43,13 @@ def schema_errors(config):
     return [e.message for e in validator.iter_errors(config)]
 
 
-def mise_default(name):
-    """The default mise.toml gives setting `name` (`get_env(name='…', default='…')`)."""
-    text = (s.ROOT / "mise.toml").read_text(encoding="utf-8")
-    match = re.search(r"get_env\(name='%s', default='([^']*)'\)" % re.escape(name), text)
+def setting_default(name):
+    """The default of setting `name` in the helper's settings table, as the README's generated
+    table shows it (helper/tests/settings.rs keeps that table equal to the helper's)."""
+    text = (s.ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"^\| `%s` \| [^|]* \| `([^`]*)` \|" % re.escape(name), text, re.M)
     if not match:
-        raise AssertionError(f"mise.toml has no default for {name}")
+        raise AssertionError(f"the README's settings table has no plain default for {name}")
     return match.group(1)
 
 
@@ -90,28 +103,33 @@ class Schema(unittest.TestCase):
 
 class Defaults(unittest.TestCase):
     """The template is the rendering at the settings' defaults (the Rust suite checks the
-    renderer keeps it so); these defaults must be mise.toml's."""
+    renderer keeps it so); these defaults must be the helper's (mise.toml sets none)."""
 
-    def test_template_holds_the_mise_defaults(self):
+    def test_template_holds_the_settings_defaults(self):
         config = s.load_yaml(TEMPLATE)
-        address = mise_default("K8S_DEV_BIND_ADDRESS")
-        self.assertEqual(config["name"], mise_default("K8S_DEV_CLUSTER"))
+        address = setting_default("K8S_DEV_BIND_ADDRESS")
+        self.assertEqual(config["name"], setting_default("K8S_DEV_CLUSTER"))
         self.assertEqual(config["networking"]["apiServerAddress"], address)
-        self.assertEqual(config["networking"]["apiServerPort"], int(mise_default("K8S_DEV_API_PORT")))
+        self.assertEqual(config["networking"]["apiServerPort"], int(setting_default("K8S_DEV_API_PORT")))
         mapping = config["nodes"][0]["extraPortMappings"][0]
         self.assertEqual(mapping["listenAddress"], address)
-        self.assertEqual(mapping["hostPort"], int(mise_default("K8S_DEV_LB_PORT")))
-        self.assertEqual(mapping["containerPort"], int(mise_default("K8S_DEV_NODEPORT")))
+        self.assertEqual(mapping["hostPort"], int(setting_default("K8S_DEV_LB_PORT")))
+        self.assertEqual(mapping["containerPort"], int(setting_default("K8S_DEV_NODEPORT")))
         workers = [n for n in config["nodes"] if n["role"] == "worker"]
-        self.assertEqual(len(workers), int(mise_default("K8S_DEV_AGENTS")))
+        self.assertEqual(len(workers), int(setting_default("K8S_DEV_AGENTS")))
 
     def test_nodes_are_pinned_by_digest(self):
         for node in s.load_yaml(TEMPLATE)["nodes"]:
             self.assertRegex(node["image"], r"^kindest/node:v1\.3[2-4]\.\d+@sha256:[0-9a-f]{64}$")
 
     def test_kind_is_pinned_in_mise_next_to_k3d(self):
-        text = (s.ROOT / "mise.toml").read_text(encoding="utf-8")
-        self.assertIn(f'"aqua:kubernetes-sigs/kind" = "{KIND_VERSION[1:]}"', text)
+        self.assertEqual((mise_pin("k3d-io/k3d")[:2], KIND_VERSION[:3]), ("v5", "v0."))
+        # tools.sh builds what mise.toml pins; versions.env keeps only test-only components.
+        versions = (s.ROOT / "tests" / "tools" / "versions.env").read_text(encoding="utf-8")
+        self.assertNotIn("KIND_VERSION", versions)
+        built = subprocess.run([str(s.ROOT / "tests" / "support" / "tools.sh"), "versions"],
+                               capture_output=True, text=True, check=True).stdout
+        self.assertIn(f"kind {KIND_VERSION}\n", built)
 
 
 def find_kind():

@@ -3,10 +3,11 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Real binaries for the tests, built from their Go modules at pinned versions and cached by
-# version, so CI runs the tools users run instead of stand-ins: helm, k3d, skaffold and kubectl
-# at the versions mise.toml pins for users, and the test-only components pinned in
-# tests/tools/versions.env (etcd, the Kubernetes servers, kwok, kind). Release downloads from
-# GitHub are unreachable where CI runs; the Go module proxy is not.
+# version, so CI runs the tools users run instead of stand-ins: helm, k3d, kind, skaffold and
+# kubectl at the versions mise.toml pins for users (one pin each, read from there), and the
+# test-only components pinned in tests/tools/versions.env (etcd, the Kubernetes servers and
+# kubelet, kwok, containerd). Release downloads from GitHub are unreachable where CI runs; the Go
+# module proxy is not.
 #
 # helm, kind and kwok build with `go install <module>@<version>`. The others build through a
 # small wrapper module under tests/tools/<tool>/ (`pin` writes them): skaffold has replace and
@@ -54,7 +55,7 @@ Commands:
 Tools: ${ALL_TOOLS[*]} (default: ${DEFAULT_TOOLS[*]})
   kubernetes = ${K8S_SERVERS[*]}; node = ${K8S_NODE[*]}
 
-Versions: helm, k3d, skaffold, kubectl from mise.toml [tools]; the others from
+Versions: helm, k3d, kind, skaffold, kubectl from mise.toml [tools]; the others from
 tests/tools/versions.env.
 
 Environment:
@@ -96,7 +97,7 @@ version_of() { # tool
     kubernetes | node) versions_pin KUBERNETES_VERSION ;;
     etcd) versions_pin ETCD_VERSION ;;
     kwok) versions_pin KWOK_VERSION ;;
-    kind) versions_pin KIND_VERSION ;;
+    kind) mise_pin aqua:kubernetes-sigs/kind ;;
     containerd) versions_pin CONTAINERD_VERSION ;;
     *) usage_error "unknown tool '$1'; expected one of: ${ALL_TOOLS[*]}" ;;
   esac
