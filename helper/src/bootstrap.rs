@@ -200,7 +200,11 @@ mod tests {
         for (revisions, step, status) in [
             (rev(&[]), ReleaseStep::None, "none"),
             (rev(&[(1, "deployed")]), ReleaseStep::None, "deployed"),
-            (rev(&[(1, "pending-install")]), ReleaseStep::Uninstall, "pending-install"),
+            (
+                rev(&[(1, "pending-install")]),
+                ReleaseStep::Uninstall,
+                "pending-install",
+            ),
             (
                 rev(&[(2, "pending-upgrade"), (1, "deployed")]),
                 ReleaseStep::Rollback,
@@ -217,10 +221,18 @@ mod tests {
                 ReleaseStep::None,
                 "deployed",
             ),
-            (rev(&[(2, "failed"), (1, "deployed")]), ReleaseStep::None, "failed"),
+            (
+                rev(&[(2, "failed"), (1, "deployed")]),
+                ReleaseStep::None,
+                "failed",
+            ),
         ] {
             let p = plan(&s, None, &revisions);
-            assert_eq!((p.release, p.release_status.as_str()), (step, status), "{revisions:?}");
+            assert_eq!(
+                (p.release, p.release_status.as_str()),
+                (step, status),
+                "{revisions:?}"
+            );
         }
     }
 
@@ -228,7 +240,10 @@ mod tests {
     fn revisions_are_read_from_version_status_lines() {
         assert_eq!(
             parse_revisions("1 superseded\n2 pending-upgrade\n\nx deployed\n3 \n"),
-            [(1, "superseded".to_string()), (2, "pending-upgrade".to_string())]
+            [
+                (1, "superseded".to_string()),
+                (2, "pending-upgrade".to_string())
+            ]
         );
     }
 

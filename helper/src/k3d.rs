@@ -514,17 +514,28 @@ mod tests {
     #[test]
     fn an_engine_that_does_not_answer_is_named_not_taken_for_a_missing_cluster() {
         for (case, args) in [
-            ("kubeconfig-get-no-engine", &["kubeconfig", "get", "rec-cluster"][..]),
-            ("cluster-list-no-engine", &["cluster", "list", "rec-cluster", "-o", "json"]),
+            (
+                "kubeconfig-get-no-engine",
+                &["kubeconfig", "get", "rec-cluster"][..],
+            ),
+            (
+                "cluster-list-no-engine",
+                &["cluster", "list", "rec-cluster", "-o", "json"],
+            ),
             ("node-list-no-engine", &["node", "list", "-o", "json"]),
         ] {
             let err = failure(args, &recorded::k3d(case).stderr);
             assert!(
-                err.contains("Cannot connect to the Docker daemon at unix:///nonexistent/docker.sock"),
+                err.contains(
+                    "Cannot connect to the Docker daemon at unix:///nonexistent/docker.sock"
+                ),
                 "{case}: {err}"
             );
             assert!(!err.contains("No nodes found"), "{case}: {err}");
-            assert!(err.ends_with("try: k8s-dev-helper engine --explain"), "{case}: {err}");
+            assert!(
+                err.ends_with("try: k8s-dev-helper engine --explain"),
+                "{case}: {err}"
+            );
         }
     }
 

@@ -134,10 +134,20 @@ impl Kubectl {
     pub fn namespace(&self, name: &str, left: Duration) -> Result<Option<Value>, String> {
         let selector = format!("metadata.name={name}");
         let list = parse_json(&self.run(
-            &["get", "namespaces", "--field-selector", &selector, "-o", "json"],
+            &[
+                "get",
+                "namespaces",
+                "--field-selector",
+                &selector,
+                "-o",
+                "json",
+            ],
             left,
         )?)?;
-        Ok(list["items"].as_array().and_then(|items| items.first()).cloned())
+        Ok(list["items"]
+            .as_array()
+            .and_then(|items| items.first())
+            .cloned())
     }
 
     /// `VERSION STATUS` of each revision of a Helm release, from the labels of the Secrets Helm
@@ -182,7 +192,10 @@ impl Kubectl {
 
     pub fn probe_rollout(&self, target: &Rollout, left: Duration) -> Result<(), String> {
         let resource = format!("{}/{}", target.kind.resource(), target.name);
-        let obj = parse_json(&self.run(&self.in_namespace(target, &["get", &resource, "-o", "json"]), left)?)?;
+        let obj = parse_json(&self.run(
+            &self.in_namespace(target, &["get", &resource, "-o", "json"]),
+            left,
+        )?)?;
         let not_done = match rollout_done(target.kind, &obj) {
             Ok(()) => return Ok(()),
             Err(why) => why,
@@ -194,7 +207,10 @@ impl Kubectl {
             return Err(not_done);
         };
         let pods = parse_json(&self.run(
-            &self.in_namespace(target, &["get", "pods", "--selector", &selector, "-o", "json"]),
+            &self.in_namespace(
+                target,
+                &["get", "pods", "--selector", &selector, "-o", "json"],
+            ),
             left,
         )?)?;
         let mut deleted = Vec::new();
@@ -203,13 +219,19 @@ impl Kubectl {
                 "[k8s-dev] pod {pod} is not Ready and of an older revision: the StatefulSet would \
                  wait for it forever (kubernetes/kubernetes#67250); deleting it"
             );
-            self.run(&self.in_namespace(target, &["delete", "pod", &pod, "--wait=false"]), left)?;
+            self.run(
+                &self.in_namespace(target, &["delete", "pod", &pod, "--wait=false"]),
+                left,
+            )?;
             deleted.push(pod);
         }
         if deleted.is_empty() {
             Err(not_done)
         } else {
-            Err(format!("{not_done}; deleted stuck pod {}", deleted.join(", ")))
+            Err(format!(
+                "{not_done}; deleted stuck pod {}",
+                deleted.join(", ")
+            ))
         }
     }
 
@@ -378,7 +400,10 @@ pub fn label_selector(obj: &Value) -> Option<String> {
 pub fn stuck_pods(sts: &Value, pods: &Value) -> Vec<String> {
     let generation = int(sts, "/metadata/generation").unwrap_or(0);
     let observed = int(sts, "/status/observedGeneration").unwrap_or(0);
-    let Some(update) = sts.pointer("/status/updateRevision").and_then(Value::as_str) else {
+    let Some(update) = sts
+        .pointer("/status/updateRevision")
+        .and_then(Value::as_str)
+    else {
         return Vec::new();
     };
     if observed < generation {

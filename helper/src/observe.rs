@@ -58,7 +58,13 @@ impl EngineInUse {
 
 /// Observe everything the plans decide on.
 pub fn observe(s: &Settings, engine: &EngineInUse) -> Result<Observed> {
-    let (k3d, EngineView { network, node_image }) = k3d_seen(s, engine)?;
+    let (
+        k3d,
+        EngineView {
+            network,
+            node_image,
+        },
+    ) = k3d_seen(s, engine)?;
     Ok(Observed {
         k3d,
         network,

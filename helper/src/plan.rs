@@ -482,11 +482,31 @@ mod tests {
         use crate::k3d::{Seen, parse_nodes, recorded};
         for (case, want_up, want_down) in [
             ("node-list", (Action::None, Action::None), Action::Delete),
-            ("node-list-lb-stopped", (Action::None, Action::Start), Action::Delete),
-            ("node-list-partial", (Action::None, Action::Start), Action::Delete),
-            ("node-list-stopped", (Action::None, Action::Start), Action::Delete),
-            ("node-list-registry", (Action::None, Action::Create), Action::None),
-            ("node-list-none", (Action::Create, Action::Create), Action::None),
+            (
+                "node-list-lb-stopped",
+                (Action::None, Action::Start),
+                Action::Delete,
+            ),
+            (
+                "node-list-partial",
+                (Action::None, Action::Start),
+                Action::Delete,
+            ),
+            (
+                "node-list-stopped",
+                (Action::None, Action::Start),
+                Action::Delete,
+            ),
+            (
+                "node-list-registry",
+                (Action::None, Action::Create),
+                Action::None,
+            ),
+            (
+                "node-list-none",
+                (Action::Create, Action::Create),
+                Action::None,
+            ),
         ] {
             let rec = recorded::k3d(case);
             let (cluster, registry) = (&rec.vars["CLUSTER"], &rec.vars["NAME"]);
