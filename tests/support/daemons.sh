@@ -11,6 +11,7 @@
 #   daemon_start PIDFILE LOGFILE CMD...    start CMD unless PIDFILE's process runs
 #   daemon_stop NAME PIDFILE [SECONDS]     SIGTERM, SIGKILL after SECONDS (10), remove PIDFILE
 #   daemon_status NAME PIDFILE [DETAIL]    "NAME: running (pid N[, DETAIL])" or "NAME: stopped"
+#   unmount_below DIR                      unmount what daemons left mounted under DIR
 
 if [[ -n "${_K8S_DEV_DAEMONS_LOADED:-}" ]]; then
   return 0
@@ -59,4 +60,13 @@ daemon_stop() { # name, pid file, [grace seconds]
     log "stopped ${name} (pid ${pid})"
   fi
   rm -f "${pidfile}"
+}
+
+# Mounts a daemon made (overlay binds, network namespaces, pod volumes) outlive it; deepest first,
+# lazily when busy.
+unmount_below() { # dir
+  local mount
+  { findmnt -rn -o TARGET | grep -F "$1/" || true; } | sort -r | while read -r mount; do
+    umount "${mount}" 2>/dev/null || umount -l "${mount}" || true
+  done
 }

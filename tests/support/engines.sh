@@ -239,11 +239,8 @@ cmd_down() {
 
 cmd_purge() {
   cmd_down
-  local mount
-  # Podman's overlay binds and dockerd's netns mount outlive the daemons; unmount deepest first.
-  { findmnt -rn -o TARGET | grep -F "${STATE}/" || true; } | sort -r | while read -r mount; do
-    umount "${mount}" 2>/dev/null || umount -l "${mount}" || true
-  done
+  # Podman's overlay binds and dockerd's netns mount outlive the daemons.
+  unmount_below "${STATE}"
   rm -rf "${STATE}"
   log "purged ${STATE}"
 }

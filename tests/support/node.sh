@@ -225,7 +225,7 @@ ENV
 # by PID, then whatever outlived them: runc shims (by the PID files containerd keeps), mounts
 # under the state directory, the bridge.
 cmd_down() {
-  local i f mount
+  local i f
   if daemon_alive "${STATE}/kubelet.pid" && [[ -f "${CLUSTER}/admin.kubeconfig" ]]; then
     kubectl --kubeconfig "${CLUSTER}/admin.kubeconfig" delete pods --all-namespaces --field-selector "spec.nodeName=${NODE}" \
       --timeout=60s >/dev/null 2>&1 || true
@@ -238,9 +238,7 @@ cmd_down() {
   for f in "${STATE}"/containerd/state/io.containerd.runtime.v2.task/*/*/{init,shim}.pid; do
     [[ -s "${f}" ]] && daemon_stop "shim process" "${f}"
   done
-  { findmnt -rn -o TARGET | grep -F "${STATE}/" || true; } | sort -r | while read -r mount; do
-    umount "${mount}" 2>/dev/null || umount -l "${mount}" || true
-  done
+  unmount_below "${STATE}"
   ip link del "${BRIDGE}" 2>/dev/null || true
 }
 
