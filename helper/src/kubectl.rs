@@ -384,10 +384,13 @@ impl Rollout {
 /// `spec.selector.matchLabels` as a label selector (`k=v,k2=v2`); `None` without one.
 pub fn label_selector(obj: &Value) -> Option<String> {
     let labels = obj.pointer("/spec/selector/matchLabels")?.as_object()?;
-    let terms: Vec<String> = labels
+    let mut terms: Vec<String> = labels
         .iter()
         .filter_map(|(k, v)| Some(format!("{k}={}", v.as_str()?)))
         .collect();
+    // The order of labels is no part of a selector; sorted, the text is the same however the
+    // JSON map keeps keys.
+    terms.sort();
     (!terms.is_empty()).then(|| terms.join(","))
 }
 
