@@ -95,14 +95,44 @@ write_ports() {
   if ! [[ "${api}" =~ ^[0-9]+$ ]] || ((api < 1 || api > 65535)); then
     die "K8S_DEV_CLUSTER_API_PORT=${api} is not a port number; unset it or give one in 1-65535"
   fi
+  ETCD_PORT="$(free_port)" ETCD_PEER_PORT="$(free_port)" API_PORT="${api}"
+  CONTROLLER_MANAGER_PORT="$(free_port)" SCHEDULER_PORT="$(free_port)" KWOK_PORT="$(free_port)"
+  save_ports
+}
+
+save_ports() {
   cat >"${STATE}/ports.env" <<PORTS
-ETCD_PORT=$(free_port)
-ETCD_PEER_PORT=$(free_port)
-API_PORT=${api}
-CONTROLLER_MANAGER_PORT=$(free_port)
-SCHEDULER_PORT=$(free_port)
-KWOK_PORT=$(free_port)
+ETCD_PORT=${ETCD_PORT}
+ETCD_PEER_PORT=${ETCD_PEER_PORT}
+API_PORT=${API_PORT}
+CONTROLLER_MANAGER_PORT=${CONTROLLER_MANAGER_PORT}
+SCHEDULER_PORT=${SCHEDULER_PORT}
+KWOK_PORT=${KWOK_PORT}
 PORTS
+}
+
+# A free port is picked before the components start, one after the other: on a busy machine
+# another program can take one in between. Such a component gets new ports (the kubeconfigs
+# follow the API server's), unless the port was asked for, or others already use it (etcd's and
+# the API server's, once this state has run: FRESH is 1 only for a new state).
+FRESH=0
+new_ports_for() { # component
+  case "$1" in
+    etcd)
+      ((FRESH)) || return 1
+      ETCD_PORT="$(free_port)" ETCD_PEER_PORT="$(free_port)"
+      rm -rf "${STATE}/etcd-data"
+      ;;
+    kube-apiserver)
+      ((FRESH)) && [[ -z "${K8S_DEV_CLUSTER_API_PORT:-}" ]] || return 1
+      API_PORT="$(free_port)"
+      write_kubeconfigs
+      ;;
+    kube-controller-manager) CONTROLLER_MANAGER_PORT="$(free_port)" ;;
+    kube-scheduler) SCHEDULER_PORT="$(free_port)" ;;
+    kwok) KWOK_PORT="$(free_port)" ;;
+  esac
+  save_ports
 }
 
 load_ports() {
@@ -181,11 +211,16 @@ KUBECONFIG
 
 fresh_state() {
   log "new control plane state in ${STATE}"
+  FRESH=1
   rm -rf "${STATE}"
   mkdir -p "${STATE}"
   write_ports
   load_ports
   write_pki
+  write_kubeconfigs
+}
+
+write_kubeconfigs() {
   write_kubeconfig "${STATE}/admin.kubeconfig" admin
   write_kubeconfig "${STATE}/controller-manager.kubeconfig" controller-manager
   write_kubeconfig "${STATE}/scheduler.kubeconfig" scheduler
@@ -305,9 +340,12 @@ check_ports() {
   for c in "${COMPONENTS[@]}"; do
     component_alive "${c}" && continue
     for port in $(ports_of "${c}"); do
-      if port_listening "${port}"; then
-        die "${c}: 127.0.0.1:${port} is already in use by another program; stop it, or run 'down' then 'up' for new ports (K8S_DEV_CLUSTER_API_PORT picks the API server's)"
+      port_listening "${port}" || continue
+      if new_ports_for "${c}"; then
+        log "${c}: a port was taken since it was picked (127.0.0.1:${port}); using new ports"
+        break
       fi
+      die "${c}: 127.0.0.1:${port} is already in use by another program; stop it, or run 'down' then 'up' for new ports (K8S_DEV_CLUSTER_API_PORT picks the API server's)"
     done
   done
 }
@@ -321,7 +359,7 @@ stop_started() {
 }
 
 start_component() { # component
-  local name="$1"
+  local name="$1" tries=3
   if component_alive "${name}"; then return 0; fi
   command_of "${name}"
   daemon_start "${STATE}/${name}.pid" "${STATE}/${name}.log" "${COMMAND[@]}"
@@ -329,6 +367,12 @@ start_component() { # component
   local deadline=$((SECONDS + TIMEOUT))
   until healthy "${name}" >/dev/null 2>&1; do
     if ! component_alive "${name}"; then
+      if ((--tries > 0)) && grep -q "address already in use" "${STATE}/${name}.log" && new_ports_for "${name}"; then
+        log "${name}: a port was taken since it was picked; using new ports"
+        command_of "${name}"
+        daemon_start "${STATE}/${name}.pid" "${STATE}/${name}.log" "${COMMAND[@]}"
+        continue
+      fi
       log_tail "${name}"
       die "${name} exited while starting; log: ${STATE}/${name}.log"
     fi

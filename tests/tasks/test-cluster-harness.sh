@@ -12,6 +12,9 @@
 #                   claims bind; down leaves no process and no listening port; a second down is
 #                   a no-op
 #   restart_one     a killed component comes back alone on `up`, with its ports
+#   port_taken_before_check, port_taken_while_starting
+#                   kwok's port taken by another program after `up` picked it (before `up` checks
+#                   its ports, or while earlier components start): kwok gets a new one
 # Prints PASS/FAIL/SKIP lines.
 #
 # Environment: the binaries in tests/support/tools.sh's cache or on PATH (missing ones skip; a
@@ -168,9 +171,44 @@ test_restart_one() {
     "same etcd, same API server port"
 }
 
+# Another program binds kwok's port once FILE of the state exists, as a test of another
+# engineer may on a busy machine: ports.env (before up checks its ports) or kube-apiserver.pid
+# (after, while earlier components start; kwok starts last).
+port_taken_after() { # test name, file
+  harness_sandbox "$1" || return 0
+  python3 - "${K8S_DEV_CLUSTER_STATE}" "$2" >"${SANDBOX}/taker.log" 2>&1 <<'PY' &
+import os, socket, sys, time
+state, trigger = sys.argv[1:]
+for _ in range(1200):
+    try:
+        if os.path.exists(os.path.join(state, trigger)):
+            port = int(dict(l.split("=", 1) for l in open(os.path.join(state, "ports.env")).read().split())["KWOK_PORT"])
+            break
+    except (OSError, KeyError, ValueError):
+        pass
+    time.sleep(0.02)
+s = socket.socket()
+s.bind(("127.0.0.1", port))
+s.listen()
+print(port, flush=True)
+time.sleep(120)
+PY
+  echo $! >"${SANDBOX}/taker.pid"
+  run_harness up
+  assert_ok "up, though kwok's port was taken after it was picked (once ${2} existed)"
+  local taken
+  taken="$(cat "${SANDBOX}/taker.log")"
+  assert_contains "${ERR}" "kwok: a port was taken since it was picked" "up says why kwok moved"
+  assert_eq 1 "$(($(sed -n 's/^KWOK_PORT=//p' "${K8S_DEV_CLUSTER_STATE}/ports.env") != taken))" \
+    "kwok runs on another port than the taken ${taken}, and the state records it"
+}
+
+test_port_taken_before_check() { port_taken_after port_taken_before_check ports.env; }
+test_port_taken_while_starting() { port_taken_after port_taken_while_starting kube-apiserver.pid; }
+
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  DEFAULT_TESTS=(missing_binary port_taken up_down restart_one)
+  DEFAULT_TESTS=(missing_binary port_taken up_down restart_one port_taken_before_check port_taken_while_starting)
   run_tests "$@"
 }
 
