@@ -168,7 +168,7 @@ pub fn kubeconfig_seen(s: &Settings) -> KubeconfigSeen {
         .into_iter()
         .filter_map(|result| result.err().map(|err| format!("{err:#}")))
         .collect();
-    let context = s.get("K8S_DEV_K3D_CONTEXT");
+    let context = s.get("K8S_DEV_CLUSTER_CONTEXT");
     // Through the store: a FIFO or device there is refused (as a problem above), never read.
     let cluster_text = kubeconfig::read_file(&cluster.paths()[0]).ok().flatten();
     let cluster_file = match &cluster_text {

@@ -49,20 +49,36 @@ usage_settings() {
   cat <<'SETTINGS'
 Settings (environment; default in parentheses; `k8s-dev-helper settings` shows the
 values in effect, `k8s-dev-helper settings --json` where each comes from):
-  K8S_DEV_CLUSTER                k3d cluster name (openshell-dev)
-  K8S_DEV_AGENTS                 agent nodes besides the one server (1)
-  K8S_DEV_K3S_IMAGE              k3s node image (docker.io/rancher/k3s:v1.32.5-k3s1)
-  K8S_DEV_NETWORK                container network shared by cluster and registry (k3d)
+  K8S_DEV_PROVIDER               where the cluster comes from: k3d (k3s in containers), kind, or k3s
+                                 (attach to the host's running k3s, never created or deleted) (k3d)
+  K8S_DEV_CLUSTER_PER_WORKTREE   1: a cluster per git worktree, named from its branch as OpenShell's
+                                 helm:k3s tasks name theirs, with host ports derived from that name
+                                 (k3d and kind) (0)
+  K8S_DEV_CLUSTER                cluster name (openshell-dev; per worktree: openshell-dev-<last part
+                                 of the branch, lower-case, runs of other characters as '-'>)
+  K8S_DEV_AGENTS                 nodes besides the one server (k3d agents, kind workers; k3s: not
+                                 used) (1)
+  K8S_DEV_K3S_IMAGE              k3d only: k3s node image (docker.io/rancher/k3s:v1.32.5-k3s1)
+  K8S_DEV_KIND_IMAGE             kind only: node image of every node (kind supports the images of
+                                 its own release) (the kindest/node image deploy/kind/cluster.yaml
+                                 pins by digest)
+  K8S_DEV_NETWORK                k3d only: container network shared by cluster and registry (kind's
+                                 is always kind) (k3d)
   K8S_DEV_BIND_ADDRESS           host address of every published port; 0.0.0.0 exposes them
                                  (127.0.0.1)
-  K8S_DEV_API_PORT               host port of the Kubernetes API (6550)
-  K8S_DEV_LB_PORT                host port of the load balancer, mapped to K8S_DEV_NODEPORT (8080)
+  K8S_DEV_API_PORT               host port of the Kubernetes API (k3s: not used, its kubeconfig
+                                 says) (6550; per worktree: 16550 + the cluster name's slot (0-999))
+  K8S_DEV_LB_PORT                host port mapped to K8S_DEV_NODEPORT (k3d: its load balancer; kind:
+                                 the control plane's; k3s: not used, the NodePort itself is on the
+                                 host) (8080; per worktree: 18100 + the cluster name's slot (0-999))
   K8S_DEV_NODEPORT               NodePort of the gateway Service behind K8S_DEV_LB_PORT (30051)
-  K8S_DEV_REGISTRY_NAME          registry name; k3d names its container k3d-<name>
-                                 (openshell-registry)
+  K8S_DEV_REGISTRY_NAME          registry name, as pods pull from it (<name>:5000); k3d names its
+                                 container k3d-<name> (openshell-registry)
   K8S_DEV_REGISTRY_PORT          host port of the registry (5000)
+  K8S_DEV_REGISTRY_IMAGE         kind and k3s: image of the registry container the kit runs (k3d
+                                 runs its own) (docker.io/library/registry:2)
   K8S_DEV_CONTEXT                an existing context to use instead: remote mode, up/down create and
-                                 delete nothing (unset: the kit's k3d cluster)
+                                 delete nothing (unset: the kit's cluster)
   K8S_DEV_REGISTRY               registry as the host pushes to it (Skaffold's default repo)
                                  (localhost:<K8S_DEV_REGISTRY_PORT>; remote mode: none)
   K8S_DEV_REGISTRY_PULL          registry as the cluster pulls from it
@@ -72,8 +88,12 @@ values in effect, `k8s-dev-helper settings --json` where each comes from):
   K8S_DEV_TIMEOUT                limit of each readiness wait (180s)
   K8S_DEV_LOCK_TIMEOUT           how long up/down wait for another up/down of this user to finish
                                  (10m)
-  K8S_DEV_K3D_CONFIG             k3d config the cluster is created from
+  K8S_DEV_K3D_CONFIG             k3d only: config the cluster is created from
                                  (<kit>/deploy/k3d/cluster.yaml)
+  K8S_DEV_KIND_CONFIG            kind only: the config template the helper renders with these
+                                 settings for kind (<kit>/deploy/kind/cluster.yaml)
+  K8S_DEV_K3S_KUBECONFIG         k3s only: the host k3s's kubeconfig, or a copy of it you can read
+                                 (/etc/rancher/k3s/k3s.yaml)
   K8S_DEV_ENGINE                 restrict engine detection to docker or podman ($CONTAINER_ENGINE,
                                  else detected)
   K8S_DEV_NAMESPACE              namespace of the Helm release (openshell)
@@ -116,18 +136,22 @@ values in effect, `k8s-dev-helper settings --json` where each comes from):
   K8S_DEV_HELPER                 the k8s-dev-helper binary the tasks run (k8s-dev-helper on PATH,
                                  else built from the kit)
 Derived, read-only:
-  K8S_DEV_K3D_CONTEXT            context, cluster and user name k3d gives the cluster
-                                 (k3d-<K8S_DEV_CLUSTER>)
+  K8S_DEV_CLUSTER_CONTEXT        context, cluster and user name of the cluster in kubeconfigs (k3d's
+                                 user: admin@…) (<K8S_DEV_PROVIDER>-<K8S_DEV_CLUSTER>: k3d-, kind-
+                                 (kind's own) or k3s-)
+  K8S_DEV_REGISTRY_CONTAINER     the registry's container (k3d-<K8S_DEV_REGISTRY_NAME> on k3d, else
+                                 <K8S_DEV_REGISTRY_NAME>)
   K8S_DEV_CLUSTER_KUBECONFIG     the cluster's own kubeconfig (0600), the one kubectl, helm and
-                                 skaffold get (~/.kube/k3d-<K8S_DEV_CLUSTER>.yaml)
+                                 skaffold get (~/.kube/<K8S_DEV_CLUSTER_CONTEXT>.yaml)
   K8S_DEV_DEFAULT_KUBECONFIG     the kubeconfig files up merges the cluster into, as kubectl config
                                  writes them: an entry where it is defined, a new one into the first
                                  file that exists, else the last (OpenShell: its repo-local
                                  KUBECONFIG) (the files of KUBECONFIG, else ~/.kube/config)
   K8S_DEV_REMOTE                 remote mode: the tasks use K8S_DEV_CONTEXT and create or delete
                                  nothing (1 when K8S_DEV_CONTEXT names another context than
-                                 K8S_DEV_K3D_CONTEXT)
-  K8S_DEV_NODES                  nodes up waits for (1 + K8S_DEV_AGENTS)
+                                 K8S_DEV_CLUSTER_CONTEXT)
+  K8S_DEV_NODES                  nodes up waits for, at least (every node there must be Ready) (1 +
+                                 K8S_DEV_AGENTS; k3s: 1)
   K8S_DEV_LOCK_FILE              the per-user lock that keeps two up/down from racing
                                  ($XDG_RUNTIME_DIR/k8s-dev/up.lock, else
                                  ~/.local/state/k8s-dev/up.lock)
@@ -209,7 +233,7 @@ cmd_up() {
       ;;
   esac
   ce_helper up finish --cluster "${PLAN_CLUSTER}" --kubeconfig "${PLAN_KUBECONFIG}" --configmap "${PLAN_CONFIGMAP}"
-  echo "Cluster: ${K8S_DEV_CLUSTER} (${K8S_DEV_K3D_CONTEXT}, was ${PLAN_CLUSTER_WAS})"
+  echo "Cluster: ${K8S_DEV_CLUSTER} (${K8S_DEV_CLUSTER_CONTEXT}, was ${PLAN_CLUSTER_WAS})"
   echo "Kubeconfig: ${K8S_DEV_CLUSTER_KUBECONFIG}"
   echo "Registry: push ${K8S_DEV_REGISTRY}, pull ${K8S_DEV_REGISTRY_PULL} (was ${PLAN_REGISTRY_WAS})"
 }
@@ -264,7 +288,7 @@ select_cluster() {
   else
     [[ -f "${K8S_DEV_CLUSTER_KUBECONFIG}" ]] \
       || die "no kubeconfig for cluster ${K8S_DEV_CLUSTER} at ${K8S_DEV_CLUSTER_KUBECONFIG}. Run: mise run k8s:dev:up"
-    KUBE_CONTEXT="${K8S_DEV_K3D_CONTEXT}"
+    KUBE_CONTEXT="${K8S_DEV_CLUSTER_CONTEXT}"
     KUBE_FILE="${K8S_DEV_CLUSTER_KUBECONFIG}"
     KUBE_FLAGS=(--kubeconfig "${KUBE_FILE}" --context "${KUBE_CONTEXT}")
   fi

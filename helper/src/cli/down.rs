@@ -79,7 +79,7 @@ impl PlanArgs {
 fn finish() -> Result<()> {
     let s = Settings::resolve(&Env::from_process(), None)?;
     let files = s.kubeconfig_files()?;
-    let context = s.get("K8S_DEV_K3D_CONTEXT");
+    let context = s.get("K8S_DEV_CLUSTER_CONTEXT");
     let (summary, written) = kubeconfig::remove_from_file(&files, context)?;
     tell(&written);
     if !summary.contexts.removed.is_empty() {

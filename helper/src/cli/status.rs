@@ -62,7 +62,7 @@ fn registry_view(s: &Settings, state: &str) -> RegistryView {
 }
 
 fn local(s: &Settings, engine: &Result<EngineInUse>) -> StatusReport {
-    let context = s.get("K8S_DEV_K3D_CONTEXT").to_string();
+    let context = s.get("K8S_DEV_CLUSTER_CONTEXT").to_string();
     let file = PathBuf::from(s.get("K8S_DEV_CLUSTER_KUBECONFIG"));
     let seen = match engine {
         Ok(engine) => observe::k3d_seen(s, engine).map(|(seen, _)| seen),

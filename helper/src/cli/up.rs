@@ -190,7 +190,7 @@ impl FinishArgs {
         wait::wait_for(&format!("registry {registry}"), timeout, |left| {
             probe.probe(left)
         })?;
-        let context = s.get("K8S_DEV_K3D_CONTEXT");
+        let context = s.get("K8S_DEV_CLUSTER_CONTEXT");
         let mut api = ClusterApi::of(&s)?;
         if self.cluster != "none" {
             let what = format!("apiserver (context {context})");
@@ -240,7 +240,7 @@ enum ClusterApi {
 impl ClusterApi {
     fn of(s: &Settings) -> Result<ClusterApi> {
         let file = s.get("K8S_DEV_CLUSTER_KUBECONFIG");
-        let context = s.get("K8S_DEV_K3D_CONTEXT");
+        let context = s.get("K8S_DEV_CLUSTER_CONTEXT");
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("reading the cluster's kubeconfig {file}"))?;
         Ok(match kubeapi::access(&text, context)? {

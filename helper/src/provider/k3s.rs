@@ -27,6 +27,8 @@ pub const KUBECONFIG: &str = "etc/rancher/k3s/k3s.yaml";
 pub const REGISTRIES: &str = "etc/rancher/k3s/registries.yaml";
 /// The setting naming a copy of the kubeconfig when the file k3s writes is root's alone.
 pub const KUBECONFIG_SETTING: &str = "K8S_DEV_K3S_KUBECONFIG";
+/// The tests' stand-in for `/`: a directory holding a fake host's `etc/rancher/k3s`.
+pub const ROOT_VAR: &str = "K8S_DEV_TEST_HOST_ROOT";
 
 /// The host's k3s files under a root directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +51,15 @@ impl Layout {
 
     pub fn host() -> Layout {
         Layout::new("/")
+    }
+
+    /// The host's layout, or the fake host's under `K8S_DEV_TEST_HOST_ROOT` (tests only: the
+    /// task tests attach to a k3s laid out in a temporary directory).
+    pub fn of(env: &crate::env::Env) -> Layout {
+        match env.var(ROOT_VAR) {
+            Some(root) => Layout::new(root),
+            None => Layout::host(),
+        }
     }
 
     pub fn kubeconfig(&self) -> PathBuf {

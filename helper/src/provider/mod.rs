@@ -53,6 +53,17 @@ impl Provider {
         }
     }
 
+    /// The longest cluster name the provider takes: k3d's own cap, kind's so that
+    /// `<name>-control-plane` stays a host name, and for attached k3s (where the name only names
+    /// kubeconfig entries) the settings rule's.
+    pub fn max_cluster_name(self) -> usize {
+        match self {
+            Provider::K3d => 32,
+            Provider::Kind => kind::MAX_CLUSTER_NAME,
+            Provider::K3s => crate::settings::rules::MAX_CLUSTER_NAME,
+        }
+    }
+
     /// Whether `down` may delete the cluster. The host's k3s belongs to the host: `down` only
     /// forgets it (kubeconfig entry), and never stops the service.
     pub fn owns_cluster(self) -> bool {
