@@ -14,43 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::Resolved;
 
-/// What exists of one part of the kit: the cluster's nodes, its load balancer, the registry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ObjectState {
-    Missing,
-    Stopped,
-    /// Some nodes run, others do not (a crashed agent, a half-finished start).
-    Partial,
-    Running,
-    /// A container with the name k3d would give it, not made by k3d for this purpose.
-    Foreign,
-}
-
-impl ObjectState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ObjectState::Missing => "missing",
-            ObjectState::Stopped => "stopped",
-            ObjectState::Partial => "partial",
-            ObjectState::Running => "running",
-            ObjectState::Foreign => "foreign",
-        }
-    }
-
-    fn from_counts(running: usize, total: usize) -> ObjectState {
-        match (running, total) {
-            (_, 0) => ObjectState::Missing,
-            (0, _) => ObjectState::Stopped,
-            (r, t) if r == t => ObjectState::Running,
-            _ => ObjectState::Partial,
-        }
-    }
-
-    pub fn exists(self) -> bool {
-        !matches!(self, ObjectState::Missing)
-    }
-}
+pub use crate::provider::ObjectState;
 
 /// One k3d container as `k3d node list -o json` reports it (the fields the kit reads).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]

@@ -6,14 +6,15 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::cli::up::{LockArgs, require_tool, tell};
+use crate::cli::up::{LockArgs, provider_exports, require_provider, require_tool, tell};
 use crate::env::Env;
 use crate::kubeconfig;
 use crate::observe::{self, EngineInUse};
-use crate::plan;
+use crate::plan::{self, Blockers};
+use crate::provider::Provider;
 use crate::settings::Settings;
 
-/// The two halves of `k8s:dev:down`, around the script's k3d deletes
+/// The two halves of `k8s:dev:down`, around the script's deletes
 #[derive(Debug, clap::Subcommand)]
 pub enum DownCommand {
     Plan(PlanArgs),
@@ -29,8 +30,9 @@ impl DownCommand {
     }
 }
 
-/// Decide what `down` deletes: the cluster k3d made (any state), the registry only with
-/// --registry, never a container k3d did not make (it is named in a warning instead)
+/// Decide what `down` deletes: the cluster k3d or kind made (any state), the registry only with
+/// --registry; never the host's k3s, never a container the kit did not make (a registry is named
+/// in a warning; a cluster of the kit's name that is not the kit's stops down, nothing deleted)
 ///
 /// Prints the engine's exports and PLAN_CLUSTER (delete|none), PLAN_REGISTRY
 /// (delete|keep|none) and PLAN_REGISTRY_WAS for `eval`.
@@ -50,26 +52,42 @@ impl PlanArgs {
     fn run(self) -> Result<()> {
         let env = Env::from_process();
         let s = Settings::resolve(&env, None)?;
-        require_tool(&env, "k3d")?;
+        match s.provider() {
+            Provider::K3d => require_tool(&env, "k3d")?,
+            Provider::Kind => require_provider(&env, &s)?,
+            // Forgetting the host's k3s needs nothing of it: not even a readable kubeconfig.
+            Provider::K3s => {}
+        }
         let engine = EngineInUse::resolve(&env)?;
         self.lock.take(&s, &env, "down")?;
-        let observed = observe::observe(&s, &engine)?;
-        let plan = plan::down(&observed, self.registry);
-        for warning in &plan.warnings {
-            eprintln!("[k8s-dev] {warning}");
+        let observed = observe::observe(&env, &s, &engine)?;
+        let decided = plan::down(&observed, self.registry);
+        if let Ok(plan) = &decided {
+            for warning in &plan.warnings {
+                eprintln!("[k8s-dev] {warning}");
+            }
         }
         let out = if self.json {
             let json = serde_json::json!({
                 "engine": engine.resolved,
                 "observed": observed,
-                "plan": plan,
+                "plan": decided.as_ref().ok(),
+                "blockers": decided.as_ref().err(),
             });
             format!("{json}\n")
         } else {
-            format!("{}{}", engine.shell(), plan.shell())
+            match &decided {
+                Ok(plan) => format!(
+                    "{}{}{}",
+                    engine.shell(),
+                    provider_exports(&s, &engine),
+                    plan.shell()
+                ),
+                Err(_) => String::new(),
+            }
         };
         std::io::stdout().write_all(out.as_bytes())?;
-        Ok(())
+        decided.map(drop).map_err(|b| Blockers(b).into())
     }
 }
 

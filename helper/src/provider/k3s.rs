@@ -18,8 +18,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, anyhow, bail};
 use serde_json::{Map, Value, json};
 
-use super::{KubeconfigNames, Registry, emit_yaml, parse_yaml};
+use super::{KubeconfigNames, ObjectState, Registry, emit_yaml, parse_yaml};
 use crate::kubeconfig::doc::{self, Input, Section};
+use crate::plan::{ClusterSeen, Mirrors};
 
 /// Where k3s writes its admin kubeconfig (`--write-kubeconfig`'s default).
 pub const KUBECONFIG: &str = "etc/rancher/k3s/k3s.yaml";
@@ -274,13 +275,11 @@ pub fn apply_registries(layout: &Layout, registry: &Registry, uid: u32) -> Resul
         Ok(text) => Some(text),
         Err(err) if err.kind() == io::ErrorKind::NotFound => None,
         Err(err) if err.kind() == io::ErrorKind::PermissionDenied => {
-            // Unreadable means unwritable too; the steps then assume no file of ours yet.
-            return match plan_registries(None, registry)? {
-                RegistriesPlan::UpToDate => Ok(Applied::UpToDate),
-                RegistriesPlan::Write { content, .. } => Ok(Applied::NotWritable {
-                    steps: manual_steps(layout, &content, uid),
-                }),
-            };
+            // Unreadable means unwritable too, and what it holds is unknown: the steps add the
+            // kit's mirrors to it rather than replace it.
+            return Ok(Applied::NotWritable {
+                steps: merge_steps(layout, registry, uid)?,
+            });
         }
         Err(err) => bail!("reading {}: {err}; check the file", path.display()),
     };
@@ -295,7 +294,7 @@ pub fn apply_registries(layout: &Layout, registry: &Registry, uid: u32) -> Resul
         Ok(()) => Ok(Applied::Written {
             restart: restart_command(layout.service(), uid),
         }),
-        Err(err) if err.kind() == io::ErrorKind::PermissionDenied => Ok(Applied::NotWritable {
+        Err(err) if not_writable(&err) => Ok(Applied::NotWritable {
             steps: manual_steps(layout, &content, uid),
         }),
         Err(err) => bail!(
@@ -303,6 +302,140 @@ pub fn apply_registries(layout: &Layout, registry: &Registry, uid: u32) -> Resul
             path.display(),
             manual_steps(layout, &content, uid)
         ),
+    }
+}
+
+/// A write refused for this user or this mount (a read-only bind mount of /etc/rancher/k3s).
+fn not_writable(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+    )
+}
+
+/// The steps when the file could not be read: add the kit's mirrors to it by hand, keeping
+/// what it has, then restart k3s.
+pub fn merge_steps(layout: &Layout, registry: &Registry, uid: u32) -> Result<String> {
+    let sudo = if uid == 0 { "" } else { "sudo " };
+    let mut mirrors = Map::new();
+    for name in registry.mirrored_names() {
+        mirrors.insert(
+            name.to_string(),
+            json!({ "endpoint": [mirror_endpoint(registry)] }),
+        );
+    }
+    let fragment = emit_yaml(&json!({ "mirrors": mirrors }))?;
+    Ok(format!(
+        "# add these mirrors to {} (keep what it has; {sudo}cat it to see it):\n{fragment}{}\n",
+        layout.registries().display(),
+        restart_command(layout.service(), uid)
+    ))
+}
+
+/// Whether this user may replace `path` (write it and rename into its directory), or create it
+/// in the nearest directory that exists. Asks the kernel (`access`), so a read-only mount
+/// counts too.
+pub fn may_write(path: &Path) -> bool {
+    use rustix::fs::{Access, access};
+    let writable = |p: &Path| access(p, Access::WRITE_OK).is_ok();
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if d.exists() {
+            return writable(d) && (!path.exists() || writable(path));
+        }
+        dir = d.parent();
+    }
+    false
+}
+
+/// What registries.yaml holds of the kit's mirrors, for the plan: up to date, to be written, or
+/// to be written by the user (the steps to print).
+pub fn mirrors_seen(layout: &Layout, registry: &Registry, uid: u32) -> Result<Mirrors> {
+    let path = layout.registries();
+    let file = path.display().to_string();
+    let existing = match fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => None,
+        Err(err) if err.kind() == io::ErrorKind::PermissionDenied => {
+            return Ok(Mirrors::NotWritable {
+                file,
+                steps: merge_steps(layout, registry, uid)?,
+            });
+        }
+        Err(err) => bail!("reading {file}: {err}; check the file"),
+    };
+    Ok(match plan_registries(existing.as_deref(), registry)? {
+        RegistriesPlan::UpToDate => Mirrors::UpToDate,
+        RegistriesPlan::Write { .. } if may_write(&path) => Mirrors::Stale,
+        RegistriesPlan::Write { content, .. } => Mirrors::NotWritable {
+            file,
+            steps: manual_steps(layout, &content, uid),
+        },
+    })
+}
+
+/// The command that starts the host's k3s; `sudo` unless the caller is root.
+pub fn start_command(service: Service, uid: u32) -> String {
+    let sudo = if uid == 0 { "" } else { "sudo " };
+    match service {
+        Service::Systemd => format!("{sudo}systemctl start k3s"),
+        Service::OpenRc => format!("{sudo}rc-service k3s start"),
+        Service::Unknown => format!("{sudo}systemctl start k3s (or however k3s runs here)"),
+    }
+}
+
+/// The attached k3s as the kit finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attached {
+    /// Its kubeconfig cannot be read or is not k3s's: the one-line error, with its fix.
+    NoKubeconfig(String),
+    /// The API at `server` does not answer.
+    Down {
+        server: String,
+        reason: String,
+    },
+    Up,
+}
+
+/// The server of the kubeconfig's one context (k3s writes `https://127.0.0.1:6443`).
+pub fn server_of(text: &str) -> Option<String> {
+    let root = doc::parse(text, Input::New).ok()?;
+    let contexts = doc::entries(&root, Section::Contexts, Input::New).ok()?;
+    let [(_, context)] = contexts.as_slice() else {
+        return None;
+    };
+    let cluster = context.pointer("/context/cluster")?.as_str()?;
+    doc::entries(&root, Section::Clusters, Input::New)
+        .ok()?
+        .into_iter()
+        .find(|(n, _)| n == cluster)?
+        .1
+        .pointer("/cluster/server")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// What the plans see of the attached k3s: running when its API answers; otherwise a defect
+/// naming what to do, for the kit never creates or starts it.
+pub fn cluster_seen(attached: &Attached, start: &str) -> ClusterSeen {
+    let (state, defects) = match attached {
+        Attached::Up => (ObjectState::Running, Vec::new()),
+        Attached::NoKubeconfig(line) => (ObjectState::Missing, vec![line.clone()]),
+        Attached::Down { server, reason } => (
+            ObjectState::Stopped,
+            vec![format!(
+                "k3s does not answer at {server} ({reason}); start it: {start}, then run up again"
+            )],
+        ),
+    };
+    ClusterSeen {
+        state,
+        servers: (0, 0),
+        agents: (0, 0),
+        api_port: None,
+        holds_ports: false,
+        foreign: Vec::new(),
+        defects,
     }
 }
 

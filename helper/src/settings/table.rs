@@ -504,6 +504,21 @@ pub static TABLE: &[Spec] = &[
         openshell: None,
     },
     Spec {
+        name: "K8S_DEV_KIND_KUBECONFIG",
+        default: Default::Computed {
+            doc: "<K8S_DEV_STATE_DIR>/kind/<K8S_DEV_CLUSTER>.kubeconfig",
+            derive: |ctx| {
+                let dir = std::path::Path::new(ctx.get("K8S_DEV_STATE_DIR")?).join("kind");
+                let file = format!("{}.kubeconfig", ctx.get("K8S_DEV_CLUSTER")?);
+                Some(dir.join(file).display().to_string())
+            },
+        },
+        rule: Rule::Path,
+        help: "kind only: the file kind create/delete write (--kubeconfig), so kind never edits \
+               yours; up merges from kind get kubeconfig",
+        openshell: None,
+    },
+    Spec {
         name: "K8S_DEV_DEFAULT_KUBECONFIG",
         // kubectl's files, not one of them: which one a merge writes depends on what each file
         // holds and which exist (the store's rule, as `kubectl config`).
