@@ -96,9 +96,9 @@ test_lifecycle() { # engine
   after="$(calls k3d 'c["argv"][1] in ("create", "start", "delete")' | wc -l)"
   assert_ok "${engine}: second up succeeds"
   assert_eq "${before}" "${after}" "${engine}: second up creates, starts and deletes nothing"
-  assert_eq "none none none none running running" \
-    "$("${K8S_DEV_HELPER}" up plan --json | python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["plan"]; k=d["observed"]["k3d"]; print(p["network"], p["registry"], p["cluster"], p["kubeconfig"], k["load_balancer"], k["registry"])')" \
-    "${engine}: up plan --json of a running kit: nothing to do, load balancer and registry running"
+  assert_eq "none none none none k3d running True running" \
+    "$("${K8S_DEV_HELPER}" up plan --json | python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["plan"]; o=d["observed"]; print(p["network"], p["registry"], p["cluster"], p["kubeconfig"], o["provider"], o["cluster"]["state"], o["cluster"]["holds_ports"], o["registry"]["state"])')" \
+    "${engine}: up plan --json of a running kit: nothing to do, cluster (its load balancer holding the ports) and registry running"
   echo "info: ${engine}: no-op up took $((($(date +%s%N) - start) / 1000000)) ms (measured, not asserted)"
 
   k3d cluster stop "${name}" >/dev/null
