@@ -224,6 +224,12 @@ test_kind_lifecycle() { # engine
   # A registry off kind's network, a node without the hosts files: up puts both back.
   docker network disconnect kind "${reg}" >/dev/null
   docker exec "${name}-worker" rm -f "/etc/containerd/certs.d/${reg}:5000/hosts.toml"
+  run_task k8s:dev:doctor --json
+  assert_eq "ok fail fail" \
+    "$(json_get "${OUT}" '" ".join(next(c["status"] for c in d["checks"] if c["name"] == n) for n in ("kind", "registry-from-nodes", "registry-hosts"))')" \
+    "${engine}: doctor finds the registry unreachable from the nodes and a hosts file missing"
+  assert_contains "$(json_get "${OUT}" 'next(c["detail"] for c in d["checks"] if c["name"] == "registry-hosts")')" \
+    "${name}-worker: /etc/containerd/certs.d/${reg}:5000/hosts.toml is missing" "${engine}: doctor names the node and the file"
   run_task k8s:dev:up
   assert_ok "${engine}: up with the registry disconnected and a hosts file gone succeeds"
   if docker exec "${name}-worker" curl -fsS -o /dev/null -m 5 "http://${reg}:5000/v2/"; then
@@ -234,6 +240,12 @@ test_kind_lifecycle() { # engine
   assert_contains "$(docker exec "${name}-worker" cat "/etc/containerd/certs.d/${reg}:5000/hosts.toml" 2>&1)" "http://${reg}:5000" \
     "${engine}: up wrote the missing hosts file again"
 
+  run_task k8s:dev:doctor --json
+  assert_eq "ok ok ok" \
+    "$(json_get "${OUT}" '" ".join(next(c["status"] for c in d["checks"] if c["name"] == n) for n in ("kind", "registry-from-nodes", "registry-hosts"))')" \
+    "${engine}: doctor: kind's version, the registry from every node, the hosts files in every node"
+  assert_contains "${OUT}" "http://${reg}:5000/v2/ answers from 2 nodes" "${engine}: doctor probed from both nodes"
+  assert_not_contains "${OUT}" '"name":"k3d"' "${engine}: doctor does not ask for k3d"
   run_task k8s:dev:status --json
   assert_ok "${engine}: status --json succeeds"
   assert_eq "kind running running up-to-date ${reg} ${engine}" \
@@ -427,6 +439,10 @@ test_k3s_attach() { # engine
   assert_eq "${mtime}" "$(stat -c %Y.%i "${registries}")" "${engine}: registries.yaml is left alone when up to date"
   assert_contains "${OUT}" "was running" "${engine}: second up finds k3s running"
 
+  run_task k8s:dev:doctor --json
+  assert_eq "fail ok ok ok" \
+    "$(json_get "${OUT}" '" ".join(next(c["status"] for c in d["checks"] if c["name"] == n) for n in ("k3s", "k3s-kubeconfig", "k3s-registries", "registry-from-nodes"))')" \
+    "${engine}: doctor: no k3s binary here (fails with its fix), its kubeconfig, mirrors and the registry on the host pass"
   run_task k8s:dev:status --json
   assert_eq "k3s running running up-to-date None" \
     "$(json_get "${OUT}" '" ".join(map(str, [d["provider"], d["cluster"]["state"], d["registry"]["state"], d["registry"]["mirrors"], d["cluster"]["servers"]]))')" \

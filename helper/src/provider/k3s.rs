@@ -102,7 +102,7 @@ pub fn read_kubeconfig(path: &Path) -> Result<String> {
 }
 
 /// The one-line error for a kubeconfig that could not be read, by what went wrong.
-fn read_error(path: &Path, err: &io::Error) -> anyhow::Error {
+pub fn read_error(path: &Path, err: &io::Error) -> anyhow::Error {
     let path = path.display();
     match err.kind() {
         io::ErrorKind::NotFound => anyhow!(

@@ -344,6 +344,17 @@ pub fn write_hosts_files(s: &Settings, engine: &Resolved) -> Result<Vec<String>>
     })
 }
 
+/// The running node containers of kind cluster `cluster` (doctor probes the registry from them).
+pub fn running_kind_nodes(engine: &Resolved, cluster: &str) -> Result<Vec<String>> {
+    let docker = client(engine)?;
+    let (nodes, _) = crate::runtime::block_on(kind_nodes(&docker, cluster))?;
+    Ok(nodes
+        .into_iter()
+        .filter(|n| n.running)
+        .map(|n| n.name)
+        .collect())
+}
+
 /// Start the cluster's stopped node containers, the control plane first (the workers join
 /// it). kind has no start command; kind sets `--restart=on-failure:1`, so after a reboot the
 /// engine usually did this already. Returns the nodes started.
