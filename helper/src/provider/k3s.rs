@@ -341,7 +341,7 @@ pub fn may_write(path: &Path) -> bool {
     let mut dir = path.parent();
     while let Some(d) = dir {
         if d.exists() {
-            return writable(d) && (!path.exists() || writable(path));
+            return d.is_dir() && writable(d) && (!path.exists() || writable(path));
         }
         dir = d.parent();
     }
@@ -768,6 +768,126 @@ users:
             fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
             assert_eq!(applied, Applied::NotWritable { steps });
         }
+    }
+
+    #[test]
+    fn mirrors_seen_is_stale_until_written_then_up_to_date() {
+        let root = host(Some(K3S_YAML), None);
+        let layout = Layout::new(root.path());
+        assert_eq!(
+            mirrors_seen(&layout, &registry(), 0).unwrap(),
+            Mirrors::Stale
+        );
+        assert_eq!(
+            apply_registries(&layout, &registry(), 0).unwrap(),
+            Applied::Written {
+                restart: "systemctl restart k3s (or however k3s runs here)".into()
+            }
+        );
+        assert_eq!(
+            mirrors_seen(&layout, &registry(), 0).unwrap(),
+            Mirrors::UpToDate
+        );
+        fs::write(layout.registries(), "mirrors: [\n").unwrap();
+        let err = mirrors_seen(&layout, &registry(), 0)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is not valid YAML"), "{err}");
+    }
+
+    #[test]
+    fn may_write_asks_for_the_nearest_directory_that_exists() {
+        let root = tempfile::tempdir().unwrap();
+        assert!(may_write(
+            &root.path().join("etc/rancher/k3s/registries.yaml")
+        ));
+        // Refusals (a read-only mount; root bypasses modes) are test-providers.sh's
+        // k3s_registries_not_writable, on a read-only bind mount.
+        let file = root.path().join("f");
+        fs::write(&file, "").unwrap();
+        assert!(
+            !may_write(&file.join("registries.yaml")),
+            "a file is no directory to write in"
+        );
+    }
+
+    #[test]
+    fn a_read_only_mount_is_not_writable_like_a_refused_write() {
+        assert!(not_writable(&io::Error::from(
+            io::ErrorKind::ReadOnlyFilesystem
+        )));
+        assert!(not_writable(&io::Error::from(
+            io::ErrorKind::PermissionDenied
+        )));
+        assert!(!not_writable(&io::Error::from(io::ErrorKind::StorageFull)));
+    }
+
+    #[test]
+    fn an_unreadable_file_gets_steps_that_add_to_it_not_replace_it() {
+        let root = host(Some(K3S_YAML), None);
+        let steps = merge_steps(&Layout::new(root.path()), &registry(), 1000).unwrap();
+        assert!(!steps.contains("tee"), "{steps}");
+        assert!(
+            steps.starts_with(&format!(
+                "# add these mirrors to {} (keep what it has; sudo cat it to see it):\nmirrors:\n",
+                Layout::new(root.path()).registries().display()
+            )),
+            "{steps}"
+        );
+        assert!(steps.contains("http://127.0.0.1:5000"), "{steps}");
+        assert!(
+            steps.ends_with("sudo systemctl restart k3s (or however k3s runs here)\n"),
+            "{steps}"
+        );
+    }
+
+    #[test]
+    fn the_attached_cluster_runs_or_says_what_to_do() {
+        let up = cluster_seen(&Attached::Up, "systemctl start k3s");
+        assert_eq!((up.state, up.defects.len()), (ObjectState::Running, 0));
+        let down = cluster_seen(
+            &Attached::Down {
+                server: "https://127.0.0.1:6443".into(),
+                reason: "connection refused".into(),
+            },
+            "sudo systemctl start k3s",
+        );
+        assert_eq!(down.state, ObjectState::Stopped);
+        assert_eq!(
+            down.defects,
+            [
+                "k3s does not answer at https://127.0.0.1:6443 (connection refused); start it: sudo systemctl start k3s, then run up again"
+            ]
+        );
+        let none = cluster_seen(
+            &Attached::NoKubeconfig("k3s kubeconfig … does not exist".into()),
+            "x",
+        );
+        assert_eq!(none.state, ObjectState::Missing);
+        assert_eq!(
+            server_of(K3S_YAML).as_deref(),
+            Some("https://127.0.0.1:6443")
+        );
+        assert_eq!(server_of("- a\n"), None);
+        assert_eq!(
+            start_command(Service::OpenRc, 1000),
+            "sudo rc-service k3s start"
+        );
+        assert_eq!(start_command(Service::Systemd, 0), "systemctl start k3s");
+    }
+
+    #[test]
+    fn the_test_root_stands_in_for_the_host() {
+        let env = crate::env::Env::empty(crate::env::Os::Linux);
+        assert_eq!(
+            Layout::of(&env).kubeconfig(),
+            Path::new("/etc/rancher/k3s/k3s.yaml")
+        );
+        let env = env.with(&[(ROOT_VAR, "/tmp/host")]);
+        assert_eq!(
+            Layout::of(&env).registries(),
+            Path::new("/tmp/host/etc/rancher/k3s/registries.yaml")
+        );
     }
 
     #[test]

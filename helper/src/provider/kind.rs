@@ -1108,6 +1108,154 @@ mod tests {
         assert_eq!(provider_env(Engine::Docker), None);
     }
 
+    fn labels(cluster: Option<&str>) -> std::collections::BTreeMap<String, String> {
+        cluster
+            .map(|c| (CLUSTER_LABEL.to_string(), c.to_string()))
+            .into_iter()
+            .collect()
+    }
+
+    #[test]
+    fn containers_with_node_names_but_not_the_clusters_label_are_strangers() {
+        let containers = vec![
+            ("/rec-control-plane".to_string(), labels(Some("rec"))),
+            ("/rec-worker".to_string(), labels(None)),
+            ("/rec-worker7".to_string(), labels(Some("other"))),
+            ("/rec-workerx".to_string(), labels(None)),
+            ("/rec-registry".to_string(), labels(None)),
+            ("/recorder-control-plane".to_string(), labels(None)),
+        ];
+        assert_eq!(
+            stranger_names(&containers, "rec"),
+            ["rec-worker", "rec-worker7"]
+        );
+    }
+
+    #[test]
+    fn the_plans_see_kinds_nodes_by_role_and_a_foreign_cluster_with_both_fixes() {
+        let nodes = parse_inspect(INSPECT_RUNNING).unwrap();
+        let want = recorded();
+        let ours = cluster_seen(&nodes, &assess(&nodes, &want, STAND_IN_IMAGE), &[], "rec");
+        assert_eq!(ours.state, ObjectState::Running);
+        assert_eq!((ours.servers, ours.agents), ((1, 1), (1, 1)));
+        assert!(
+            ours.holds_ports,
+            "the running control plane holds the ports"
+        );
+        assert!(ours.foreign.is_empty() && ours.defects.is_empty());
+
+        let mut stopped = nodes.clone();
+        stopped[0].running = false;
+        let partial = cluster_seen(
+            &stopped,
+            &assess(&stopped, &want, STAND_IN_IMAGE),
+            &[],
+            "rec",
+        );
+        assert_eq!(partial.state, ObjectState::Partial);
+        assert!(
+            !partial.holds_ports,
+            "a stopped control plane holds nothing"
+        );
+
+        let theirs = cluster_seen(
+            &nodes,
+            &assess(&nodes, &defaults_named("rec"), PINNED_IMAGE),
+            &[],
+            "rec",
+        );
+        assert_eq!(theirs.state, ObjectState::Foreign);
+        assert_eq!(theirs.foreign.len(), 1);
+        assert!(
+            theirs.foreign[0]
+                .why
+                .starts_with("kind cluster 'rec' exists but is not the one k8s-dev makes (")
+        );
+        assert_eq!(
+            theirs.foreign[0].fix,
+            "delete it yourself with `kind delete cluster --name rec` if it is not needed, or set K8S_DEV_CLUSTER to another name"
+        );
+
+        let missing = cluster_seen(
+            &[],
+            &Assessment::Ours(ObjectState::Missing),
+            &["rec-control-plane".into()],
+            "rec",
+        );
+        assert_eq!(
+            missing.state,
+            ObjectState::Foreign,
+            "a stranger holds a node's name"
+        );
+        assert_eq!(
+            missing.foreign[0].line(),
+            "container rec-control-plane exists but was not created by kind for this cluster; remove it, or set K8S_DEV_CLUSTER to another name"
+        );
+    }
+
+    #[test]
+    fn node_images_compare_as_engines_spell_them() {
+        let pinned = PINNED_IMAGE;
+        let digest = &pinned[pinned.find('@').unwrap()..];
+        // kind on Podman runs the fully qualified name, without the tag.
+        assert!(same_image(
+            &format!("docker.io/kindest/node{digest}"),
+            pinned
+        ));
+        assert!(!same_image(
+            "docker.io/kindest/node@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            pinned
+        ));
+        // Podman's name for an image it has only locally.
+        assert!(same_image(
+            "localhost/k8s-dev-kind-stand-in-node:1",
+            "k8s-dev-kind-stand-in-node:1"
+        ));
+        assert!(same_image("docker.io/library/x:1", "x:1"));
+        assert!(!same_image("x:2", "x:1"));
+        assert!(!same_image("registry.example/x:1", "x:1"));
+    }
+
+    #[test]
+    fn the_expected_image_is_the_setting_else_the_templates_pin() {
+        assert_eq!(
+            node_image(TEMPLATE_TEXT, &defaults()).unwrap(),
+            PINNED_IMAGE
+        );
+        let own = KindCluster {
+            image: Some("own:1".into()),
+            ..defaults()
+        };
+        assert_eq!(node_image(TEMPLATE_TEXT, &own).unwrap(), "own:1");
+        let err = node_image("nodes: [{role: control-plane}]\n", &defaults()).unwrap_err();
+        assert!(err.to_string().contains("names no image"), "{err}");
+    }
+
+    #[test]
+    fn mirrors_are_up_to_date_only_when_every_node_has_every_file() {
+        let files = hosts_files(&registry()).unwrap();
+        let all: Vec<Option<String>> = files.iter().map(|f| Some(f.content.clone())).collect();
+        let node = |contents: Vec<Option<String>>| ("n".to_string(), contents);
+        assert_eq!(
+            mirrors_state(&files, &[node(all.clone()), node(all.clone())]),
+            Mirrors::UpToDate
+        );
+        let mut one_missing = all.clone();
+        one_missing[1] = None;
+        assert_eq!(
+            mirrors_state(&files, &[node(all.clone()), node(one_missing)]),
+            Mirrors::Stale
+        );
+        let mut changed = all.clone();
+        changed[0] = Some("[host.\"http://elsewhere:5000\"]\n".into());
+        assert_eq!(mirrors_state(&files, &[node(changed)]), Mirrors::Stale);
+        assert_eq!(
+            mirrors_state(&files, &[]),
+            Mirrors::Stale,
+            "no node read: not up to date"
+        );
+    }
+
     #[test]
     fn kind_version_matches_the_mise_pin() {
         let mise = include_str!("../../../mise.toml");

@@ -421,6 +421,43 @@ mod tests {
     }
 
     #[test]
+    fn the_registry_container_is_the_kits_by_its_label() {
+        assert_eq!(registry_seen(None, "reg").state, ObjectState::Missing);
+        let ours = RegistryContainer {
+            labels: [(REGISTRY_LABEL.to_string(), REGISTRY_LABEL_VALUE.to_string())]
+                .into_iter()
+                .collect(),
+            running: true,
+            port: Some(5001),
+            networks: vec!["kind".into()],
+        };
+        let seen = registry_seen(Some(&ours), "reg");
+        assert_eq!((seen.state, seen.port), (ObjectState::Running, Some(5001)));
+        let stopped = RegistryContainer {
+            running: false,
+            ..ours.clone()
+        };
+        assert_eq!(
+            registry_seen(Some(&stopped), "reg").state,
+            ObjectState::Stopped
+        );
+        let theirs = RegistryContainer::default();
+        let seen = registry_seen(Some(&theirs), "reg");
+        assert_eq!(seen.state, ObjectState::Foreign);
+        assert_eq!(
+            seen.foreign[0].line(),
+            "container reg exists but was not created by k8s-dev; remove it, or set K8S_DEV_REGISTRY_NAME to another name"
+        );
+    }
+
+    #[test]
+    fn each_provider_caps_the_cluster_name_its_own_way() {
+        assert_eq!(Provider::K3d.max_cluster_name(), 32);
+        assert_eq!(Provider::Kind.max_cluster_name(), 49);
+        assert_eq!(Provider::K3s.max_cluster_name(), 63);
+    }
+
+    #[test]
     fn mirrored_names_are_pull_then_push_without_repeats() {
         assert_eq!(
             registry().mirrored_names(),
