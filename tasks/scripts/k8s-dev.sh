@@ -144,6 +144,9 @@ Derived, read-only:
                                  <K8S_DEV_REGISTRY_NAME>)
   K8S_DEV_CLUSTER_KUBECONFIG     the cluster's own kubeconfig (0600), the one kubectl, helm and
                                  skaffold get (~/.kube/<K8S_DEV_CLUSTER_CONTEXT>.yaml)
+  K8S_DEV_KIND_KUBECONFIG        kind only: the file kind create/delete write (--kubeconfig), so
+                                 kind never edits yours; up merges from kind get kubeconfig
+                                 (<K8S_DEV_STATE_DIR>/kind/<K8S_DEV_CLUSTER>.kubeconfig)
   K8S_DEV_DEFAULT_KUBECONFIG     the kubeconfig files up merges the cluster into, as kubectl config
                                  writes them: an entry where it is defined, a new one into the first
                                  file that exists, else the last (OpenShell: its repo-local
