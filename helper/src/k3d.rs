@@ -245,6 +245,12 @@ pub fn run(args: &[&str], engine: Option<&Resolved>, docker_sock: Option<&str>) 
     let out = cmd
         .output()
         .with_context(|| format!("running {}", k3d.display()))?;
+    stdout_of("k3d", args, &out)
+}
+
+/// A cluster tool's stdout when it succeeded, else an error naming the command and the last line
+/// it printed on stderr (k3d's `FATA`, kind's `ERROR:`).
+pub fn stdout_of(tool: &str, args: &[&str], out: &std::process::Output) -> Result<String> {
     if out.status.success() {
         return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
@@ -255,7 +261,7 @@ pub fn run(args: &[&str], engine: Option<&Resolved>, docker_sock: Option<&str>) 
         .find(|l| !l.trim().is_empty())
         .unwrap_or("");
     bail!(
-        "k3d {}: {}; is the container engine running? try: k8s-dev-helper engine --explain",
+        "{tool} {}: {}; is the container engine running? try: k8s-dev-helper engine --explain",
         args.join(" "),
         last.trim()
     )

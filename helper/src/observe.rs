@@ -6,7 +6,7 @@
 //! [`crate::provider::live`]), the host (ports) and the two kubeconfigs. [`crate::plan`] decides
 //! on the [`Observed`] this returns.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -136,18 +136,7 @@ fn engine_view(
             return Err(err).with_context(|| format!("inspecting network {network} at {host}"));
         }
     };
-    let containers = list
-        .into_iter()
-        .flat_map(|c| {
-            let labels: BTreeMap<String, String> =
-                c.labels.unwrap_or_default().into_iter().collect();
-            c.names
-                .unwrap_or_default()
-                .into_iter()
-                .map(move |name| (name, labels.clone()))
-        })
-        .collect();
-    Ok((containers, network_exists))
+    Ok((live::labelled(list), network_exists))
 }
 
 /// The kit's host ports that cannot be bound now, with the line `up` reports if it needs them.

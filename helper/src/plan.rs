@@ -353,9 +353,13 @@ pub fn down(o: &Observed, delete_registry: bool) -> Result<DownPlan, Vec<String>
     })
 }
 
-impl UpPlan {
-    /// Shell assignments for the task script: `PLAN_REGISTRY=create` …
-    pub fn shell(&self) -> String {
+/// A plan as shell assignments for the task script: `PLAN_REGISTRY=create` …
+pub trait Shell {
+    fn shell(&self) -> String;
+}
+
+impl Shell for UpPlan {
+    fn shell(&self) -> String {
         format!(
             "PLAN_NETWORK={}\nPLAN_REGISTRY={}\nPLAN_CLUSTER={}\nPLAN_MIRRORS={}\n\
              PLAN_KUBECONFIG={}\nPLAN_CONFIGMAP={}\nPLAN_REGISTRY_WAS={}\nPLAN_CLUSTER_WAS={}\n",
@@ -371,8 +375,8 @@ impl UpPlan {
     }
 }
 
-impl DownPlan {
-    pub fn shell(&self) -> String {
+impl Shell for DownPlan {
+    fn shell(&self) -> String {
         format!(
             "PLAN_CLUSTER={}\nPLAN_REGISTRY={}\nPLAN_REGISTRY_WAS={}\n",
             self.cluster.as_str(),

@@ -17,30 +17,6 @@ usage() {
   echo "Usage: $(basename "$0") [test-name...]   (default: all; see main for names)"
 }
 
-seed_user_kubeconfig() { # a cluster of the user's own that must survive up and down
-  mkdir -p "${HOME}/.kube"
-  cat >"${HOME}/.kube/config" <<'KC'
-apiVersion: v1
-kind: Config
-clusters:
-- name: other
-  cluster: {server: "https://other.example:6443"}
-contexts:
-- name: other
-  context: {cluster: other, user: other}
-current-context: other
-preferences: {}
-users:
-- name: other
-  user: {token: other-token}
-KC
-  chmod 600 "${HOME}/.kube/config"
-}
-
-kubeconfig_contexts() { # file -> context names, one per line
-  python3 -c 'import sys,yaml; d=yaml.safe_load(open(sys.argv[1])) or {}; print("\n".join(c["name"] for c in d.get("contexts") or []))' "$1"
-}
-
 yaml_get() { # file, python expression over `d`
   python3 -c 'import sys,yaml; d=yaml.safe_load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }

@@ -25,30 +25,6 @@ usage() {
   echo "Usage: $(basename "$0") [test-name...]   (default: all; see main for names)"
 }
 
-seed_user_kubeconfig() { # a cluster of the user's own that must survive up and down
-  mkdir -p "${HOME}/.kube"
-  cat >"${HOME}/.kube/config" <<'KC'
-apiVersion: v1
-kind: Config
-clusters:
-- name: other
-  cluster: {server: "https://other.example:6443"}
-contexts:
-- name: other
-  context: {cluster: other, user: other}
-current-context: other
-preferences: {}
-users:
-- name: other
-  user: {token: other-token}
-KC
-  chmod 600 "${HOME}/.kube/config"
-}
-
-contexts_of() { # file -> context names, one per line
-  python3 -c 'import sys,yaml; d=yaml.safe_load(open(sys.argv[1])) or {}; print("\n".join(c["name"] for c in d.get("contexts") or []))' "$1"
-}
-
 json_get() { # json text, python expression over `d`
   python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"
 }
@@ -189,7 +165,7 @@ test_kind_lifecycle() { # engine
   done
   assert_mode "${HOME}/.kube/${ctx}.yaml" 600 "${engine}: the cluster's kubeconfig is 0600"
   assert_mode "${HOME}/.kube/config" 600 "${engine}: the default kubeconfig stays 0600"
-  assert_eq "$(printf 'other\n%s' "${ctx}")" "$(contexts_of "${HOME}/.kube/config")" \
+  assert_eq "$(printf 'other\n%s' "${ctx}")" "$(kubeconfig_contexts "${HOME}/.kube/config")" \
     "${engine}: up merged kind's context and kept the user's"
   assert_eq "${ctx}" "$(kubectl config current-context)" "${engine}: up switched to the cluster's context"
   local hosting
@@ -261,7 +237,7 @@ test_kind_lifecycle() { # engine
     "${engine}: down deletes the cluster with kind, on kind's own kubeconfig"
   assert_eq "" "$(containers "${name}-")" "${engine}: the nodes are gone"
   assert_eq running "$(docker inspect "${reg}" --format '{{.State.Status}}')" "${engine}: down keeps the registry running"
-  assert_eq other "$(contexts_of "${HOME}/.kube/config")" "${engine}: down removed the cluster's context and kept the user's"
+  assert_eq other "$(kubeconfig_contexts "${HOME}/.kube/config")" "${engine}: down removed the cluster's context and kept the user's"
   if [[ ! -e "${HOME}/.kube/${ctx}.yaml" && ! -e "${kind_kc}" ]]; then
     pass "${engine}: down removed the cluster's kubeconfig and kind's"
   else
@@ -420,7 +396,7 @@ test_k3s_attach() { # engine
   else
     fail "${engine}: the registry does not answer on 127.0.0.1:${K8S_DEV_REGISTRY_PORT}"
   fi
-  assert_eq "$(printf 'other\n%s' "${ctx}")" "$(contexts_of "${HOME}/.kube/config")" \
+  assert_eq "$(printf 'other\n%s' "${ctx}")" "$(kubeconfig_contexts "${HOME}/.kube/config")" \
     "${engine}: up merged k3s's kubeconfig under the kit's name and kept the user's"
   assert_eq "${ctx} ${ctx} admin@${ctx}" \
     "$(python3 -c 'import sys,yaml; d=yaml.safe_load(open(sys.argv[1])); c=d["contexts"][0]; print(c["name"], c["context"]["cluster"], c["context"]["user"])' "${HOME}/.kube/${ctx}.yaml")" \
@@ -456,7 +432,7 @@ test_k3s_attach() { # engine
   else
     fail "${engine}: k3s stopped answering after down"
   fi
-  assert_eq other "$(contexts_of "${HOME}/.kube/config")" "${engine}: down removed the kit's context and kept the user's"
+  assert_eq other "$(kubeconfig_contexts "${HOME}/.kube/config")" "${engine}: down removed the kit's context and kept the user's"
   assert_eq "${k3s_before}" "$(cat "${k3s_yaml}")" "${engine}: down leaves k3s's kubeconfig"
   assert_eq "${mtime}" "$(stat -c %Y.%i "${registries}")" "${engine}: down leaves registries.yaml"
   assert_eq running "$(docker inspect "${reg}" --format '{{.State.Status}}')" "${engine}: down keeps the registry"

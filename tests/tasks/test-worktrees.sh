@@ -50,10 +50,6 @@ worktree_setting() { # dir, name
     | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]]["value"] or "")' "$2"
 }
 
-contexts_of() { # file -> context names, one per line
-  python3 -c 'import sys,yaml; d=yaml.safe_load(open(sys.argv[1])) or {}; print("\n".join(c["name"] for c in d.get("contexts") or []))' "$1"
-}
-
 test_two_worktrees_two_clusters() {
   sandbox_setup
   use_docker "two worktrees" || return 0
@@ -83,7 +79,7 @@ test_two_worktrees_two_clusters() {
   assert_eq "${name1}:${api1}:${lb1}:30051 ${name2}:${api2}:${lb2}:30051" \
     "$(for n in "${name1}" "${name2}"; do python3 -c 'import sys,yaml; d=yaml.safe_load(open(sys.argv[1])); print("%s:%s:%s" % (d["metadata"]["name"], d["kubeAPI"]["hostPort"], d["ports"][0]["port"].split(":", 1)[1].split("@")[0]))' "${K8S_DEV_FAKE_STATE}/configs/${n}.yaml"; done | paste -sd' ' -)" \
     "k3d created each cluster on its own ports"
-  assert_eq "k3d-${name1}|k3d-${name2}" "$(contexts_of "${SANDBOX}/one/kubeconfig")|$(contexts_of "${SANDBOX}/two/kubeconfig")" \
+  assert_eq "k3d-${name1}|k3d-${name2}" "$(kubeconfig_contexts "${SANDBOX}/one/kubeconfig")|$(kubeconfig_contexts "${SANDBOX}/two/kubeconfig")" \
     "each worktree's KUBECONFIG (one file, repo-local) holds its own cluster"
   assert_mode "${SANDBOX}/one/kubeconfig" 600 "the repo-local kubeconfig is 0600"
   if [[ ! -e "${HOME}/.kube/config" ]]; then pass "the default ${HOME}/.kube/config is left alone"; else fail "${HOME}/.kube/config was written"; fi

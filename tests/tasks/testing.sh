@@ -12,7 +12,8 @@
 #      sandbox_setup, sandbox_cleanup, run_task TASK [ARGS], calls TOOL [PYTHON-EXPR], free_port,
 #      engine_host docker|podman, use_docker WHAT, engine_sandbox WHAT, hold_port PORT, release_port PORT,
 #      run_tests, setting NAME, lock_free, start_background NAME DIR LOG COMMAND...,
-#      await_output LOG REGEX PID SECONDS, standin_registry_image, use_kind ENGINE, kind_cleanup
+#      await_output LOG REGEX PID SECONDS, standin_registry_image, use_kind ENGINE, kind_cleanup,
+#      seed_user_kubeconfig, kubeconfig_contexts FILE
 
 if [[ -n "${_K8S_DEV_TESTING_LOADED:-}" ]]; then
   return 0
@@ -294,6 +295,30 @@ await_output() { # log, regex, pid, seconds
     sleep 0.5
   done
   grep -Eq "$2" "$1" 2>/dev/null
+}
+
+seed_user_kubeconfig() { # a cluster of the user's own that must survive up and down
+  mkdir -p "${HOME}/.kube"
+  cat >"${HOME}/.kube/config" <<'KC'
+apiVersion: v1
+kind: Config
+clusters:
+- name: other
+  cluster: {server: "https://other.example:6443"}
+contexts:
+- name: other
+  context: {cluster: other, user: other}
+current-context: other
+preferences: {}
+users:
+- name: other
+  user: {token: other-token}
+KC
+  chmod 600 "${HOME}/.kube/config"
+}
+
+kubeconfig_contexts() { # file -> context names, one per line
+  python3 -c 'import sys,yaml; d=yaml.safe_load(open(sys.argv[1])) or {}; print("\n".join(c["name"] for c in d.get("contexts") or []))' "$1"
 }
 
 # Calls a fake recorded, one JSON object per line; EXPR (Python, over `c`) filters them, e.g.

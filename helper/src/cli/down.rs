@@ -1,16 +1,15 @@
 // SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
 // SPDX-License-Identifier: Apache-2.0
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::Result;
 
-use crate::cli::up::{LockArgs, provider_exports, require_provider, require_tool, tell};
+use crate::cli::up::{LockArgs, print_plan, require_provider, require_tool, tell};
 use crate::env::Env;
 use crate::kubeconfig;
 use crate::observe::{self, EngineInUse};
-use crate::plan::{self, Blockers};
+use crate::plan;
 use crate::provider::Provider;
 use crate::settings::Settings;
 
@@ -67,27 +66,7 @@ impl PlanArgs {
                 eprintln!("[k8s-dev] {warning}");
             }
         }
-        let out = if self.json {
-            let json = serde_json::json!({
-                "engine": engine.resolved,
-                "observed": observed,
-                "plan": decided.as_ref().ok(),
-                "blockers": decided.as_ref().err(),
-            });
-            format!("{json}\n")
-        } else {
-            match &decided {
-                Ok(plan) => format!(
-                    "{}{}{}",
-                    engine.shell(),
-                    provider_exports(&s, &engine),
-                    plan.shell()
-                ),
-                Err(_) => String::new(),
-            }
-        };
-        std::io::stdout().write_all(out.as_bytes())?;
-        decided.map(drop).map_err(|b| Blockers(b).into())
+        print_plan(self.json, &s, &engine, &observed, decided)
     }
 }
 

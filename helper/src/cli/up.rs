@@ -162,32 +162,44 @@ impl PlanArgs {
         self.lock.take(&s, &env, "up")?;
         let observed = observe::observe(&env, &s, &engine)?;
         let decided = plan::up(&observed, &s);
-        let out = if self.json {
-            let plan = serde_json::to_value(decided.as_ref().ok())?;
-            let json = serde_json::json!({
-                "engine": engine.resolved,
-                "observed": observed,
-                "plan": plan,
-                "blockers": decided.as_ref().err(),
-            });
-            format!("{json}\n")
-        } else {
-            match &decided {
-                Ok(plan) => format!(
-                    "{}{}{}",
-                    engine.shell(),
-                    provider_exports(&s, &engine),
-                    plan.shell()
-                ),
-                Err(_) => String::new(),
-            }
-        };
         if let (Err(_), Mirrors::NotWritable { steps, .. }) = (&decided, &observed.mirrors) {
             eprint!("{steps}");
         }
-        std::io::stdout().write_all(out.as_bytes())?;
-        decided.map(drop).map_err(|b| Blockers(b).into())
+        print_plan(self.json, &s, &engine, &observed, decided)
     }
+}
+
+/// Print a plan for the task script to `eval` (the engine's and kind's exports, then the
+/// `PLAN_*=` lines), or with `--json` what it was decided from; blockers are the error, one
+/// `error:` line each, and nothing is printed to act on.
+pub fn print_plan<P: serde::Serialize + plan::Shell>(
+    json: bool,
+    s: &Settings,
+    engine: &EngineInUse,
+    observed: &plan::Observed,
+    decided: Result<P, Vec<String>>,
+) -> Result<()> {
+    let out = if json {
+        let json = serde_json::json!({
+            "engine": engine.resolved,
+            "observed": observed,
+            "plan": decided.as_ref().ok(),
+            "blockers": decided.as_ref().err(),
+        });
+        format!("{json}\n")
+    } else {
+        match &decided {
+            Ok(plan) => format!(
+                "{}{}{}",
+                engine.shell(),
+                provider_exports(s, engine),
+                plan.shell()
+            ),
+            Err(_) => String::new(),
+        }
+    };
+    std::io::stdout().write_all(out.as_bytes())?;
+    decided.map(drop).map_err(|b| Blockers(b).into())
 }
 
 /// Render the kind config from `K8S_DEV_KIND_CONFIG` and the settings into
@@ -457,20 +469,7 @@ fn run_kind(args: &[&str]) -> Result<String> {
         .args(args)
         .output()
         .context("running kind; install it: mise install")?;
-    if out.status.success() {
-        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
-    }
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let last = stderr
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
-    bail!(
-        "kind {}: {}; is the container engine running? try: k8s-dev-helper engine --explain",
-        args.join(" "),
-        last.trim()
-    )
+    crate::k3d::stdout_of("kind", args, &out)
 }
 
 /// The cluster's own file (still valid: the cluster was not re-created) into the user's

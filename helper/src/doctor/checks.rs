@@ -859,6 +859,16 @@ mod tests {
         ])
     }
 
+    /// The registry `provider_env` names.
+    fn reg() -> Registry {
+        Registry {
+            name: "reg".into(),
+            port: 5000,
+            push: "localhost:5000".into(),
+            pull: "reg:5000".into(),
+        }
+    }
+
     fn names(report: &Report) -> Vec<&str> {
         report.checks.iter().map(|c| c.name.as_str()).collect()
     }
@@ -875,13 +885,7 @@ mod tests {
             },
         );
         sys.kind_nodes = Ok(vec!["dev-control-plane".into(), "dev-worker".into()]);
-        let files = provider::kind::hosts_files(&Registry {
-            name: "reg".into(),
-            port: 5000,
-            push: "localhost:5000".into(),
-            pull: "reg:5000".into(),
-        })
-        .unwrap();
+        let files = provider::kind::hosts_files(&reg()).unwrap();
         for node in ["dev-control-plane", "dev-worker"] {
             sys.in_nodes.insert(
                 format!("{node} curl -fsS -o /dev/null -m 5 http://reg:5000/v2/"),
@@ -994,14 +998,8 @@ mod tests {
         );
         sys.files
             .insert(PathBuf::from("/etc/rancher/k3s/k3s.yaml"), K3S_YAML.into());
-        let registry = Registry {
-            name: "reg".into(),
-            port: 5000,
-            push: "localhost:5000".into(),
-            pull: "reg:5000".into(),
-        };
         let provider::k3s::RegistriesPlan::Write { content, .. } =
-            provider::k3s::plan_registries(None, &registry).unwrap()
+            provider::k3s::plan_registries(None, &reg()).unwrap()
         else {
             panic!("a write");
         };

@@ -87,11 +87,16 @@ impl Layout {
 
 /// The command that makes k3s read registries.yaml again; `sudo` unless the caller is root.
 pub fn restart_command(service: Service, uid: u32) -> String {
+    service_command(service, uid, "restart")
+}
+
+/// `verb` (start, restart) for the k3s service as its service manager spells it.
+fn service_command(service: Service, uid: u32, verb: &str) -> String {
     let sudo = if uid == 0 { "" } else { "sudo " };
     match service {
-        Service::Systemd => format!("{sudo}systemctl restart k3s"),
-        Service::OpenRc => format!("{sudo}rc-service k3s restart"),
-        Service::Unknown => format!("{sudo}systemctl restart k3s (or however k3s runs here)"),
+        Service::Systemd => format!("{sudo}systemctl {verb} k3s"),
+        Service::OpenRc => format!("{sudo}rc-service k3s {verb}"),
+        Service::Unknown => format!("{sudo}systemctl {verb} k3s (or however k3s runs here)"),
     }
 }
 
@@ -376,12 +381,7 @@ pub fn mirrors_seen(layout: &Layout, registry: &Registry, uid: u32) -> Result<Mi
 
 /// The command that starts the host's k3s; `sudo` unless the caller is root.
 pub fn start_command(service: Service, uid: u32) -> String {
-    let sudo = if uid == 0 { "" } else { "sudo " };
-    match service {
-        Service::Systemd => format!("{sudo}systemctl start k3s"),
-        Service::OpenRc => format!("{sudo}rc-service k3s start"),
-        Service::Unknown => format!("{sudo}systemctl start k3s (or however k3s runs here)"),
-    }
+    service_command(service, uid, "start")
 }
 
 /// The attached k3s as the kit finds it.

@@ -133,8 +133,14 @@ async fn named_like(
         .list_containers(Some(options))
         .await
         .context("listing containers")?;
-    Ok(list
-        .into_iter()
+    Ok(labelled(list))
+}
+
+/// Each name of the listed containers (without the engine's leading `/`), with its labels.
+pub fn labelled(
+    list: Vec<bollard::models::ContainerSummary>,
+) -> Vec<(String, BTreeMap<String, String>)> {
+    list.into_iter()
         .flat_map(|c| {
             let labels: BTreeMap<String, String> =
                 c.labels.unwrap_or_default().into_iter().collect();
@@ -143,7 +149,7 @@ async fn named_like(
                 .into_iter()
                 .map(move |name| (name.trim_start_matches('/').to_string(), labels.clone()))
         })
-        .collect())
+        .collect()
 }
 
 /// The cluster's node containers (kind's label), inspected.
