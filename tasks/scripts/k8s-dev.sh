@@ -294,7 +294,7 @@ cmd_up() {
   fi
   [[ "${PLAN_MIRRORS}" != write ]] || ce_helper up mirrors
   ce_helper up finish --cluster "${PLAN_CLUSTER}" --kubeconfig "${PLAN_KUBECONFIG}" --configmap "${PLAN_CONFIGMAP}"
-  echo "Cluster: ${K8S_DEV_CLUSTER} (${K8S_DEV_PROVIDER}, ${K8S_DEV_CLUSTER_CONTEXT}, was ${PLAN_CLUSTER_WAS})"
+  echo "Cluster: ${K8S_DEV_CLUSTER} (${K8S_DEV_CLUSTER_CONTEXT}, was ${PLAN_CLUSTER_WAS})"
   echo "Kubeconfig: ${K8S_DEV_CLUSTER_KUBECONFIG}"
   echo "Registry: push ${K8S_DEV_REGISTRY}, pull ${K8S_DEV_REGISTRY_PULL} (was ${PLAN_REGISTRY_WAS})"
   if [[ "${K8S_DEV_PROVIDER}" != k3s ]]; then

@@ -164,7 +164,7 @@ impl Settings {
                 _ => env.var(spec.name),
             };
             if env.non_utf8.iter().any(|n| n == spec.name) {
-                problems.push(problem(spec, "the value is not UTF-8"));
+                problems.push(problem(spec, "the value is not UTF-8", &values));
             }
             let mut setting = None;
             let mut reported = false;
@@ -172,7 +172,7 @@ impl Settings {
                 match spec.rule.check(value) {
                     Ok(value) => setting = Some((Some(value), Origin::Env)),
                     Err(why) => {
-                        problems.push(problem(spec, &why));
+                        problems.push(problem(spec, &why, &values));
                         reported = true;
                     }
                 }
@@ -192,7 +192,7 @@ impl Settings {
                             // Once per setting: a bad value is not reported again for the
                             // default standing in for it.
                             if !reported {
-                                problems.push(problem(spec, &why));
+                                problems.push(problem(spec, &why, &values));
                             }
                             (None, Origin::Unset)
                         }
@@ -317,8 +317,8 @@ impl Settings {
                 crate::worktree::suggestion(branch, max)
             ),
             _ => format!(
-                "K8S_DEV_CLUSTER: {why}; set K8S_DEV_CLUSTER to at most {max} lower-case \
-                 letters, digits and '-'"
+                "K8S_DEV_CLUSTER: {why}; set K8S_DEV_CLUSTER to {}",
+                cluster_name_expects(provider)
             ),
         };
         problems.push(Problem {
@@ -429,6 +429,14 @@ impl Settings {
     }
 }
 
+/// What a cluster name may be with `provider`.
+fn cluster_name_expects(provider: Provider) -> String {
+    format!(
+        "lower-case letters, digits and '-' (at most {})",
+        provider.max_cluster_name()
+    )
+}
+
 fn default_of(spec: &Spec, ctx: &Ctx) -> (Option<String>, Origin) {
     match spec.default {
         Default::Unset { .. } => (None, Origin::Unset),
@@ -438,7 +446,20 @@ fn default_of(spec: &Spec, ctx: &Ctx) -> (Option<String>, Origin) {
     }
 }
 
-fn problem(spec: &'static Spec, why: &str) -> Problem {
+/// A setting's problem, one line with its fix. The fix for a cluster name names the cap of the
+/// provider in effect (resolved first: the table's first setting), not all three.
+fn problem(spec: &'static Spec, why: &str, resolved: &[Setting]) -> Problem {
+    let expects = match spec.rule {
+        Rule::ClusterName => {
+            let provider = resolved
+                .iter()
+                .find(|s| s.spec.name == "K8S_DEV_PROVIDER")
+                .and_then(|s| s.value.as_deref()?.parse().ok())
+                .unwrap_or(Provider::K3d);
+            cluster_name_expects(provider)
+        }
+        rule => rule.expects(),
+    };
     let message = match spec.default {
         Default::Computed { doc, .. } => {
             format!(
@@ -446,7 +467,7 @@ fn problem(spec: &'static Spec, why: &str) -> Problem {
                 spec.name
             )
         }
-        _ => format!("{0}: {why}; set {0} to {1}", spec.name, spec.rule.expects()),
+        _ => format!("{0}: {why}; set {0} to {expects}", spec.name),
     };
     Problem {
         setting: spec.name,
@@ -565,13 +586,21 @@ mod tests {
         assert_eq!(
             problems(&[("K8S_DEV_CLUSTER", &name)]),
             [format!(
-                "K8S_DEV_CLUSTER: cluster name '{name}' has 40 characters, k3d allows at most 32; set K8S_DEV_CLUSTER to at most 32 lower-case letters, digits and '-'"
+                "K8S_DEV_CLUSTER: cluster name '{name}' has 40 characters, k3d allows at most 32; set K8S_DEV_CLUSTER to lower-case letters, digits and '-' (at most 32)"
             )]
         );
         resolve(&[("K8S_DEV_CLUSTER", &name), ("K8S_DEV_PROVIDER", "kind")]);
         let long = "a".repeat(50);
         let lines = problems(&[("K8S_DEV_CLUSTER", &long), ("K8S_DEV_PROVIDER", "kind")]);
         assert!(lines[0].contains("kind allows at most 49"), "{lines:?}");
+        assert!(lines[0].ends_with("(at most 49)"), "{lines:?}");
+        let bad = problems(&[("K8S_DEV_CLUSTER", "Dev"), ("K8S_DEV_PROVIDER", "kind")]);
+        assert!(
+            bad[0].ends_with(
+                "set K8S_DEV_CLUSTER to lower-case letters, digits and '-' (at most 49)"
+            ),
+            "the fix names the provider's cap: {bad:?}"
+        );
         resolve(&[("K8S_DEV_CLUSTER", &long), ("K8S_DEV_PROVIDER", "k3s")]);
     }
 
