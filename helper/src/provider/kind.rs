@@ -594,17 +594,26 @@ mod tests {
     const TEMPLATE_TEXT: &str = include_str!("../../../deploy/kind/cluster.yaml");
     const PINNED_IMAGE: &str = "kindest/node:v1.34.11@sha256:44e222ee2132dab25ff87301682f89eb82c7880ea3a1bf543bfe9708fd08d67d";
 
-    /// The settings' defaults (mise.toml [env]).
+    /// The cluster at the settings' defaults, from the settings table itself.
     fn defaults() -> KindCluster {
-        KindCluster {
-            name: "openshell-dev".into(),
-            image: None,
-            bind_address: "127.0.0.1".parse().unwrap(),
-            api_port: 6550,
-            host_port: 8080,
-            node_port: 30051,
-            workers: 1,
-        }
+        let env = crate::env::Env::empty(crate::env::Os::Linux);
+        KindCluster::of(&crate::settings::Settings::resolve(&env, None).unwrap())
+    }
+
+    #[test]
+    fn the_settings_defaults_are_the_kits_cluster() {
+        assert_eq!(
+            defaults(),
+            KindCluster {
+                name: "openshell-dev".into(),
+                image: None,
+                bind_address: "127.0.0.1".parse().unwrap(),
+                api_port: 6550,
+                host_port: 8080,
+                node_port: 30051,
+                workers: 1,
+            }
+        );
     }
 
     fn rendered(cluster: &KindCluster) -> Value {
