@@ -61,13 +61,29 @@ impl EngineInUse {
 /// Observe everything the plans decide on, through the provider's own view of its cluster.
 pub fn observe(env: &Env, s: &Settings, engine: &EngineInUse) -> Result<Observed> {
     let seen = provider_seen(env, s, engine)?;
+    let mut busy = busy_ports(s);
+    if s.provider() != Provider::K3d && busy.iter().any(|(n, _)| *n == "K8S_DEV_REGISTRY_PORT") {
+        // After a switch from k3d, its registry usually holds the port: say so.
+        let k3d_registry = format!("k3d-{}", s.get("K8S_DEV_REGISTRY_NAME"));
+        if live::exists(&engine.resolved, &k3d_registry)? {
+            for (setting, why) in &mut busy {
+                if *setting == "K8S_DEV_REGISTRY_PORT" {
+                    *why = provider::registry_port_held_by_k3d(
+                        s.get("K8S_DEV_BIND_ADDRESS"),
+                        s.port("K8S_DEV_REGISTRY_PORT"),
+                        &k3d_registry,
+                    );
+                }
+            }
+        }
+    }
     Ok(Observed {
         provider: s.provider(),
         cluster: seen.cluster,
         registry: seen.registry,
         network: seen.network,
         mirrors: seen.mirrors,
-        busy_ports: busy_ports(s),
+        busy_ports: busy,
         kubeconfig: kubeconfig_seen(s),
     })
 }

@@ -288,6 +288,27 @@ test_kind_foreign_cluster() {
     "foreign kind cluster: the kit ran no kind create or delete"
 }
 
+# After a switch from k3d, its registry (k3d-<name>) holds the registry port: up says so, with
+# both fixes, and creates nothing.
+test_switch_from_k3d() {
+  sandbox_setup
+  use_kind docker || return 0
+  local k3d_registry="k3d-${K8S_DEV_REGISTRY_NAME}"
+  docker run --detach --name "${k3d_registry}" --network host \
+    --env "REGISTRY_HTTP_ADDR=127.0.0.1:${K8S_DEV_REGISTRY_PORT}" "${K8S_DEV_REGISTRY_IMAGE}" >/dev/null
+  local i
+  for ((i = 0; i < 50; i++)); do
+    curl -fsS -o /dev/null "http://127.0.0.1:${K8S_DEV_REGISTRY_PORT}/v2/" 2>/dev/null && break
+    sleep 0.1
+  done
+  run_task k8s:dev:up
+  docker rm --force --volumes "${k3d_registry}" >/dev/null
+  assert_eq 1 "${RC}" "k3d's registry on the port: up exits 1"
+  assert_eq "error: port ${K8S_DEV_REGISTRY_PORT} on 127.0.0.1 is in use, most likely by ${k3d_registry}, the registry of K8S_DEV_PROVIDER=k3d; delete it (K8S_DEV_PROVIDER=k3d mise run k8s:dev:down --registry; its images go with it), or set K8S_DEV_REGISTRY_PORT to another port" \
+    "$(grep '^error:' <<<"${ERR}")" "k3d's registry on the port: one line naming it and both fixes"
+  assert_eq "" "$(calls kind 'c["argv"][0] == "create"')" "k3d's registry on the port: nothing created"
+}
+
 test_kind_missing() {
   sandbox_setup
   use_kind docker || return 0
@@ -514,7 +535,7 @@ test_k3s_registries_not_writable() {
 
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  DEFAULT_TESTS=(unknown_provider kind_missing kind_renderings k3s_kubeconfig_missing k3s_kubeconfig_unreadable
+  DEFAULT_TESTS=(unknown_provider kind_missing switch_from_k3d kind_renderings k3s_kubeconfig_missing k3s_kubeconfig_unreadable
     "kind_lifecycle docker" "kind_lifecycle podman" kind_foreign_cluster "k3s_attach docker" "k3s_attach podman"
     k3s_registries_not_writable)
   run_tests "$@"

@@ -106,6 +106,12 @@ fn registry_container(c: &ContainerInspectResponse) -> RegistryContainer {
     }
 }
 
+/// Whether a container of that name exists, in any state.
+pub fn exists(engine: &Resolved, name: &str) -> Result<bool> {
+    let docker = client(engine)?;
+    Ok(crate::runtime::block_on(inspect(&docker, name))?.is_some())
+}
+
 /// The kit's registry container (kind and k3s; k3d's is k3d's).
 pub fn registry(
     s: &Settings,

@@ -261,6 +261,16 @@ pub fn registry_seen(
     }
 }
 
+/// The registry port is busy, and the k3d provider's registry exists: after a switch from k3d to
+/// kind or k3s, that is what holds it. Its images stay unless the user deletes it.
+pub fn registry_port_held_by_k3d(bind: &str, port: u16, container: &str) -> String {
+    format!(
+        "port {port} on {bind} is in use, most likely by {container}, the registry of K8S_DEV_PROVIDER=k3d; \
+         delete it (K8S_DEV_PROVIDER=k3d mise run k8s:dev:down --registry; its images go with it), or set \
+         K8S_DEV_REGISTRY_PORT to another port"
+    )
+}
+
 /// KEP-1755's `LocalRegistryHostingV1` (sig-cluster-lifecycle/generic/1755), which Skaffold and
 /// Tilt read from the `local-registry-hosting` ConfigMap in `kube-public`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
