@@ -14,43 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::Resolved;
 
-/// What exists of one part of the kit: the cluster's nodes, its load balancer, the registry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ObjectState {
-    Missing,
-    Stopped,
-    /// Some nodes run, others do not (a crashed agent, a half-finished start).
-    Partial,
-    Running,
-    /// A container with the name k3d would give it, not made by k3d for this purpose.
-    Foreign,
-}
-
-impl ObjectState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ObjectState::Missing => "missing",
-            ObjectState::Stopped => "stopped",
-            ObjectState::Partial => "partial",
-            ObjectState::Running => "running",
-            ObjectState::Foreign => "foreign",
-        }
-    }
-
-    fn from_counts(running: usize, total: usize) -> ObjectState {
-        match (running, total) {
-            (_, 0) => ObjectState::Missing,
-            (0, _) => ObjectState::Stopped,
-            (r, t) if r == t => ObjectState::Running,
-            _ => ObjectState::Partial,
-        }
-    }
-
-    pub fn exists(self) -> bool {
-        !matches!(self, ObjectState::Missing)
-    }
-}
+pub use crate::provider::ObjectState;
 
 /// One k3d container as `k3d node list -o json` reports it (the fields the kit reads).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -281,10 +245,19 @@ pub fn run(args: &[&str], engine: Option<&Resolved>, docker_sock: Option<&str>) 
     let out = cmd
         .output()
         .with_context(|| format!("running {}", k3d.display()))?;
+    stdout_of("k3d", args, &out)
+}
+
+/// A cluster tool's stdout when it succeeded, else an error naming the command and the last line
+/// it printed on stderr (k3d's `FATA`, kind's `ERROR:`).
+pub fn stdout_of(tool: &str, args: &[&str], out: &std::process::Output) -> Result<String> {
     if out.status.success() {
         return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
-    bail!("{}", failure(args, &String::from_utf8_lossy(&out.stderr)))
+    bail!(
+        "{}",
+        failure(tool, args, &String::from_utf8_lossy(&out.stderr))
+    )
 }
 
 /// One line of k3d's log with `LOG_COLORS=false` (logrus: `time="…" level=error msg="…"`):
@@ -303,7 +276,7 @@ fn log_line(line: &str) -> Option<(&str, String)> {
 /// nodes found for given cluster" all the same (`kubeconfig get`, `cluster list`; recorded in
 /// tests/data/recorded/k3d/*-no-engine.json), which alone would read as a missing cluster. Only
 /// a fatal "not found" with no error before it means the object is missing.
-pub fn failure(args: &[&str], stderr: &str) -> String {
+pub fn failure(tool: &str, args: &[&str], stderr: &str) -> String {
     let lines: Vec<&str> = stderr
         .lines()
         .map(str::trim)
@@ -312,12 +285,14 @@ pub fn failure(args: &[&str], stderr: &str) -> String {
     let logged: Vec<(&str, String)> = lines.iter().filter_map(|l| log_line(l)).collect();
     let error = logged.iter().find(|(level, _)| *level == "error");
     let fatal = logged.iter().find(|(level, _)| *level == "fatal");
-    let command = format!("k3d {}", args.join(" "));
+    let command = format!("{tool} {}", args.join(" "));
     match (error, fatal) {
         (None, Some((_, msg)))
             if msg.contains("No nodes found") || msg.contains("Didn't find container") =>
         {
-            format!("{command}: {msg} (k3d has no such object); run up again: mise run k8s:dev:up")
+            format!(
+                "{command}: {msg} ({tool} has no such object); run up again: mise run k8s:dev:up"
+            )
         }
         _ => {
             let cause = error
@@ -524,7 +499,7 @@ mod tests {
             ),
             ("node-list-no-engine", &["node", "list", "-o", "json"]),
         ] {
-            let err = failure(args, &recorded::k3d(case).stderr);
+            let err = failure("k3d", args, &recorded::k3d(case).stderr);
             assert!(
                 err.contains(
                     "Cannot connect to the Docker daemon at unix:///nonexistent/docker.sock"
@@ -542,6 +517,7 @@ mod tests {
     #[test]
     fn a_missing_cluster_is_named_as_missing() {
         let err = failure(
+            "k3d",
             &["kubeconfig", "get", "rec-cluster"],
             &recorded::k3d("kubeconfig-get-missing").stderr,
         );
@@ -554,7 +530,7 @@ mod tests {
 
     #[test]
     fn output_that_is_no_log_line_is_named_as_it_is() {
-        let err = failure(&["version"], "segmentation fault\n");
+        let err = failure("k3d", &["version"], "segmentation fault\n");
         assert!(
             err.starts_with("k3d version: segmentation fault; "),
             "{err}"

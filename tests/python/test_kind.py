@@ -8,7 +8,6 @@ the real kind CLI's own decoding and validation where that binary is built."""
 import json
 import os
 import pathlib
-import re
 import shutil
 import subprocess
 import tempfile
@@ -41,16 +40,6 @@ def schema_errors(config):
     cls = jsonschema.validators.validator_for(schema)
     validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
     return [e.message for e in validator.iter_errors(config)]
-
-
-def setting_default(name):
-    """The default of setting `name` in the helper's settings table, as the README's generated
-    table shows it (helper/tests/settings.rs keeps that table equal to the helper's)."""
-    text = (s.ROOT / "README.md").read_text(encoding="utf-8")
-    match = re.search(r"^\| `%s` \| [^|]* \| `([^`]*)` \|" % re.escape(name), text, re.M)
-    if not match:
-        raise AssertionError(f"the README's settings table has no plain default for {name}")
-    return match.group(1)
 
 
 class Schema(unittest.TestCase):
@@ -102,21 +91,8 @@ class Schema(unittest.TestCase):
 
 
 class Defaults(unittest.TestCase):
-    """The template is the rendering at the settings' defaults (the Rust suite checks the
-    renderer keeps it so); these defaults must be the helper's (mise.toml sets none)."""
-
-    def test_template_holds_the_settings_defaults(self):
-        config = s.load_yaml(TEMPLATE)
-        address = setting_default("K8S_DEV_BIND_ADDRESS")
-        self.assertEqual(config["name"], setting_default("K8S_DEV_CLUSTER"))
-        self.assertEqual(config["networking"]["apiServerAddress"], address)
-        self.assertEqual(config["networking"]["apiServerPort"], int(setting_default("K8S_DEV_API_PORT")))
-        mapping = config["nodes"][0]["extraPortMappings"][0]
-        self.assertEqual(mapping["listenAddress"], address)
-        self.assertEqual(mapping["hostPort"], int(setting_default("K8S_DEV_LB_PORT")))
-        self.assertEqual(mapping["containerPort"], int(setting_default("K8S_DEV_NODEPORT")))
-        workers = [n for n in config["nodes"] if n["role"] == "worker"]
-        self.assertEqual(len(workers), int(setting_default("K8S_DEV_AGENTS")))
+    """The template is the rendering at the settings' defaults: the Rust suite renders it from the
+    helper's settings table (`provider::kind` tests) and compares."""
 
     def test_nodes_are_pinned_by_digest(self):
         for node in s.load_yaml(TEMPLATE)["nodes"]:
