@@ -150,7 +150,7 @@ mod tests {
             "{usage}"
         );
         assert!(
-            usage.contains("Derived, read-only:\n  K8S_DEV_K3D_CONTEXT"),
+            usage.contains("Derived, read-only:\n  K8S_DEV_KIT_DIR"),
             "{usage}"
         );
     }
