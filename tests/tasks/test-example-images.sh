@@ -7,8 +7,7 @@
 # deploy/docker/.build/prebuilt-binaries/<TARGETARCH>/ under a repository-root context, the
 # gateway's base from a build-arg (default scratch), the supervisor's RUN step built once by
 # the engine (--engine-prefix) and every new binary published daemonlessly on top. The images
-# are run with Docker. This is what `k8s:dev:sync` does once it stages into that layout; today
-# sync publishes deploy/docker/staged-binary/*.
+# are run with Docker. This is what `k8s:dev:sync` does (test-workload.sh runs it).
 #
 # Environment: K8S_DEV_TEST_DOCKER_HOST and K8S_DEV_TEST_REGISTRY (missing ones skip),
 # K8S_DEV_TEST_NO_SKIP=1 (a skip fails).
@@ -44,16 +43,6 @@ stage_binaries() { # context dir
   done
 }
 
-# A FROM-scratch busybox image in the test registry: the offline stand-in for alpine.
-publish_busybox() { # ref
-  local rootfs="${SANDBOX}/busybox" applet
-  mkdir -p "${rootfs}/bin"
-  cp /bin/busybox "${rootfs}/bin/busybox"
-  for applet in sh mkdir test; do ln -s busybox "${rootfs}/bin/${applet}"; done
-  "${K8S_DEV_HELPER}" image publish --base scratch --file "${rootfs}/bin:/bin" --tag "$1" \
-    --compression gzip >/dev/null 2>&1
-}
-
 publish_field() { # report file, python expression over `r`
   python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
@@ -66,7 +55,7 @@ test_openshell_shaped_images_publish_from_the_staging_layout() {
   sandbox_setup
   export DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST}"
   local reg="${K8S_DEV_TEST_REGISTRY}" ctx="${SANDBOX}/context" out rc
-  local base="${reg}/test-$$-busybox:1" gw="${reg}/test-$$-openshell-gateway" sup="${reg}/test-$$-openshell-supervisor"
+  local base gw="${reg}/test-$$-openshell-gateway" sup="${reg}/test-$$-openshell-supervisor"
   rc=0
   "${K8S_DEV_HELPER}" image publish --dockerfile "${ROOT}/deploy/docker/Dockerfile.gateway" --context "${SANDBOX}" \
     --tag "${gw}:dev" >/dev/null 2>"${SANDBOX}/missing.err" || rc=$?
@@ -75,7 +64,7 @@ test_openshell_shaped_images_publish_from_the_staging_layout() {
   assert_contains "$(cat "${SANDBOX}/missing.err")" "deploy/docker/.build/prebuilt-binaries/$(target_arch)/openshell-gateway" \
     "naming the staged path it looked for"
   stage_binaries "${ctx}" || { fail "building the binaries"; return 0; }
-  publish_busybox "${base}" || { fail "publishing the busybox base"; return 0; }
+  base="$(busybox_base "${K8S_DEV_TEST_REGISTRY}")" || { fail "publishing the busybox base"; return 0; }
 
   rc=0
   "${K8S_DEV_HELPER}" image publish --dockerfile "${ROOT}/deploy/docker/Dockerfile.gateway" --context "${ctx}" \
