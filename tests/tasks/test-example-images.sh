@@ -108,8 +108,22 @@ test_openshell_shaped_images_publish_from_the_staging_layout() {
   assert_eq 0 "${rc}" "a changed supervisor publishes again"
   assert_eq "False True" "$(publish_field "${SANDBOX}/sup2.json" 'r["prefix"]["built"], r["bytes_uploaded"] > 0' | tr -d '(),')" \
     "after a change no engine runs and the new layer is pushed"
+  # OpenShell's mise [env] sets DOCKER_BUILDKIT=1; a docker CLI without buildx then refuses
+  # every build, and the prefix is built with its legacy builder instead. (Another build arg is
+  # another prefix, so this one is built, not found in the registry.)
+  rc=0
+  DOCKER_BUILDKIT=1 "${K8S_DEV_HELPER}" image publish --dockerfile "${ROOT}/deploy/docker/Dockerfile.supervisor" --context "${ctx}" \
+    --build-arg "SUPERVISOR_BASE_IMAGE=${base}" --build-arg "UNUSED=$$" --engine-prefix --tag "${sup}:buildkit" \
+    --compression gzip --json >"${SANDBOX}/sup3.json" 2>"${SANDBOX}/sup3.err" || rc=$?
+  assert_eq 0 "${rc}" "with DOCKER_BUILDKIT=1 the supervisor's prefix still builds"
+  ((rc == 0)) || cat "${SANDBOX}/sup3.err"
+  assert_eq True "$(publish_field "${SANDBOX}/sup3.json" 'r["prefix"]["built"]')" "the prefix was built by the engine"
+  if ! docker buildx version >/dev/null 2>&1; then
+    assert_contains "$(cat "${SANDBOX}/sup3.err")" "docker has no buildx; building with its legacy builder" \
+      "without buildx the helper says it used the legacy builder"
+  fi
   local ref
-  for ref in "${gw}:dev" "${gw}:on-busybox" "${sup}:dev"; do docker image rm -f "${ref}" >/dev/null 2>&1 || true; done
+  for ref in "${gw}:dev" "${gw}:on-busybox" "${sup}:dev" "${sup}:buildkit"; do docker image rm -f "${ref}" >/dev/null 2>&1 || true; done
 }
 
 main() {
