@@ -247,10 +247,7 @@ check_up() {
 }
 
 check_bootstrap() { # line
-  local kc="${REPO}/kubeconfig" www="${SANDBOX}/www" port api upgrade
-  mkdir -p "${www}"
-  write_crd_manifest "${www}/manifest.yaml"
-  port="$(serve_dir "${www}")"
+  local kc="${REPO}/kubeconfig" api upgrade
   api="$(kubectl --kubeconfig "${kc}" config view --minify -o jsonpath='{.clusters[0].cluster.server}')"
   # The controller rolls out a moment after bootstrap starts waiting for it.
   (for _ in $(seq 1 600); do
@@ -259,7 +256,7 @@ check_bootstrap() { # line
     sleep 1
   done) &
   echo $! >"${SANDBOX}/release-hold.pid"
-  K8S_DEV_CRDS="http://127.0.0.1:${port}/manifest.yaml" run_line "$1"
+  run_line "$1"
   assert_ok "bootstrap in the adopter's tree: CRDs from a URL, sync, the repository's chart"
   assert_eq True "$(kubectl --kubeconfig "${kc}" get crd sandboxes.agents.x-k8s.io \
     -o jsonpath='{.status.conditions[?(@.type=="Established")].status}')" "the Agent Sandbox CRD from the URL is Established"
@@ -271,7 +268,10 @@ check_bootstrap() { # line
     "with the kit's dev values and the values of the settings, nothing added to the chart directory"
   assert_eq "1" "$(kubectl --kubeconfig "${kc}" get statefulset openshell -n openshell -o jsonpath='{.status.updatedReplicas}')" \
     "bootstrap waited for statefulset/openshell"
-  assert_eq "" "$(git -C "${REPO}" status --porcelain)" "the repository's tree is untouched (staged binaries are gitignored)"
+  assert_eq "" "$(git -C "${REPO}" status --porcelain -- deploy tools)" \
+    "the repository's deploy/ and the vendored kit are untouched (staged binaries are gitignored)"
+  # From now on the controller runs: the manifest a later apply reads holds it no more.
+  sed -i '/fake-kube-api\/hold/d' "${SANDBOX}/www/manifest.yaml"
 }
 
 check_sync() { # line
@@ -291,14 +291,14 @@ check_sync() { # line
   else
     fail "the gateway is not dynamically linked: $(file "${staged}/openshell-gateway")"
   fi
-  if file "${staged}/openshell-sandbox" | grep -q 'statically linked'; then
+  if file "${staged}/openshell-sandbox" | grep -Eq 'statically linked|static-pie linked'; then
     pass "the supervisor stays static"
   else
     fail "the supervisor is not static: $(file "${staged}/openshell-sandbox")"
   fi
   assert_eq "False True" "$(publish_field openshell-supervisor 'r["prefix"]["built"], r["unchanged"]' | tr -d '(),')" \
     "the supervisor's RUN prefix built by bootstrap's sync is reused from the registry, nothing pushed"
-  assert_eq "" "$(git -C "${REPO}" status --porcelain)" "the staging directory stays out of git"
+  assert_eq "" "$(git -C "${REPO}" status --porcelain -- deploy)" "the staging directory stays out of git"
 
   # With sccache installed, the wrapper is used and nothing is said.
   fake_sccache_on_path
@@ -372,10 +372,15 @@ test_readme_adoption_runs_in_an_openshell_shaped_tree() {
   # The state directory stays in the repository (target/k8s-dev), its default, while cargo
   # builds into the shared target directory.
   export K8S_DEV_STATE_DIR="${REPO}/target/k8s-dev"
-  local base line
+  local base line www="${SANDBOX}/www" port
   base="$(busybox_base "${K8S_DEV_TEST_REGISTRY}")" || { fail "publishing the busybox base"; return 0; }
-  # Offline: the supervisor's base from the registry (its Dockerfile takes it from an ARG).
+  # Offline: the supervisor's base from the registry (its Dockerfile takes it from an ARG), and
+  # the Agent Sandbox manifest from a local server instead of GitHub.
   export K8S_DEV_SUPERVISOR_BUILD_ARGS="SUPERVISOR_BASE_IMAGE=${base}"
+  mkdir -p "${www}"
+  write_crd_manifest "${www}/manifest.yaml"
+  port="$(serve_dir "${www}")"
+  export K8S_DEV_CRDS="http://127.0.0.1:${port}/manifest.yaml"
   while IFS= read -r line; do
     [[ -n "${line}" ]] || continue
     echo "--- ${line}"
