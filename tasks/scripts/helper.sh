@@ -76,8 +76,16 @@ ce_cargo() { # command...
       "CARGO_TERM_PROGRESS_WHEN=${CARGO_TERM_PROGRESS_WHEN:-always}"
       "CARGO_TERM_PROGRESS_WIDTH=${CARGO_TERM_PROGRESS_WIDTH:-$(tput cols 2>/dev/null || echo 80)}")
   fi
-  # stderr through tee, stdout as it was (fd 3); the tasks run with pipefail, so rc is cargo's.
-  { ${term[@]+"${term[@]}"} "$@" 2>&1 1>&3 3>&- | tee "${err}" >&2; } 3>&1 || rc=$?
+  # stderr through tee, stdout as it was (fd 3); cargo's status through a file, so neither the
+  # caller's errexit nor a missing pipefail can lose it.
+  {
+    (
+      if ${term[@]+"${term[@]}"} "$@"; then rc=0; else rc=$?; fi
+      echo "${rc}" >"${err}.rc"
+    ) 2>&1 1>&3 3>&- | tee "${err}" >&2
+  } 3>&1
+  rc="$(cat "${err}.rc" 2>/dev/null || echo 1)"
+  rm -f "${err}.rc"
   # shellcheck disable=SC2016 # the backticks are cargo's quoting, not a command
   if ((rc != 0)) && grep -q 'could not execute process `.*(never executed)' "${err}"; then
     # shellcheck disable=SC2016
