@@ -35,7 +35,8 @@ Verbs:
                      registry as :dev and a content tag (nothing is pushed when unchanged)
   bootstrap          namespace, CRDs (K8S_DEV_CRDS), helm upgrade --install with the dev
                      values and the synced images, wait for the rollout (idempotent)
-  gateway [ARGS...]  run the gateway on the host against the cluster (cargo run)
+  gateway [ARGS...]  run the gateway command (K8S_DEV_GATEWAY_COMMAND) on the host against the
+                     cluster; prints the address once it listens
   watch [ARGS...]    skaffold dev against the cluster and registry; Ctrl-C cleans up
   image COMPONENT    skaffold custom builder: build gateway|supervisor, publish \$IMAGE,
                      push when \$PUSH_IMAGE=true
