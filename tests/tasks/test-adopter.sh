@@ -149,47 +149,6 @@ serve_dir() { # dir
   echo "${port}"
 }
 
-# The shape of the Agent Sandbox release manifest: CRDs, a namespace and a controller, which the
-# fake API holds not rolled out (its hold annotation) until the test releases it.
-write_crd_manifest() { # file
-  cat >"$1" <<'YAML'
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: sandboxes.agents.x-k8s.io
-spec:
-  group: agents.x-k8s.io
-  names: {kind: Sandbox, listKind: SandboxList, plural: sandboxes, singular: sandbox}
-  scope: Namespaced
-  versions:
-    - name: v1alpha1
-      served: true
-      storage: true
-      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
----
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: agent-sandbox-system
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: agent-sandbox-controller
-  namespace: agent-sandbox-system
-  annotations: {fake-kube-api/hold: "true"}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: agent-sandbox-controller}}
-  template:
-    metadata: {labels: {app: agent-sandbox-controller}}
-    spec:
-      containers:
-        - name: controller
-          image: registry.example/agent-sandbox-controller:v0.5.0
-YAML
-}
-
 # BuildKit's TARGETARCH for this host.
 host_arch() {
   case "$(uname -m)" in
@@ -378,7 +337,7 @@ test_readme_adoption_runs_in_an_openshell_shaped_tree() {
   # the Agent Sandbox manifest from a local server instead of GitHub.
   export K8S_DEV_SUPERVISOR_BUILD_ARGS="SUPERVISOR_BASE_IMAGE=${base}"
   mkdir -p "${www}"
-  write_crd_manifest "${www}/manifest.yaml"
+  cp "${ROOT}/tests/data/agent-sandbox-manifest.yaml" "${www}/manifest.yaml"
   port="$(serve_dir "${www}")"
   export K8S_DEV_CRDS="http://127.0.0.1:${port}/manifest.yaml"
   while IFS= read -r line; do

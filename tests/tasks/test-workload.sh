@@ -226,45 +226,24 @@ release_values() { # python expression over the values `v`
     "${K8S_DEV_FAKE_STATE}/helm-releases.json" "$1"
 }
 
-# CRD manifests of OpenShell's shape, the Agent Sandbox release: CRDs, a namespace and a
-# controller Deployment, held not ready by the fake API (its hold annotation) until released.
+# CRD manifests: a file with one CRD, and a directory with the Agent Sandbox-shaped manifest
+# (tests/data/agent-sandbox-manifest.yaml: a CRD, a namespace and a controller the fake API holds
+# not rolled out until released).
 write_crds() { # dir
   mkdir -p "$1/more"
-  local crd
-  for crd in sandboxes sandboxtemplates; do
-    cat >"$1/$([[ "${crd}" == sandboxes ]] && echo crd.yaml || echo more/crd.yaml)" <<YAML
+  cat >"$1/crd.yaml" <<'YAML'
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
-  name: ${crd}.agents.x-k8s.io
+  name: sandboxtemplates.agents.x-k8s.io
 spec:
   group: agents.x-k8s.io
-  names: {kind: K${crd}, listKind: K${crd}List, plural: ${crd}, singular: ${crd%s}}
+  names: {kind: SandboxTemplate, listKind: SandboxTemplateList, plural: sandboxtemplates, singular: sandboxtemplate}
   scope: Namespaced
   versions:
     - {name: v1alpha1, served: true, storage: true, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}
 YAML
-  done
-  cat >"$1/more/controller.yaml" <<'YAML'
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: agent-sandbox-system
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: agent-sandbox-controller
-  namespace: agent-sandbox-system
-  annotations: {fake-kube-api/hold: "true"}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: agent-sandbox-controller}}
-  template:
-    metadata: {labels: {app: agent-sandbox-controller}}
-    spec:
-      containers: [{name: controller, image: registry.example/agent-sandbox-controller:v0.5.0}]
-YAML
+  cp "${ROOT}/tests/data/agent-sandbox-manifest.yaml" "$1/more/manifest.yaml"
 }
 
 # K8S_DEV_CRDS with a file and a directory: bootstrap waits for each CRD and for the controller
