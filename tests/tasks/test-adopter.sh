@@ -208,14 +208,12 @@ check_up() {
 check_bootstrap() { # line
   local kc="${REPO}/kubeconfig" api upgrade
   api="$(kubectl --kubeconfig "${kc}" config view --minify -o jsonpath='{.clusters[0].cluster.server}')"
-  # The controller rolls out a moment after bootstrap starts waiting for it.
-  (for _ in $(seq 1 600); do
-    curl -fsS -X POST "${api}/_fake/hold?path=/apis/apps/v1/namespaces/agent-sandbox-system/deployments/agent-sandbox-controller&hold=false" \
-      >/dev/null 2>&1 && break
-    sleep 1
-  done) &
-  echo $! >"${SANDBOX}/release-hold.pid"
-  run_line "$1"
+  # The controller rolls out once bootstrap says it waits for it (the fake API holds it until then).
+  start_line "$1" "${SANDBOX}/bootstrap.log" "waiting up to .* for rollout of deployment/agent-sandbox-controller"
+  curl -fsS -X POST "${api}/_fake/hold?path=/apis/apps/v1/namespaces/agent-sandbox-system/deployments/agent-sandbox-controller&hold=false" >/dev/null
+  RC=0
+  wait "${LINE_PID}" || RC=$?
+  ERR="$(cat "${SANDBOX}/bootstrap.log")"
   assert_ok "bootstrap in the adopter's tree: CRDs from a URL, sync, the repository's chart"
   assert_eq True "$(kubectl --kubeconfig "${kc}" get crd sandboxes.agents.x-k8s.io \
     -o jsonpath='{.status.conditions[?(@.type=="Established")].status}')" "the Agent Sandbox CRD from the URL is Established"

@@ -255,13 +255,21 @@ check_crds() {
   assert_eq 3 "${RC}" "bootstrap with a controller that does not roll out times out"
   assert_contains "${ERR}" "waiting for rollout of deployment/agent-sandbox-controller in agent-sandbox-system" "naming the controller it waited for"
   assert_eq "" "$(calls helm 'c["argv"][0] == "upgrade"')" "and installs no chart"
-  # Released a moment after bootstrap starts waiting for it again.
+  # Released once bootstrap says it waits for it (the fake API keeps it held until then).
   api="$(kubectl --kubeconfig "${kc}" config view --minify -o jsonpath='{.clusters[0].cluster.server}')"
-  (sleep 2 && curl -fsS -X POST "${api}/_fake/hold?path=/apis/apps/v1/namespaces/agent-sandbox-system/deployments/agent-sandbox-controller&hold=false" >/dev/null) &
-  echo $! >"${SANDBOX}/release-hold.pid"
-  K8S_DEV_CRDS="${crds}/crd.yaml ${crds}/more" K8S_DEV_SKIP_SYNC=1 run_task k8s:dev:bootstrap
+  local pid
+  (cd "${WORK}" && exec env K8S_DEV_CRDS="${crds}/crd.yaml ${crds}/more" K8S_DEV_SKIP_SYNC=1 mise run -q k8s:dev:bootstrap) \
+    >"${SANDBOX}/out" 2>"${SANDBOX}/err" &
+  pid=$!
+  await_output "${SANDBOX}/err" "waiting up to 30s for rollout of deployment/agent-sandbox-controller in agent-sandbox-system" "${pid}" 120 || true
+  curl -fsS -X POST "${api}/_fake/hold?path=/apis/apps/v1/namespaces/agent-sandbox-system/deployments/agent-sandbox-controller&hold=false" >/dev/null
+  RC=0
+  wait "${pid}" || RC=$?
+  ERR="$(cat "${SANDBOX}/err")"
   assert_ok "bootstrap with CRDs from a file and a directory"
   assert_contains "${ERR}" "waiting up to 30s for rollout of deployment/agent-sandbox-controller in agent-sandbox-system" "bootstrap waited for the controller"
+  assert_contains "${ERR}" "rollout of deployment/agent-sandbox-controller in agent-sandbox-system (context k3d-${K8S_DEV_CLUSTER}) ready after" \
+    "until it rolled out"
   assert_eq "True True" "$(kubectl --kubeconfig "${kc}" get crd sandboxes.agents.x-k8s.io sandboxtemplates.agents.x-k8s.io \
     -o jsonpath='{.items[*].status.conditions[?(@.type=="Established")].status}')" "both CRDs are Established"
   K8S_DEV_CRDS="${crds}/missing.yaml" K8S_DEV_SKIP_SYNC=1 run_task k8s:dev:bootstrap
