@@ -350,11 +350,11 @@ component() {
 }
 
 HOST_TRIPLE=""
-# The component's target triple: its setting, else the host's (Linux only: images need Linux
-# binaries).
-target_of() {
+# C_TRIPLE: the component's target triple, its setting, else the host's (Linux only: images need
+# Linux binaries), asked of rustc once per task.
+resolve_target() {
   if [[ -n "${C_TARGET}" ]]; then
-    echo "${C_TARGET}"
+    C_TRIPLE="${C_TARGET}"
     return
   fi
   if [[ -z "${HOST_TRIPLE}" ]]; then
@@ -363,7 +363,7 @@ target_of() {
     HOST_TRIPLE="$(rustc -vV | sed -n 's/^host: //p')"
     [[ -n "${HOST_TRIPLE}" ]] || die "rustc -vV named no host triple; set K8S_DEV_RUST_TARGET"
   fi
-  echo "${HOST_TRIPLE}"
+  C_TRIPLE="${HOST_TRIPLE}"
 }
 
 # BuildKit's TARGETARCH for a target triple or a machine name (uname -m).
@@ -418,11 +418,13 @@ build_binaries() { # component...
   local todo=("$@") rest c target linkage args feature built
   while ((${#todo[@]})); do
     component "${todo[0]}"
-    target="$(target_of)" linkage="${C_LINKAGE}"
+    resolve_target
+    target="${C_TRIPLE}" linkage="${C_LINKAGE}"
     args=() rest=() built=()
     for c in "${todo[@]}"; do
       component "${c}"
-      if [[ "$(target_of)" != "${target}" || "${C_LINKAGE}" != "${linkage}" ]]; then
+      resolve_target
+      if [[ "${C_TRIPLE}" != "${target}" || "${C_LINKAGE}" != "${linkage}" ]]; then
         rest+=("${c}")
         continue
       fi
@@ -449,7 +451,8 @@ build_binaries() { # component...
 stage_binary() { # component
   component "$1"
   local bin="BIN_$1" dir
-  C_ARCH="$(buildkit_arch "$(target_of)")"
+  resolve_target
+  C_ARCH="$(buildkit_arch "${C_TRIPLE}")"
   [[ -d "${K8S_DEV_IMAGE_CONTEXT}" ]] \
     || die "build context ${K8S_DEV_IMAGE_CONTEXT} is not a directory; set K8S_DEV_IMAGE_CONTEXT to the repository root (where the Dockerfiles' COPY sources start)"
   dir="${K8S_DEV_IMAGE_CONTEXT}/${K8S_DEV_IMAGE_STAGING_DIR//\{arch\}/${C_ARCH}}"
