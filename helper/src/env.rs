@@ -53,6 +53,9 @@ pub struct Env {
     pub cargo_target_dir: Option<PathBuf>,
     /// The working directory: relative settings (chart, values, Dockerfiles) are read from it.
     pub cwd: Option<PathBuf>,
+    /// The git branch of the working directory (`git rev-parse --abbrev-ref HEAD`), read only
+    /// when `K8S_DEV_CLUSTER_PER_WORKTREE` asks for per-worktree clusters: it names them.
+    pub git_branch: Option<String>,
     /// Every non-empty `K8S_DEV_*` variable, unvalidated: [`crate::settings`] judges them.
     pub vars: BTreeMap<String, String>,
     /// `K8S_DEV_*` variables whose value is not UTF-8 (reported by the settings).
@@ -85,6 +88,14 @@ impl Env {
                 Err(_) => non_utf8.push(name.to_string()),
             }
         }
+        let cwd = std::env::current_dir().ok();
+        let per_worktree = vars
+            .get("K8S_DEV_CLUSTER_PER_WORKTREE")
+            .is_some_and(|v| crate::settings::Rule::Flag.check(v).as_deref() == Ok("1"));
+        let git_branch = cwd
+            .as_deref()
+            .filter(|_| per_worktree)
+            .and_then(crate::worktree::branch);
         Env {
             os: Os::current(),
             home: dirs::home_dir(),
@@ -100,7 +111,8 @@ impl Env {
             kubeconfig: var("KUBECONFIG"),
             path: std::env::var_os("PATH").filter(|v| !v.is_empty()),
             cargo_target_dir: path_var("CARGO_TARGET_DIR"),
-            cwd: std::env::current_dir().ok(),
+            cwd,
+            git_branch,
             vars,
             non_utf8,
         }
@@ -123,6 +135,7 @@ impl Env {
             path: None,
             cargo_target_dir: None,
             cwd: None,
+            git_branch: None,
             vars: BTreeMap::new(),
             non_utf8: Vec::new(),
         }

@@ -14,43 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::Resolved;
 
-/// What exists of one part of the kit: the cluster's nodes, its load balancer, the registry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ObjectState {
-    Missing,
-    Stopped,
-    /// Some nodes run, others do not (a crashed agent, a half-finished start).
-    Partial,
-    Running,
-    /// A container with the name k3d would give it, not made by k3d for this purpose.
-    Foreign,
-}
-
-impl ObjectState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ObjectState::Missing => "missing",
-            ObjectState::Stopped => "stopped",
-            ObjectState::Partial => "partial",
-            ObjectState::Running => "running",
-            ObjectState::Foreign => "foreign",
-        }
-    }
-
-    fn from_counts(running: usize, total: usize) -> ObjectState {
-        match (running, total) {
-            (_, 0) => ObjectState::Missing,
-            (0, _) => ObjectState::Stopped,
-            (r, t) if r == t => ObjectState::Running,
-            _ => ObjectState::Partial,
-        }
-    }
-
-    pub fn exists(self) -> bool {
-        !matches!(self, ObjectState::Missing)
-    }
-}
+pub use crate::provider::ObjectState;
 
 /// One k3d container as `k3d node list -o json` reports it (the fields the kit reads).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -281,6 +245,12 @@ pub fn run(args: &[&str], engine: Option<&Resolved>, docker_sock: Option<&str>) 
     let out = cmd
         .output()
         .with_context(|| format!("running {}", k3d.display()))?;
+    stdout_of("k3d", args, &out)
+}
+
+/// A cluster tool's stdout when it succeeded, else an error naming the command and the last line
+/// it printed on stderr (k3d's `FATA`, kind's `ERROR:`).
+pub fn stdout_of(tool: &str, args: &[&str], out: &std::process::Output) -> Result<String> {
     if out.status.success() {
         return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
@@ -291,7 +261,7 @@ pub fn run(args: &[&str], engine: Option<&Resolved>, docker_sock: Option<&str>) 
         .find(|l| !l.trim().is_empty())
         .unwrap_or("");
     bail!(
-        "k3d {}: {}; is the container engine running? try: k8s-dev-helper engine --explain",
+        "{tool} {}: {}; is the container engine running? try: k8s-dev-helper engine --explain",
         args.join(" "),
         last.trim()
     )

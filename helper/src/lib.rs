@@ -24,3 +24,4 @@ pub mod runtime;
 pub mod settings;
 pub mod status;
 pub mod wait;
+pub mod worktree;

@@ -1,11 +1,12 @@
 // SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
 // SPDX-License-Identifier: Apache-2.0
 
-//! The IO edge of the `up`/`down` plans: what exists, read from k3d (one `k3d node list`), the
-//! engine (containers that took the kit's names, the network), the host (ports) and the two
-//! kubeconfigs. [`crate::plan`] decides on the [`Observed`] this returns.
+//! The IO edge of the `up`/`down` plans: what exists, per provider (k3d: one `k3d node list` and
+//! the engine's containers that took the kit's names and its network; kind and k3s:
+//! [`crate::provider::live`]), the host (ports) and the two kubeconfigs. [`crate::plan`] decides
+//! on the [`Observed`] this returns.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -17,8 +18,9 @@ use crate::engine::{self, Resolved};
 use crate::env::Env;
 use crate::k3d::{self, Seen};
 use crate::kubeconfig::{self, Files, Input, MergeOptions, doc};
-use crate::plan::{ClusterFile, KubeconfigSeen, Observed};
+use crate::plan::{ClusterFile, KubeconfigSeen, Mirrors, Observed};
 use crate::ports::{self, WantedPort};
+use crate::provider::{self, Provider, live};
 use crate::settings::Settings;
 
 /// How long one engine API call of the observation may take.
@@ -56,14 +58,50 @@ impl EngineInUse {
     }
 }
 
-/// Observe everything the plans decide on.
-pub fn observe(s: &Settings, engine: &EngineInUse) -> Result<Observed> {
-    let (k3d, network) = k3d_seen(s, engine)?;
+/// Observe everything the plans decide on, through the provider's own view of its cluster.
+pub fn observe(env: &Env, s: &Settings, engine: &EngineInUse) -> Result<Observed> {
+    let seen = provider_seen(env, s, engine)?;
+    let mut busy = busy_ports(s);
+    if s.provider() != Provider::K3d && busy.iter().any(|(n, _)| *n == "K8S_DEV_REGISTRY_PORT") {
+        // After a switch from k3d, its registry usually holds the port: say so.
+        let k3d_registry = format!("k3d-{}", s.get("K8S_DEV_REGISTRY_NAME"));
+        if live::exists(&engine.resolved, &k3d_registry)? {
+            for (setting, why) in &mut busy {
+                if *setting == "K8S_DEV_REGISTRY_PORT" {
+                    *why = provider::registry_port_held_by_k3d(
+                        s.get("K8S_DEV_BIND_ADDRESS"),
+                        s.port("K8S_DEV_REGISTRY_PORT"),
+                        &k3d_registry,
+                    );
+                }
+            }
+        }
+    }
     Ok(Observed {
-        k3d,
-        network,
-        busy_ports: busy_ports(s),
+        provider: s.provider(),
+        cluster: seen.cluster,
+        registry: seen.registry,
+        network: seen.network,
+        mirrors: seen.mirrors,
+        busy_ports: busy,
         kubeconfig: kubeconfig_seen(s),
+    })
+}
+
+/// The cluster, the registry and the mirrors, as the provider shows them (what `status` reports).
+pub fn provider_seen(env: &Env, s: &Settings, engine: &EngineInUse) -> Result<live::Seen> {
+    Ok(match s.provider() {
+        Provider::K3d => {
+            let (k3d, network) = k3d_seen(s, engine)?;
+            live::Seen {
+                cluster: provider::k3d::cluster_seen(&k3d, s.get("K8S_DEV_CLUSTER")),
+                registry: provider::k3d::registry_seen(&k3d),
+                network,
+                mirrors: Mirrors::ByProvider,
+            }
+        }
+        Provider::Kind => live::kind(s, &engine.resolved)?,
+        Provider::K3s => live::k3s(env, s, &engine.resolved)?,
     })
 }
 
@@ -114,42 +152,37 @@ fn engine_view(
             return Err(err).with_context(|| format!("inspecting network {network} at {host}"));
         }
     };
-    let containers = list
-        .into_iter()
-        .flat_map(|c| {
-            let labels: BTreeMap<String, String> =
-                c.labels.unwrap_or_default().into_iter().collect();
-            c.names
-                .unwrap_or_default()
-                .into_iter()
-                .map(move |name| (name, labels.clone()))
-        })
-        .collect();
-    Ok((containers, network_exists))
+    Ok((live::labelled(list), network_exists))
 }
 
 /// The kit's host ports that cannot be bound now, with the line `up` reports if it needs them.
+/// The attached k3s publishes none of the kit's: only the registry's.
 fn busy_ports(s: &Settings) -> Vec<(&'static str, String)> {
     let bind: IpAddr = s
         .get("K8S_DEV_BIND_ADDRESS")
         .parse()
         .expect("K8S_DEV_BIND_ADDRESS is validated");
-    [
-        "K8S_DEV_REGISTRY_PORT",
-        "K8S_DEV_API_PORT",
-        "K8S_DEV_LB_PORT",
-    ]
-    .into_iter()
-    .filter_map(|setting| {
-        let wanted = WantedPort {
-            port: s.port(setting),
-            setting: setting.to_string(),
-        };
-        ports::check(bind, &[wanted], ports::bind_probe)
-            .err()
-            .map(|err| (setting, err.to_string()))
-    })
-    .collect()
+    let settings: &[&'static str] = match s.provider() {
+        Provider::K3d | Provider::Kind => &[
+            "K8S_DEV_REGISTRY_PORT",
+            "K8S_DEV_API_PORT",
+            "K8S_DEV_LB_PORT",
+        ],
+        Provider::K3s => &["K8S_DEV_REGISTRY_PORT"],
+    };
+    settings
+        .iter()
+        .copied()
+        .filter_map(|setting| {
+            let wanted = WantedPort {
+                port: s.port(setting),
+                setting: setting.to_string(),
+            };
+            ports::check(bind, &[wanted], ports::bind_probe)
+                .err()
+                .map(|err| (setting, err.to_string()))
+        })
+        .collect()
 }
 
 /// Whether the cluster's kubeconfig and the user's kubeconfig files can be written (the
@@ -168,7 +201,7 @@ pub fn kubeconfig_seen(s: &Settings) -> KubeconfigSeen {
         .into_iter()
         .filter_map(|result| result.err().map(|err| format!("{err:#}")))
         .collect();
-    let context = s.get("K8S_DEV_K3D_CONTEXT");
+    let context = s.get("K8S_DEV_CLUSTER_CONTEXT");
     // Through the store: a FIFO or device there is refused (as a problem above), never read.
     let cluster_text = kubeconfig::read_file(&cluster.paths()[0]).ok().flatten();
     let cluster_file = match &cluster_text {

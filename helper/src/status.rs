@@ -9,11 +9,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::kubectl::{condition, name_of};
+use crate::provider::Provider;
 
 #[derive(Debug, Serialize)]
 pub struct StatusReport {
-    /// `local` (the kit's k3d cluster) or `remote` (K8S_DEV_CONTEXT).
+    /// `local` (the kit's cluster) or `remote` (K8S_DEV_CONTEXT).
     pub mode: &'static str,
+    /// K8S_DEV_PROVIDER: where the local cluster comes from (k3d, kind, k3s).
+    pub provider: Provider,
     pub cluster: ClusterView,
     pub nodes: Vec<NodeView>,
     pub registry: RegistryView,
@@ -44,8 +47,13 @@ pub struct RegistryView {
     pub name: String,
     /// missing, stopped, running; `external` in remote mode; `unknown` on error.
     pub state: String,
+    /// Its container (`k3d-<name>` on k3d).
+    pub container: String,
     pub push: String,
     pub pull: String,
+    /// kind and k3s: whether the cluster's containerd sends pulls of both names to it
+    /// (`up-to-date`, or what is missing); none where k3d wires it.
+    pub mirrors: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -100,10 +108,17 @@ impl StatusReport {
     pub fn render(&self) -> String {
         let c = &self.cluster;
         let mut out = format!("k8s-dev status ({})\n\n", self.mode);
+        let (servers, agents) = match self.provider {
+            Provider::Kind => ("control planes", "workers"),
+            Provider::K3d | Provider::K3s => ("servers", "agents"),
+        };
         let counts = match (&c.servers, &c.agents) {
-            (Some(s), Some(a)) => format!(", servers {s}, agents {a}"),
+            (Some(s), Some(a)) => format!(", {servers} {s}, {agents} {a}"),
             _ => String::new(),
         };
+        if self.mode == "local" {
+            out += &format!("  Provider: {}\n", self.provider);
+        }
         out += &format!("  Cluster: {} ({}{counts})\n", c.name, c.state);
         if let Some(err) = &c.error {
             out += &format!("  Cluster error: {err}\n");
@@ -122,6 +137,9 @@ impl StatusReport {
             "  Registry: {} ({}; push {}, pull {})\n",
             r.name, r.state, r.push, r.pull
         );
+        if let Some(mirrors) = &r.mirrors {
+            out += &format!("  Registry mirrors: {mirrors}\n");
+        }
         let k = &self.kubeconfig;
         if let Some(file) = &k.file {
             let mode = k.file_mode.as_deref().unwrap_or("missing");
@@ -205,6 +223,7 @@ mod tests {
     fn render_shows_every_part_on_its_own_line() {
         let status = StatusReport {
             mode: "local",
+            provider: Provider::K3d,
             cluster: ClusterView {
                 name: "dev".into(),
                 context: "k3d-dev".into(),
@@ -220,8 +239,10 @@ mod tests {
             registry: RegistryView {
                 name: "reg".into(),
                 state: "running".into(),
+                container: "k3d-reg".into(),
                 push: "localhost:5000".into(),
                 pull: "reg:5000".into(),
+                mirrors: None,
             },
             kubeconfig: KubeconfigView {
                 file: Some("/h/.kube/k3d-dev.yaml".into()),
@@ -244,6 +265,7 @@ mod tests {
         assert_eq!(
             status.render(),
             "k8s-dev status (local)\n\n\
+             \x20 Provider: k3d\n\
              \x20 Cluster: dev (running, servers 1/1, agents 1/1)\n\
              \x20 Context: k3d-dev\n\
              \x20 Nodes: k3d-dev-server-0 Ready\n\
@@ -270,6 +292,7 @@ mod tests {
         let line = |view: &KubeconfigView| {
             let status = StatusReport {
                 mode: "remote",
+                provider: Provider::K3d,
                 cluster: ClusterView {
                     name: "prod".into(),
                     context: "prod".into(),
@@ -282,8 +305,10 @@ mod tests {
                 registry: RegistryView {
                     name: "reg".into(),
                     state: "external".into(),
+                    container: "k3d-reg".into(),
                     push: "r:5000".into(),
                     pull: "r:5000".into(),
+                    mirrors: None,
                 },
                 kubeconfig: view.clone(),
                 engine: EngineView {

@@ -174,7 +174,7 @@ fn shell_form_round_trips_through_sh() {
         .env("K8S_DEV_VALUES", tricky));
     assert!(out.status.success());
     let script = format!(
-        "{}\nprintf '%s\\n' \"$K8S_DEV_VALUES\" \"$K8S_DEV_K3D_CONFIG\" \"$K8S_DEV_REGISTRY\" \"$K8S_DEV_K3D_CONTEXT\"",
+        "{}\nprintf '%s\\n' \"$K8S_DEV_VALUES\" \"$K8S_DEV_K3D_CONFIG\" \"$K8S_DEV_REGISTRY\" \"$K8S_DEV_CLUSTER_CONTEXT\"",
         stdout(&out)
     );
     let sh = Command::new("sh").args(["-c", &script]).output().unwrap();
@@ -199,7 +199,7 @@ fn empty_variables_mean_unset_never_a_usage_error() {
     assert!(out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["K8S_DEV_CLUSTER"]["value"], "openshell-dev");
-    assert_eq!(json["K8S_DEV_CLUSTER"]["origin"], "default");
+    assert_eq!(json["K8S_DEV_CLUSTER"]["origin"], "derived");
     assert_eq!(json["K8S_DEV_REGISTRY"]["value"], "localhost:5000");
     // Variables clap reads: `XDG_CACHE_HOME=` was "a value is required" (exit 2).
     let out = run(helper_in(home.path())

@@ -2,17 +2,18 @@
 # SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
 # SPDX-License-Identifier: Apache-2.0
 #
-# The k8s-dev loop: a k3d cluster with a persistent local registry (up/down/status/doctor), the
-# workload on it (bootstrap, sync, gateway, watch) and the skaffold image builder (image). Every
-# verb is idempotent. The mise tasks in tasks/k8s-dev.toml call one verb each.
+# The k8s-dev loop: a cluster (k3d, kind, or the host's k3s: K8S_DEV_PROVIDER) with a persistent
+# local registry (up/down/status/doctor), the workload on it (bootstrap, sync, gateway, watch) and
+# the skaffold image builder (image). Every verb is idempotent. The mise tasks in
+# tasks/k8s-dev.toml call one verb each.
 #
-# Needs: k3d, kubectl, helm, skaffold (mise install), cargo, and Docker or Podman for the
-# cluster. This script only sequences: k8s-dev-helper owns every decision that needs more than
+# Needs: k3d or kind (or a running k3s), kubectl, helm, skaffold (mise install), cargo, and Docker
+# or Podman for the cluster and the registry. This script only sequences: k8s-dev-helper owns every decision that needs more than
 # glue. It validates, defaults and derives every K8S_DEV_* setting once at start (`settings
 # --shell`; usage() lists them), decides what `up` and `down` do from what exists (`up plan`,
 # `down plan`), and writes kubeconfigs and waits (`up finish`, `down finish`).
 #
-# Remote mode: with K8S_DEV_CONTEXT naming an existing context that is not this kit's k3d
+# Remote mode: with K8S_DEV_CONTEXT naming an existing context that is not this kit's
 # cluster, up/down create and delete nothing; up checks that the context answers and that the
 # registry settings are given, so sync/bootstrap/watch run against a shared cluster.
 set -euo pipefail
@@ -25,10 +26,10 @@ usage() {
 Usage: $(basename "$0") <verb> [options]
 
 Verbs:
-  up                 create or start the k3d cluster and registry, merge the kubeconfig,
-                     wait until ready (idempotent; fast when already up)
-  down [--registry]  delete the cluster and its kubeconfig entries; keep the registry and
-                     its images unless --registry
+  up                 create or start the cluster (k3d, kind; attach to k3s) and registry,
+                     merge the kubeconfig, wait until ready (idempotent; fast when already up)
+  down [--registry]  delete the cluster (never the host's k3s) and its kubeconfig entries;
+                     keep the registry and its images unless --registry
   status [--json]    cluster, nodes, registry, kubeconfig and engine
   doctor [--json]    check tools, engine, ports, kubeconfig permissions and disk
   sync               build gateway and supervisor on the host and publish both images to the
@@ -50,20 +51,39 @@ usage_settings() {
   cat <<'SETTINGS'
 Settings (environment; default in parentheses; `k8s-dev-helper settings` shows the
 values in effect, `k8s-dev-helper settings --json` where each comes from):
-  K8S_DEV_CLUSTER                 k3d cluster name (openshell-dev)
-  K8S_DEV_AGENTS                  agent nodes besides the one server (1)
-  K8S_DEV_K3S_IMAGE               k3s node image (docker.io/rancher/k3s:v1.32.5-k3s1)
-  K8S_DEV_NETWORK                 container network shared by cluster and registry (k3d)
+  K8S_DEV_PROVIDER                where the cluster comes from: k3d (k3s in containers), kind, or
+                                  k3s (attach to the host's running k3s, never created or deleted)
+                                  (k3d)
+  K8S_DEV_CLUSTER_PER_WORKTREE    1: a cluster per git worktree, named from its branch as
+                                  OpenShell's helm:k3s tasks name theirs, with host ports derived
+                                  from that name (k3d and kind) (0)
+  K8S_DEV_CLUSTER                 cluster name (openshell-dev; per worktree: openshell-dev-<last
+                                  part of the branch, lower-case, runs of other characters as '-'>)
+  K8S_DEV_AGENTS                  nodes besides the one server (k3d agents, kind workers; k3s: not
+                                  used) (1)
+  K8S_DEV_K3S_IMAGE               k3d only: k3s node image (docker.io/rancher/k3s:v1.32.5-k3s1)
+  K8S_DEV_KIND_IMAGE              kind only: node image of every node (kind supports the images of
+                                  its own release) (the kindest/node image deploy/kind/cluster.yaml
+                                  pins by digest)
+  K8S_DEV_NETWORK                 k3d only: container network shared by cluster and registry (kind's
+                                  is always kind) (k3d)
   K8S_DEV_BIND_ADDRESS            host address of every published port; 0.0.0.0 exposes them
                                   (127.0.0.1)
-  K8S_DEV_API_PORT                host port of the Kubernetes API (6550)
-  K8S_DEV_LB_PORT                 host port of the load balancer, mapped to K8S_DEV_NODEPORT (8080)
+  K8S_DEV_API_PORT                host port of the Kubernetes API (k3s: not used, its kubeconfig
+                                  says) (6550; per worktree: 16550 + the cluster name's slot
+                                  (0-999))
+  K8S_DEV_LB_PORT                 host port mapped to K8S_DEV_NODEPORT (k3d: its load balancer;
+                                  kind: the control plane's; k3s: not used, the NodePort itself is
+                                  on the host) (8080; per worktree: 18100 + the cluster name's slot
+                                  (0-999))
   K8S_DEV_NODEPORT                NodePort of the gateway Service behind K8S_DEV_LB_PORT (30051)
-  K8S_DEV_REGISTRY_NAME           registry name; k3d names its container k3d-<name>
-                                  (openshell-registry)
+  K8S_DEV_REGISTRY_NAME           registry name, as pods pull from it (<name>:5000); k3d names its
+                                  container k3d-<name> (openshell-registry)
   K8S_DEV_REGISTRY_PORT           host port of the registry (5000)
+  K8S_DEV_REGISTRY_IMAGE          kind and k3s: image of the registry container the kit runs (k3d
+                                  runs its own) (docker.io/library/registry:2)
   K8S_DEV_CONTEXT                 an existing context to use instead: remote mode, up/down create
-                                  and delete nothing (unset: the kit's k3d cluster)
+                                  and delete nothing (unset: the kit's cluster)
   K8S_DEV_REGISTRY                registry as the host pushes to it (Skaffold's default repo)
                                   (localhost:<K8S_DEV_REGISTRY_PORT>; remote mode: none)
   K8S_DEV_REGISTRY_PULL           registry as the cluster pulls from it
@@ -73,8 +93,12 @@ values in effect, `k8s-dev-helper settings --json` where each comes from):
   K8S_DEV_TIMEOUT                 limit of each readiness wait (180s)
   K8S_DEV_LOCK_TIMEOUT            how long up/down wait for another up/down of this user to finish
                                   (10m)
-  K8S_DEV_K3D_CONFIG              k3d config the cluster is created from
+  K8S_DEV_K3D_CONFIG              k3d only: config the cluster is created from
                                   (<kit>/deploy/k3d/cluster.yaml)
+  K8S_DEV_KIND_CONFIG             kind only: the config template the helper renders with these
+                                  settings for kind (<kit>/deploy/kind/cluster.yaml)
+  K8S_DEV_K3S_KUBECONFIG          k3s only: the host k3s's kubeconfig, or a copy of it you can read
+                                  (/etc/rancher/k3s/k3s.yaml)
   K8S_DEV_ENGINE                  restrict engine detection to docker or podman ($CONTAINER_ENGINE,
                                   else detected)
   K8S_DEV_NAMESPACE               namespace of the Helm release (openshell)
@@ -157,18 +181,25 @@ Derived, read-only:
   K8S_DEV_KIT_DIR                 the kit's directory, whose files (dev values, skaffold.yaml, k3d
                                   config) the tasks pass on (where the kit is (OpenShell:
                                   tools/k8s-dev))
-  K8S_DEV_K3D_CONTEXT             context, cluster and user name k3d gives the cluster
-                                  (k3d-<K8S_DEV_CLUSTER>)
+  K8S_DEV_CLUSTER_CONTEXT         context, cluster and user name of the cluster in kubeconfigs
+                                  (k3d's user: admin@…) (<K8S_DEV_PROVIDER>-<K8S_DEV_CLUSTER>:
+                                  k3d-, kind- (kind's own) or k3s-)
+  K8S_DEV_REGISTRY_CONTAINER      the registry's container (k3d-<K8S_DEV_REGISTRY_NAME> on k3d, else
+                                  <K8S_DEV_REGISTRY_NAME>)
   K8S_DEV_CLUSTER_KUBECONFIG      the cluster's own kubeconfig (0600), the one kubectl, helm and
-                                  skaffold get (~/.kube/k3d-<K8S_DEV_CLUSTER>.yaml)
+                                  skaffold get (~/.kube/<K8S_DEV_CLUSTER_CONTEXT>.yaml)
+  K8S_DEV_KIND_KUBECONFIG         kind only: the file kind create/delete write (--kubeconfig), so
+                                  kind never edits yours; up merges from kind get kubeconfig
+                                  (<K8S_DEV_STATE_DIR>/kind/<K8S_DEV_CLUSTER>.kubeconfig)
   K8S_DEV_DEFAULT_KUBECONFIG      the kubeconfig files up merges the cluster into, as kubectl config
                                   writes them: an entry where it is defined, a new one into the
                                   first file that exists, else the last (OpenShell: its repo-local
                                   KUBECONFIG) (the files of KUBECONFIG, else ~/.kube/config)
   K8S_DEV_REMOTE                  remote mode: the tasks use K8S_DEV_CONTEXT and create or delete
                                   nothing (1 when K8S_DEV_CONTEXT names another context than
-                                  K8S_DEV_K3D_CONTEXT)
-  K8S_DEV_NODES                   nodes up waits for (1 + K8S_DEV_AGENTS)
+                                  K8S_DEV_CLUSTER_CONTEXT)
+  K8S_DEV_NODES                   nodes up waits for, at least (every node there must be Ready) (1 +
+                                  K8S_DEV_AGENTS; k3s: 1)
   K8S_DEV_LOCK_FILE               the per-user lock that keeps two up/down from racing
                                   ($XDG_RUNTIME_DIR/k8s-dev/up.lock, else
                                   ~/.local/state/k8s-dev/up.lock)
@@ -208,6 +239,71 @@ open_lock() {
   exec 9<>"${K8S_DEV_LOCK_FILE}"
 }
 
+# The registry the plan wants. k3d makes its own (`k3d-<name>`, on its network). For kind and k3s
+# the kit runs it, labelled as its own: kind's on kind's network (made with the cluster, which
+# is why the cluster comes first), published on the bind address; k3s's on the host's network,
+# listening on the bind address, where k3s's containerd (on the host) reaches it.
+create_registry() {
+  log "creating registry ${K8S_DEV_REGISTRY_CONTAINER} on ${K8S_DEV_BIND_ADDRESS}:${K8S_DEV_REGISTRY_PORT}"
+  local where=()
+  case "${K8S_DEV_PROVIDER}" in
+    k3d)
+      k3d registry create "${K8S_DEV_REGISTRY_NAME}" \
+        --port "${K8S_DEV_BIND_ADDRESS}:${K8S_DEV_REGISTRY_PORT}" \
+        --default-network "${K8S_DEV_NETWORK}" >&2
+      return 0
+      ;;
+    kind) where=(--network kind --publish "${K8S_DEV_BIND_ADDRESS}:${K8S_DEV_REGISTRY_PORT}:5000") ;;
+    k3s) where=(--network host --env "REGISTRY_HTTP_ADDR=${K8S_DEV_BIND_ADDRESS}:${K8S_DEV_REGISTRY_PORT}") ;;
+  esac
+  require_engine
+  ce run --detach --name "${K8S_DEV_REGISTRY_CONTAINER}" --restart=always \
+    --label io.k8s-dev.role=registry "${where[@]}" "${K8S_DEV_REGISTRY_IMAGE}" >/dev/null
+}
+
+create_cluster() {
+  case "${K8S_DEV_PROVIDER}" in
+    k3d)
+      log "creating cluster ${K8S_DEV_CLUSTER} from ${K8S_DEV_K3D_CONFIG}"
+      k3d cluster create --config "${K8S_DEV_K3D_CONFIG}" >&2
+      ;;
+    kind)
+      local config
+      config="$(ce_helper up config)" || exit 1
+      log "creating kind cluster ${K8S_DEV_CLUSTER} from ${config} (rendered from ${K8S_DEV_KIND_CONFIG})"
+      # --kubeconfig: kind writes its own file, never yours; up finish merges from it.
+      kind create cluster --config "${config}" --name "${K8S_DEV_CLUSTER}" \
+        --kubeconfig "${K8S_DEV_KIND_KUBECONFIG}" >&2
+      ;;
+  esac
+}
+
+start_cluster() {
+  log "starting cluster ${K8S_DEV_CLUSTER}"
+  case "${K8S_DEV_PROVIDER}" in
+    k3d) k3d cluster start "${K8S_DEV_CLUSTER}" >&2 ;;
+    kind) ce_helper up start ;;
+  esac
+}
+
+ensure_registry() {
+  case "${PLAN_REGISTRY}" in
+    create) create_registry ;;
+    start)
+      require_engine
+      log "starting registry ${K8S_DEV_REGISTRY_CONTAINER}"
+      ce start "${K8S_DEV_REGISTRY_CONTAINER}" >/dev/null
+      ;;
+  esac
+}
+
+ensure_cluster() {
+  case "${PLAN_CLUSTER}" in
+    create) create_cluster ;;
+    start) start_cluster ;;
+  esac
+}
+
 cmd_up() {
   if [[ "${K8S_DEV_REMOTE}" == 1 ]]; then
     ce_helper up plan
@@ -226,33 +322,28 @@ cmd_up() {
     log "creating network ${K8S_DEV_NETWORK}"
     ce network create "${K8S_DEV_NETWORK}" >/dev/null
   fi
-  case "${PLAN_REGISTRY}" in
-    create)
-      log "creating registry ${K8S_DEV_REGISTRY_NAME} on ${K8S_DEV_BIND_ADDRESS}:${K8S_DEV_REGISTRY_PORT}"
-      k3d registry create "${K8S_DEV_REGISTRY_NAME}" \
-        --port "${K8S_DEV_BIND_ADDRESS}:${K8S_DEV_REGISTRY_PORT}" \
-        --default-network "${K8S_DEV_NETWORK}" >&2
-      ;;
-    start)
-      require_engine
-      log "starting registry k3d-${K8S_DEV_REGISTRY_NAME}"
-      ce start "k3d-${K8S_DEV_REGISTRY_NAME}" >/dev/null
-      ;;
-  esac
-  case "${PLAN_CLUSTER}" in
-    create)
-      log "creating cluster ${K8S_DEV_CLUSTER} from ${K8S_DEV_K3D_CONFIG}"
-      k3d cluster create --config "${K8S_DEV_K3D_CONFIG}" >&2
-      ;;
-    start)
-      log "starting cluster ${K8S_DEV_CLUSTER}"
-      k3d cluster start "${K8S_DEV_CLUSTER}" >&2
-      ;;
-  esac
+  # kind's registry joins the network kind makes with the cluster; k3d's registry must exist
+  # before the cluster that uses it.
+  if [[ "${K8S_DEV_PROVIDER}" == kind ]]; then
+    ensure_cluster
+    ensure_registry
+  else
+    ensure_registry
+    ensure_cluster
+  fi
+  if [[ "${PLAN_NETWORK}" == connect ]]; then
+    require_engine
+    log "connecting registry ${K8S_DEV_REGISTRY_CONTAINER} to kind's network"
+    ce network connect kind "${K8S_DEV_REGISTRY_CONTAINER}" >/dev/null
+  fi
+  [[ "${PLAN_MIRRORS}" != write ]] || ce_helper up mirrors
   ce_helper up finish --cluster "${PLAN_CLUSTER}" --kubeconfig "${PLAN_KUBECONFIG}" --configmap "${PLAN_CONFIGMAP}"
-  echo "Cluster: ${K8S_DEV_CLUSTER} (${K8S_DEV_K3D_CONTEXT}, was ${PLAN_CLUSTER_WAS})"
+  echo "Cluster: ${K8S_DEV_CLUSTER} (${K8S_DEV_CLUSTER_CONTEXT}, was ${PLAN_CLUSTER_WAS})"
   echo "Kubeconfig: ${K8S_DEV_CLUSTER_KUBECONFIG}"
   echo "Registry: push ${K8S_DEV_REGISTRY}, pull ${K8S_DEV_REGISTRY_PULL} (was ${PLAN_REGISTRY_WAS})"
+  if [[ "${K8S_DEV_PROVIDER}" != k3s ]]; then
+    echo "Gateway: ${K8S_DEV_BIND_ADDRESS}:${K8S_DEV_LB_PORT} -> NodePort ${K8S_DEV_NODEPORT}"
+  fi
 }
 
 cmd_down() {
@@ -274,15 +365,30 @@ cmd_down() {
   eval "${plan}"
   if [[ "${PLAN_CLUSTER}" == delete ]]; then
     log "deleting cluster ${K8S_DEV_CLUSTER}"
-    k3d cluster delete "${K8S_DEV_CLUSTER}" >&2
+    case "${K8S_DEV_PROVIDER}" in
+      k3d) k3d cluster delete "${K8S_DEV_CLUSTER}" >&2 ;;
+      kind)
+        # kind edits the file it is given: its own, never yours.
+        (umask 077 && mkdir -p "${K8S_DEV_KIND_KUBECONFIG%/*}")
+        kind delete cluster --name "${K8S_DEV_CLUSTER}" --kubeconfig "${K8S_DEV_KIND_KUBECONFIG}" >&2
+        rm -f "${K8S_DEV_KIND_KUBECONFIG}"
+        ;;
+    esac
+  elif [[ "${K8S_DEV_PROVIDER}" == k3s ]]; then
+    log "forgetting the host's k3s (it keeps running; ${K8S_DEV_CLUSTER_CONTEXT} leaves your kubeconfig)"
   fi
   ce_helper down finish
   case "${PLAN_REGISTRY}" in
     delete)
-      log "deleting registry ${K8S_DEV_REGISTRY_NAME} and its images"
-      k3d registry delete "${K8S_DEV_REGISTRY_NAME}" >&2
+      log "deleting registry ${K8S_DEV_REGISTRY_CONTAINER} and its images"
+      if [[ "${K8S_DEV_PROVIDER}" == k3d ]]; then
+        k3d registry delete "${K8S_DEV_REGISTRY_NAME}" >&2
+      else
+        require_engine
+        ce rm --force --volumes "${K8S_DEV_REGISTRY_CONTAINER}" >/dev/null
+      fi
       ;;
-    keep) log "kept registry ${K8S_DEV_REGISTRY_NAME} and its images (down --registry deletes it)" ;;
+    keep) log "kept registry ${K8S_DEV_REGISTRY_CONTAINER} and its images (down --registry deletes it)" ;;
   esac
 }
 
@@ -305,7 +411,7 @@ select_cluster() {
   else
     [[ -f "${K8S_DEV_CLUSTER_KUBECONFIG}" ]] \
       || die "no kubeconfig for cluster ${K8S_DEV_CLUSTER} at ${K8S_DEV_CLUSTER_KUBECONFIG}. Run: mise run k8s:dev:up"
-    KUBE_CONTEXT="${K8S_DEV_K3D_CONTEXT}"
+    KUBE_CONTEXT="${K8S_DEV_CLUSTER_CONTEXT}"
     KUBE_FILE="${K8S_DEV_CLUSTER_KUBECONFIG}"
     KUBE_FLAGS=(--kubeconfig "${KUBE_FILE}" --context "${KUBE_CONTEXT}")
   fi

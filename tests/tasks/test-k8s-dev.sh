@@ -17,30 +17,6 @@ usage() {
   echo "Usage: $(basename "$0") [test-name...]   (default: all; see main for names)"
 }
 
-seed_user_kubeconfig() { # a cluster of the user's own that must survive up and down
-  mkdir -p "${HOME}/.kube"
-  cat >"${HOME}/.kube/config" <<'KC'
-apiVersion: v1
-kind: Config
-clusters:
-- name: other
-  cluster: {server: "https://other.example:6443"}
-contexts:
-- name: other
-  context: {cluster: other, user: other}
-current-context: other
-preferences: {}
-users:
-- name: other
-  user: {token: other-token}
-KC
-  chmod 600 "${HOME}/.kube/config"
-}
-
-kubeconfig_contexts() { # file -> context names, one per line
-  python3 -c 'import sys,yaml; d=yaml.safe_load(open(sys.argv[1])) or {}; print("\n".join(c["name"] for c in d.get("contexts") or []))' "$1"
-}
-
 yaml_get() { # file, python expression over `d`
   python3 -c 'import sys,yaml; d=yaml.safe_load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
@@ -96,9 +72,9 @@ test_lifecycle() { # engine
   after="$(calls k3d 'c["argv"][1] in ("create", "start", "delete")' | wc -l)"
   assert_ok "${engine}: second up succeeds"
   assert_eq "${before}" "${after}" "${engine}: second up creates, starts and deletes nothing"
-  assert_eq "none none none none running running" \
-    "$("${K8S_DEV_HELPER}" up plan --json | python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["plan"]; k=d["observed"]["k3d"]; print(p["network"], p["registry"], p["cluster"], p["kubeconfig"], k["load_balancer"], k["registry"])')" \
-    "${engine}: up plan --json of a running kit: nothing to do, load balancer and registry running"
+  assert_eq "none none none none k3d running True running" \
+    "$("${K8S_DEV_HELPER}" up plan --json | python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["plan"]; o=d["observed"]; print(p["network"], p["registry"], p["cluster"], p["kubeconfig"], o["provider"], o["cluster"]["state"], o["cluster"]["holds_ports"], o["registry"]["state"])')" \
+    "${engine}: up plan --json of a running kit: nothing to do, cluster (its load balancer holding the ports) and registry running"
   echo "info: ${engine}: no-op up took $((($(date +%s%N) - start) / 1000000)) ms (measured, not asserted)"
 
   k3d cluster stop "${name}" >/dev/null

@@ -12,6 +12,9 @@
 #                   the chart's image repositories, the gateway's sandbox image
 #   cluster_name    context k3d-<cluster> and ~/.kube/k3d-<cluster>.yaml: the k3d config, both
 #                   kubeconfigs, up's waits, helm and Skaffold, status
+#   provider        K8S_DEV_PROVIDER=kind: context kind-<cluster>, ~/.kube/kind-<cluster>.yaml and
+#                   the registry container <name>: the kind config, both kubeconfigs, the
+#                   ConfigMap, helm and Skaffold, status (the fake kind's nodes on Docker)
 # Real mise, helper, kubectl and Docker engine; the recording fake k3d and helm, and stubs of
 # skaffold and cargo that only record. Prints PASS/FAIL/SKIP lines.
 #
@@ -168,9 +171,41 @@ test_cluster_name() {
   if [[ ! -e "${kc}" ]]; then pass "down removed ~/.kube/k3d-<cluster>.yaml"; else fail "${kc} left behind"; fi
 }
 
+test_provider() {
+  stub_sandbox "derived from the provider" || return 0
+  use_kind docker || return 0
+  local ctx="kind-${K8S_DEV_CLUSTER}" kc="${HOME}/.kube/kind-${K8S_DEV_CLUSTER}.yaml"
+  run_task k8s:dev:up
+  assert_ok "up with K8S_DEV_PROVIDER=kind"
+  assert_eq "${K8S_DEV_CLUSTER}" "$(python3 -c 'import sys,yaml; print(yaml.safe_load(open(sys.argv[1]))["name"])' "${K8S_DEV_FAKE_STATE}/kind/configs/${K8S_DEV_CLUSTER}.yaml")" \
+    "the kind config names the cluster"
+  assert_mode "${kc}" 600 "the cluster's kubeconfig is ~/.kube/kind-<cluster>.yaml"
+  assert_eq "${ctx}" "$(kubectl --kubeconfig "${kc}" config current-context)" "its context is kind's kind-<cluster>"
+  assert_eq "${ctx}" "$(kubectl config current-context)" "the default kubeconfig switched to kind-<cluster>"
+  assert_contains "${ERR}" "nodes of ${ctx}" "up waited for the nodes through kind-<cluster>"
+  assert_contains "$(kubectl --kubeconfig "${kc}" get configmap -n kube-public local-registry-hosting -o jsonpath='{.data.localRegistryHosting\.v1}')" \
+    "hostFromClusterNetwork: \"${K8S_DEV_REGISTRY_NAME}:5000\"" "the ConfigMap names the registry container as kind's network has it"
+
+  K8S_DEV_SKIP_SYNC=1 run_task k8s:dev:bootstrap
+  assert_ok "bootstrap on kind"
+  assert_contains "$(calls helm 'c["argv"][0] == "upgrade"' | tail -n1)" "--kube-context ${ctx} --kubeconfig ${kc} " \
+    "helm gets kind's context and kubeconfig"
+  run_task k8s:dev:watch
+  assert_ok "watch on kind"
+  assert_contains "$(cat "${K8S_DEV_FAKE_STATE}/skaffold.argv")" "--kube-context ${ctx} --kubeconfig ${kc}" \
+    "Skaffold gets kind's context and kubeconfig"
+  run_task k8s:dev:status --json
+  assert_eq "kind ${ctx} ${kc} ${K8S_DEV_REGISTRY_NAME}" \
+    "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["provider"], d["cluster"]["context"], d["kubeconfig"]["file"], d["registry"]["container"])' "${OUT}")" \
+    "status reports the provider, kind's context and kubeconfig, and the registry container"
+  run_task k8s:dev:down --registry
+  assert_ok "down on kind"
+  if [[ ! -e "${kc}" ]]; then pass "down removed ~/.kube/kind-<cluster>.yaml"; else fail "${kc} left behind"; fi
+}
+
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  DEFAULT_TESTS=(registry_port registry_name cluster_name)
+  DEFAULT_TESTS=(registry_port registry_name cluster_name provider)
   run_tests "$@"
 }
 

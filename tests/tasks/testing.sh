@@ -12,7 +12,8 @@
 #      sandbox_setup, sandbox_cleanup, run_task TASK [ARGS], calls TOOL [PYTHON-EXPR], free_port,
 #      engine_host docker|podman, use_docker WHAT, engine_sandbox WHAT, hold_port PORT, release_port PORT,
 #      run_tests, setting NAME, lock_free, start_background NAME DIR LOG COMMAND...,
-#      await_output LOG REGEX PID SECONDS, busybox_base REGISTRY
+#      await_output LOG REGEX PID SECONDS, standin_registry_image, use_kind ENGINE, kind_cleanup,
+#      seed_user_kubeconfig, kubeconfig_contexts FILE, busybox_base REGISTRY
 
 if [[ -n "${_K8S_DEV_TESTING_LOADED:-}" ]]; then
   return 0
@@ -154,10 +155,81 @@ engine_sandbox() { # what
   export PATH="${SANDBOX}/bin:${PATH}"
 }
 
+# The image of the kit's own registry container (kind and k3s; K8S_DEV_REGISTRY_IMAGE), built on
+# the engine of DOCKER_HOST, which cannot pull: Debian's docker-registry (distribution 2.8, the
+# registry:2 of Docker Hub) with the libraries it links, FROM scratch, serving on :5000 as
+# registry:2 does. Prints the image name.
+STANDIN_REGISTRY_IMAGE=k8s-dev-test-registry:1
+standin_registry_image() {
+  if ! docker image inspect "${STANDIN_REGISTRY_IMAGE}" >/dev/null 2>&1; then
+    local ctx lib
+    ctx="$(mktemp -d "${TMPDIR:-/tmp}/registry-image.XXXXXX")"
+    mkdir -p "${ctx}/rootfs/bin" "${ctx}/rootfs/etc/docker/registry" "${ctx}/rootfs/var/lib/registry"
+    cp /usr/bin/docker-registry "${ctx}/rootfs/bin/registry"
+    for lib in $(ldd /usr/bin/docker-registry | grep -o '/[^ ]*'); do
+      mkdir -p "${ctx}/rootfs$(dirname "${lib}")"
+      cp -L "${lib}" "${ctx}/rootfs${lib}"
+    done
+    cat >"${ctx}/rootfs/etc/docker/registry/config.yml" <<'CONFIG'
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: /var/lib/registry
+  delete:
+    enabled: true
+http:
+  addr: :5000
+CONFIG
+    cat >"${ctx}/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+COPY rootfs/ /
+VOLUME /var/lib/registry
+EXPOSE 5000
+ENTRYPOINT ["/bin/registry"]
+CMD ["serve", "/etc/docker/registry/config.yml"]
+DOCKERFILE
+    # --no-cache: dockerd 20.10's legacy builder can reuse a COPY layer whose files differ.
+    docker build --no-cache -q -t "${STANDIN_REGISTRY_IMAGE}" "${ctx}" >/dev/null || {
+      rm -rf "${ctx}"
+      return 1
+    }
+    rm -rf "${ctx}"
+  fi
+  echo "${STANDIN_REGISTRY_IMAGE}"
+}
+
+# A sandbox for the kind provider on ENGINE (docker|podman) with the fake kind, whose nodes are
+# real containers; returns 1 after a skip line when there is no such engine. The node image is
+# the fake's stand-in under a tag (the fake never pulls a digest), the registry image the
+# stand-in above.
+use_kind() { # docker|podman
+  local host
+  host="$(engine_host "$1")"
+  if [[ -z "${host}" ]]; then
+    skip "kind on $1: no $1 socket (K8S_DEV_TEST_$(echo "$1" | tr "[:lower:]" "[:upper:]")_HOST)"
+    return 1
+  fi
+  export DOCKER_HOST="${host}" K8S_DEV_PROVIDER=kind K8S_DEV_KIND_IMAGE=k8s-dev-kind-stand-in-node:1
+  K8S_DEV_REGISTRY_IMAGE="$(standin_registry_image)" || { fail "kind on $1: building the registry image"; return 1; }
+  export K8S_DEV_REGISTRY_IMAGE
+  KIND_ENGINE="$1"
+}
+
+# Remove what the fake kind and the kit made on the engine for this sandbox: the fake's node
+# containers (by its state) and the registry container (by its test name).
+kind_cleanup() {
+  [[ -n "${KIND_ENGINE:-}" ]] || return 0
+  local engine_env=(KIND_EXPERIMENTAL_PROVIDER=)
+  [[ "${KIND_ENGINE}" != podman ]] || engine_env=(KIND_EXPERIMENTAL_PROVIDER=podman "CONTAINER_HOST=${DOCKER_HOST}")
+  env "${engine_env[@]}" kind _fake-cleanup >/dev/null 2>&1 || true
+  docker rm --force --volumes "${K8S_DEV_REGISTRY_NAME}" >/dev/null 2>&1 || true
+}
+
 # Stop what the fakes started (registries, fake APIs) by their recorded PIDs, remove the test
 # network, then the sandbox.
 sandbox_cleanup() {
   [[ -n "${SANDBOX:-}" && -d "${SANDBOX}" ]] || return 0
+  kind_cleanup
   local f pid
   for f in "${K8S_DEV_FAKE_STATE}"/registries/*.json "${K8S_DEV_FAKE_STATE}"/clusters/*.json; do
     [[ -e "${f}" ]] || continue
@@ -238,6 +310,30 @@ await_output() { # log, regex, pid, seconds
     sleep 0.5
   done
   grep -Eq "$2" "$1" 2>/dev/null
+}
+
+seed_user_kubeconfig() { # a cluster of the user's own that must survive up and down
+  mkdir -p "${HOME}/.kube"
+  cat >"${HOME}/.kube/config" <<'KC'
+apiVersion: v1
+kind: Config
+clusters:
+- name: other
+  cluster: {server: "https://other.example:6443"}
+contexts:
+- name: other
+  context: {cluster: other, user: other}
+current-context: other
+preferences: {}
+users:
+- name: other
+  user: {token: other-token}
+KC
+  chmod 600 "${HOME}/.kube/config"
+}
+
+kubeconfig_contexts() { # file -> context names, one per line
+  python3 -c 'import sys,yaml; d=yaml.safe_load(open(sys.argv[1])) or {}; print("\n".join(c["name"] for c in d.get("contexts") or []))' "$1"
 }
 
 # Calls a fake recorded, one JSON object per line; EXPR (Python, over `c`) filters them, e.g.

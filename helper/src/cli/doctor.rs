@@ -10,11 +10,13 @@ use crate::image::auth::Locations;
 
 /// Check this machine for the k8s-dev loop and say how to fix what is wrong.
 ///
-/// Checks the container engine, k3d, kubectl, skaffold, helm and cargo, every K8S_DEV_*
-/// setting, whether the API, registry and load-balancer ports are free on
-/// K8S_DEV_BIND_ADDRESS, the kubeconfig's permissions, cgroup v2 delegation for a rootless
-/// engine on Linux, free disk space, and that the registry credential files (Docker's
-/// config.json, Podman's auth.json) are private.
+/// Checks the container engine, the provider's tool (k3d, kind or k3s, with its version),
+/// kubectl, skaffold, helm and cargo, every K8S_DEV_* setting, whether the API, registry and
+/// load-balancer ports are free on K8S_DEV_BIND_ADDRESS, the kubeconfig's permissions, cgroup v2
+/// delegation for a rootless engine on Linux, free disk space, that the registry credential
+/// files (Docker's config.json, Podman's auth.json) are private, and the provider's wiring of
+/// the registry (kind: reached from every node, named in their containerd hosts files; k3s: its
+/// kubeconfig readable, registries.yaml mirroring it, the registry answering on the host).
 /// Prints the report on stdout; exits 1 when any check fails (warnings do not).
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = AFTER_HELP)]

@@ -1,19 +1,19 @@
 // SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
 // SPDX-License-Identifier: Apache-2.0
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::Result;
 
-use crate::cli::up::{LockArgs, require_tool, tell};
+use crate::cli::up::{LockArgs, print_plan, require_provider, require_tool, tell};
 use crate::env::Env;
 use crate::kubeconfig;
 use crate::observe::{self, EngineInUse};
 use crate::plan;
+use crate::provider::Provider;
 use crate::settings::Settings;
 
-/// The two halves of `k8s:dev:down`, around the script's k3d deletes
+/// The two halves of `k8s:dev:down`, around the script's deletes
 #[derive(Debug, clap::Subcommand)]
 pub enum DownCommand {
     Plan(PlanArgs),
@@ -29,8 +29,9 @@ impl DownCommand {
     }
 }
 
-/// Decide what `down` deletes: the cluster k3d made (any state), the registry only with
-/// --registry, never a container k3d did not make (it is named in a warning instead)
+/// Decide what `down` deletes: the cluster k3d or kind made (any state), the registry only with
+/// --registry; never the host's k3s, never a container the kit did not make (a registry is named
+/// in a warning; a cluster of the kit's name that is not the kit's stops down, nothing deleted)
 ///
 /// Prints the engine's exports and PLAN_CLUSTER (delete|none), PLAN_REGISTRY
 /// (delete|keep|none) and PLAN_REGISTRY_WAS for `eval`.
@@ -50,26 +51,22 @@ impl PlanArgs {
     fn run(self) -> Result<()> {
         let env = Env::from_process();
         let s = Settings::resolve(&env, None)?;
-        require_tool(&env, "k3d")?;
+        match s.provider() {
+            Provider::K3d => require_tool(&env, "k3d")?,
+            Provider::Kind => require_provider(&env, &s)?,
+            // Forgetting the host's k3s needs nothing of it: not even a readable kubeconfig.
+            Provider::K3s => {}
+        }
         let engine = EngineInUse::resolve(&env)?;
         self.lock.take(&s, &env, "down")?;
-        let observed = observe::observe(&s, &engine)?;
-        let plan = plan::down(&observed, self.registry);
-        for warning in &plan.warnings {
-            eprintln!("[k8s-dev] {warning}");
+        let observed = observe::observe(&env, &s, &engine)?;
+        let decided = plan::down(&observed, self.registry);
+        if let Ok(plan) = &decided {
+            for warning in &plan.warnings {
+                eprintln!("[k8s-dev] {warning}");
+            }
         }
-        let out = if self.json {
-            let json = serde_json::json!({
-                "engine": engine.resolved,
-                "observed": observed,
-                "plan": plan,
-            });
-            format!("{json}\n")
-        } else {
-            format!("{}{}", engine.shell(), plan.shell())
-        };
-        std::io::stdout().write_all(out.as_bytes())?;
-        Ok(())
+        print_plan(self.json, &s, &engine, &observed, decided)
     }
 }
 
@@ -79,7 +76,7 @@ impl PlanArgs {
 fn finish() -> Result<()> {
     let s = Settings::resolve(&Env::from_process(), None)?;
     let files = s.kubeconfig_files()?;
-    let context = s.get("K8S_DEV_K3D_CONTEXT");
+    let context = s.get("K8S_DEV_CLUSTER_CONTEXT");
     let (summary, written) = kubeconfig::remove_from_file(&files, context)?;
     tell(&written);
     if !summary.contexts.removed.is_empty() {

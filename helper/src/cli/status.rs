@@ -11,7 +11,8 @@ use crate::env::Env;
 use crate::kubeconfig::{Input, doc, edit, store};
 use crate::kubectl::Kubectl;
 use crate::observe::{self, EngineInUse};
-use crate::plan;
+use crate::plan::Mirrors;
+use crate::provider::Provider;
 use crate::settings::Settings;
 use crate::status::{
     ClusterView, EngineView, KubeconfigView, NodeView, RegistryView, StatusReport, mode_string,
@@ -23,8 +24,9 @@ const KUBECTL_LIMIT: Duration = Duration::from_secs(5);
 
 /// Show the cluster, its nodes, the registry, the kubeconfig and the engine
 ///
-/// Reads k3d through the engine `k8s-dev-helper engine` resolves, with the settings in effect
-/// (`k8s-dev-helper settings`). Never fails because something is down: that is what it
+/// Reads the provider's cluster (k3d's node list, kind's node containers, the attached k3s's
+/// API) and the registry through the engine `k8s-dev-helper engine` resolves, with the settings
+/// in effect (`k8s-dev-helper settings`). Never fails because something is down: that is what it
 /// reports. Exit 0 unless a setting or an argument is wrong.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
@@ -41,7 +43,7 @@ impl StatusArgs {
         let status = if s.remote() {
             remote(&s, &engine)
         } else {
-            local(&s, &engine)
+            local(&env, &s, &engine)
         };
         if self.json {
             println!("{}", serde_json::to_string(&status)?);
@@ -56,18 +58,21 @@ fn registry_view(s: &Settings, state: &str) -> RegistryView {
     RegistryView {
         name: s.get("K8S_DEV_REGISTRY_NAME").to_string(),
         state: state.to_string(),
+        container: s.get("K8S_DEV_REGISTRY_CONTAINER").to_string(),
         push: s.get("K8S_DEV_REGISTRY").to_string(),
         pull: s.get("K8S_DEV_REGISTRY_PULL").to_string(),
+        mirrors: None,
     }
 }
 
-fn local(s: &Settings, engine: &Result<EngineInUse>) -> StatusReport {
-    let context = s.get("K8S_DEV_K3D_CONTEXT").to_string();
+fn local(env: &Env, s: &Settings, engine: &Result<EngineInUse>) -> StatusReport {
+    let context = s.get("K8S_DEV_CLUSTER_CONTEXT").to_string();
     let file = PathBuf::from(s.get("K8S_DEV_CLUSTER_KUBECONFIG"));
     let seen = match engine {
-        Ok(engine) => observe::k3d_seen(s, engine).map(|(seen, _)| seen),
+        Ok(engine) => observe::provider_seen(env, s, engine),
         Err(err) => Err(anyhow::anyhow!("{err:#}")),
     };
+    let provider = s.provider();
     let mut cluster = ClusterView {
         name: s.get("K8S_DEV_CLUSTER").to_string(),
         context: context.clone(),
@@ -76,20 +81,38 @@ fn local(s: &Settings, engine: &Result<EngineInUse>) -> StatusReport {
         agents: None,
         error: None,
     };
-    let registry_state = match &seen {
-        Ok(k) => {
-            cluster.state = plan::cluster_state(k).as_str().to_string();
-            cluster.servers = Some(format!("{}/{}", k.servers.0, k.servers.1));
-            cluster.agents = Some(format!("{}/{}", k.agents.0, k.agents.1));
-            let foreign: Vec<&str> = k.foreign.iter().map(|f| f.why.as_str()).collect();
-            if !foreign.is_empty() {
-                cluster.error = Some(foreign.join("; "));
+    let (registry_state, mirrors) = match &seen {
+        Ok(seen) => {
+            let c = &seen.cluster;
+            cluster.state = c.state.as_str().to_string();
+            if provider != Provider::K3s {
+                cluster.servers = Some(format!("{}/{}", c.servers.0, c.servers.1));
+                cluster.agents = Some(format!("{}/{}", c.agents.0, c.agents.1));
             }
-            k.registry.as_str().to_string()
+            let problems: Vec<String> = c
+                .foreign
+                .iter()
+                .chain(&seen.registry.foreign)
+                .map(|f| f.why.clone())
+                .chain(c.defects.iter().cloned())
+                .collect();
+            if !problems.is_empty() {
+                cluster.error = Some(problems.join("; "));
+            }
+            let mirrors = match &seen.mirrors {
+                Mirrors::ByProvider => None,
+                Mirrors::UpToDate => Some("up-to-date".to_string()),
+                Mirrors::Stale => Some("missing (mise run k8s:dev:up writes them)".to_string()),
+                Mirrors::Unknown => Some("unknown: the nodes do not run".to_string()),
+                Mirrors::NotWritable { file, .. } => {
+                    Some(format!("missing in {file}, which you may not write"))
+                }
+            };
+            (seen.registry.state.as_str().to_string(), mirrors)
         }
         Err(err) => {
             cluster.error = Some(format!("{err:#}"));
-            "unknown".into()
+            ("unknown".into(), None)
         }
     };
     let nodes = match cluster.state.as_str() {
@@ -100,11 +123,14 @@ fn local(s: &Settings, engine: &Result<EngineInUse>) -> StatusReport {
             }),
         _ => Vec::new(),
     };
+    let mut registry = registry_view(s, &registry_state);
+    registry.mirrors = mirrors;
     StatusReport {
         mode: "local",
+        provider,
         cluster,
         nodes,
-        registry: registry_view(s, &registry_state),
+        registry,
         kubeconfig: kubeconfig_view(s, Some(file), &context),
         engine: engine_view(engine),
     }
@@ -118,6 +144,7 @@ fn remote(s: &Settings, engine: &Result<EngineInUse>) -> StatusReport {
     };
     StatusReport {
         mode: "remote",
+        provider: s.provider(),
         cluster: ClusterView {
             name: context.clone(),
             context: context.clone(),

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use super::{Check, CheckStatus, Report, System, Tool};
 use crate::engine::{ResolveError, Resolved, shell_quote};
 use crate::env::{Env, Os};
+use crate::provider::{self, Provider, Registry, checks::ExecOutput};
 use crate::settings::{Problem, Settings};
 
 /// A tool the loop runs, and how to ask it for its version.
@@ -19,14 +20,16 @@ pub struct ToolSpec {
     pub required: bool,
 }
 
-/// k3d, kubectl, skaffold and helm are pinned in `mise.toml`; cargo builds the workload on the
-/// host but the cluster can come up without it.
+/// k3d, for the k3d provider (kind and k3s have their own checks in `provider::checks`).
+pub const K3D: ToolSpec = ToolSpec {
+    name: "k3d",
+    version_args: &["version"],
+    required: true,
+};
+
+/// kubectl, skaffold and helm are pinned in `mise.toml`; cargo builds the workload on the host
+/// but the cluster can come up without it.
 pub const TOOLS: &[ToolSpec] = &[
-    ToolSpec {
-        name: "k3d",
-        version_args: &["version"],
-        required: true,
-    },
     ToolSpec {
         name: "kubectl",
         version_args: &["version", "--client"],
@@ -57,10 +60,29 @@ const DISK_FAIL: u64 = GIB;
 /// The controllers a rootless engine needs delegated to run k3s (k3d's Podman guide).
 const DELEGATED: [&str; 5] = ["cpu", "cpuset", "io", "memory", "pids"];
 
-/// Run every check.
+/// Run every check: the engine, the tools (the provider's own: k3d, kind or k3s), the settings,
+/// the host ports the provider publishes, the kubeconfig, cgroup delegation, disk, and the
+/// provider's wiring of the registry (kind: reachable from every node and named in their
+/// containerd hosts files; k3s: its kubeconfig readable, registries.yaml mirroring the
+/// registry, the registry answering on the host's loopback).
 pub fn report(env: &Env, sys: &dyn System) -> Report {
     let engine = sys.engine(env);
+    let (settings, problems) = Settings::lenient(env, None);
+    let provider = settings.provider();
     let mut checks = vec![engine_check(&engine)];
+    match provider {
+        Provider::K3d => checks.push(tool_check(&K3D, sys.tool(env, K3D.name, K3D.version_args))),
+        Provider::Kind => checks.push(provider::checks::kind_tool(sys.tool(
+            env,
+            "kind",
+            &["version"],
+        ))),
+        Provider::K3s => checks.push(provider::checks::k3s_tool(sys.tool(
+            env,
+            "k3s",
+            &["--version"],
+        ))),
+    }
     let tools: Vec<(&ToolSpec, Tool)> = TOOLS
         .iter()
         .map(|spec| (spec, sys.tool(env, spec.name, spec.version_args)))
@@ -83,14 +105,17 @@ pub fn report(env: &Env, sys: &dyn System) -> Report {
         version("helm"),
         version("skaffold"),
     ));
-    let (settings, problems) = Settings::lenient(env, None);
     checks.push(settings_check(&problems));
     let address = settings.get("K8S_DEV_BIND_ADDRESS");
-    let ports = [
+    let mut ports = vec![
         ("api-port", "K8S_DEV_API_PORT", "cluster's API server"),
         ("registry-port", "K8S_DEV_REGISTRY_PORT", "registry"),
         ("lb-port", "K8S_DEV_LB_PORT", "cluster's load balancer"),
     ];
+    // The attached k3s publishes no port of the kit's but the registry's.
+    if provider == Provider::K3s {
+        ports.retain(|(name, _, _)| *name == "registry-port");
+    }
     for (name, var, holder) in ports {
         let port = Port {
             name,
@@ -104,9 +129,118 @@ pub fn report(env: &Env, sys: &dyn System) -> Report {
     }
     checks.push(kubeconfig_check(&settings, sys));
     checks.push(kube_dir_check(env, sys));
-    checks.push(cgroup_check(env, &engine, sys));
+    checks.push(cgroup_check(env, provider, &engine, sys));
     checks.push(disk_check(env, sys));
+    match provider {
+        Provider::K3d => {}
+        Provider::Kind => checks.extend(kind_checks(&settings, &engine, sys)),
+        Provider::K3s => checks.extend(k3s_checks(env, &settings, sys)),
+    }
     Report::new(checks)
+}
+
+/// Every running node of the kind cluster reaches the registry by its name on kind's network
+/// and holds the hosts files that send pulls of both names there.
+fn kind_checks(
+    s: &Settings,
+    engine: &Result<Resolved, ResolveError>,
+    sys: &dyn System,
+) -> Vec<Check> {
+    let registry = Registry::of(s);
+    let url = format!("http://{}:5000/v2/", registry.name);
+    let skipped = |why: String| {
+        ["registry-from-nodes", "registry-hosts"]
+            .map(|name| check(name, CheckStatus::Skip, why.clone(), None))
+            .to_vec()
+    };
+    let Ok(engine) = engine else {
+        return skipped("no engine to reach the nodes through".into());
+    };
+    let files = match provider::kind::hosts_files(&registry) {
+        Ok(files) => files,
+        Err(err) => return skipped(format!("{err:#}")),
+    };
+    let nodes = match sys.kind_nodes(engine, s.get("K8S_DEV_CLUSTER")) {
+        Ok(nodes) if nodes.is_empty() => {
+            return skipped(format!(
+                "no running node of kind cluster {}; mise run k8s:dev:up starts it",
+                s.get("K8S_DEV_CLUSTER")
+            ));
+        }
+        Ok(nodes) => nodes,
+        Err(err) => return skipped(format!("listing the kind nodes: {err}")),
+    };
+    let probe = provider::checks::registry_probe(&url);
+    let probed: Vec<(String, Result<ExecOutput, String>)> = nodes
+        .iter()
+        .map(|node| (node.clone(), sys.exec(engine, node, &probe)))
+        .collect();
+    let found: Vec<(String, Vec<Option<String>>)> = nodes
+        .iter()
+        .map(|node| {
+            let contents = files
+                .iter()
+                .map(|f| {
+                    let cat = ["cat".to_string(), f.path()];
+                    match sys.exec(engine, node, &cat) {
+                        Ok(out) if out.exit_code == 0 => Some(out.output),
+                        _ => None,
+                    }
+                })
+                .collect();
+            (node.clone(), contents)
+        })
+        .collect();
+    vec![
+        provider::checks::registry_from_nodes(&url, &probed),
+        provider::checks::kind_hosts_files(&files, &found),
+    ]
+}
+
+/// The attached k3s: its kubeconfig as the kit would merge it, registries.yaml's mirrors, and
+/// the registry answering on the host's loopback, where k3s's containerd pulls from.
+fn k3s_checks(env: &Env, s: &Settings, sys: &dyn System) -> Vec<Check> {
+    let path = Path::new(s.get("K8S_DEV_K3S_KUBECONFIG"));
+    let read = sys
+        .read_file(path)
+        .map_err(|err| provider::k3s::read_error(path, &err));
+    let layout = provider::k3s::Layout::of(env);
+    let registry = Registry::of(s);
+    let registries = match sys.read_file(&layout.registries()) {
+        Ok(text) => provider::checks::k3s_registries(&provider::k3s::plan_registries(
+            Some(&text),
+            &registry,
+        )),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            provider::checks::k3s_registries(&provider::k3s::plan_registries(None, &registry))
+        }
+        Err(err) => check(
+            "k3s-registries",
+            CheckStatus::Warn,
+            format!("cannot read {}: {err}", layout.registries().display()),
+            Some("run doctor as a user who may read it (root)".into()),
+        ),
+    };
+    let url = format!("http://127.0.0.1:{}/v2/", registry.port);
+    let reachable = match sys.registry_answers(&url) {
+        Ok(()) => check(
+            "registry-from-nodes",
+            CheckStatus::Ok,
+            format!("{url} answers on the host, where k3s's containerd pulls from"),
+            None,
+        ),
+        Err(err) => check(
+            "registry-from-nodes",
+            CheckStatus::Fail,
+            format!("{url} does not answer on the host ({err})"),
+            Some("mise run k8s:dev:up (starts the registry on the host's network)".into()),
+        ),
+    };
+    vec![
+        provider::checks::k3s_kubeconfig(path, read),
+        registries,
+        reachable,
+    ]
 }
 
 fn check(name: &str, status: CheckStatus, detail: String, fix: Option<String>) -> Check {
@@ -388,9 +522,28 @@ fn kube_dir_check(env: &Env, sys: &dyn System) -> Check {
 }
 
 /// Rootless k3s needs cgroup v2 with cpu, cpuset, io, memory and pids delegated to the user's
-/// systemd instance (k3d's Podman guide; k3d-io/k3d#1082 "failed to find cpu cgroup (v2)").
-fn cgroup_check(env: &Env, engine: &Result<Resolved, ResolveError>, sys: &dyn System) -> Check {
+/// systemd instance (k3d's Podman guide; k3d-io/k3d#1082 "failed to find cpu cgroup (v2)"), and
+/// so does kind (its rootless guide; kind refuses rootless on cgroup v1). The attached k3s runs
+/// on the host, not in the engine: nothing to check.
+fn cgroup_check(
+    env: &Env,
+    provider: Provider,
+    engine: &Result<Resolved, ResolveError>,
+    sys: &dyn System,
+) -> Check {
     const NAME: &str = "cgroup-delegation";
+    if provider == Provider::K3s {
+        return check(
+            NAME,
+            CheckStatus::Skip,
+            "the attached k3s runs on the host, not in the engine".into(),
+            None,
+        );
+    }
+    let nodes = match provider {
+        Provider::Kind => "kind",
+        Provider::K3d | Provider::K3s => "k3s",
+    };
     if env.os != Os::Linux {
         return check(
             NAME,
@@ -435,7 +588,7 @@ fn cgroup_check(env: &Env, engine: &Result<Resolved, ResolveError>, sys: &dyn Sy
             CheckStatus::Fail,
             format!(
                 "rootless {engine_name} on cgroup v1 (/sys/fs/cgroup/cgroup.controllers is \
-                 missing); rootless k3s needs cgroup v2"
+                 missing); rootless {nodes} needs cgroup v2"
             ),
             Some(
                 "boot with cgroup v2 (kernel argument systemd.unified_cgroup_hierarchy=1), then \
@@ -524,6 +677,7 @@ mod tests {
 
     use super::*;
     use crate::engine::Engine;
+    use crate::provider::checks::ExecOutput;
 
     /// A host where everything is fine unless a test says otherwise.
     struct FakeSystem {
@@ -535,6 +689,10 @@ mod tests {
         modes: HashMap<PathBuf, u32>,
         files: HashMap<PathBuf, String>,
         free: io::Result<u64>,
+        kind_nodes: Result<Vec<String>, String>,
+        /// What `exec` runs in a node: argv joined by spaces → output (exit 0); absent → exit 1.
+        in_nodes: HashMap<String, String>,
+        registry: Result<(), String>,
     }
 
     const USER_CONTROLLERS: &str =
@@ -544,6 +702,7 @@ mod tests {
         fn healthy() -> FakeSystem {
             let tools = TOOLS
                 .iter()
+                .chain([&K3D])
                 .map(|t| {
                     let version = match t.name {
                         "kubectl" => "Client Version: v1.32.5",
@@ -584,6 +743,9 @@ mod tests {
                     ),
                 ]),
                 free: Ok(50 * GIB),
+                kind_nodes: Ok(Vec::new()),
+                in_nodes: HashMap::new(),
+                registry: Ok(()),
             }
         }
 
@@ -631,6 +793,40 @@ mod tests {
                 Ok(n) => Ok(*n),
                 Err(err) => Err(io::Error::from(err.kind())),
             }
+        }
+
+        fn read_file(&self, path: &Path) -> io::Result<String> {
+            self.files
+                .get(path)
+                .cloned()
+                .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+        }
+
+        fn kind_nodes(&self, _engine: &Resolved, _cluster: &str) -> Result<Vec<String>, String> {
+            self.kind_nodes.clone()
+        }
+
+        fn exec(
+            &self,
+            _engine: &Resolved,
+            container: &str,
+            argv: &[String],
+        ) -> Result<ExecOutput, String> {
+            let key = format!("{container} {}", argv.join(" "));
+            Ok(match self.in_nodes.get(&key) {
+                Some(output) => ExecOutput {
+                    exit_code: 0,
+                    output: output.clone(),
+                },
+                None => ExecOutput {
+                    exit_code: 1,
+                    output: "no such file".into(),
+                },
+            })
+        }
+
+        fn registry_answers(&self, _url: &str) -> Result<(), String> {
+            self.registry.clone()
         }
     }
 
@@ -681,6 +877,225 @@ mod tests {
         );
         assert_eq!(find(&report, "k3d").detail, "k3d v1.0.0 (/bin/k3d)");
         assert_eq!(find(&report, "cgroup-delegation").status, CheckStatus::Skip);
+    }
+
+    fn provider_env(provider: &str) -> Env {
+        env().with(&[
+            ("K8S_DEV_PROVIDER", provider),
+            ("K8S_DEV_CLUSTER", "dev"),
+            ("K8S_DEV_REGISTRY_NAME", "reg"),
+        ])
+    }
+
+    /// The registry `provider_env` names.
+    fn reg() -> Registry {
+        Registry {
+            name: "reg".into(),
+            port: 5000,
+            push: "localhost:5000".into(),
+            pull: "reg:5000".into(),
+        }
+    }
+
+    fn names(report: &Report) -> Vec<&str> {
+        report.checks.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    /// A kind cluster whose two nodes reach the registry and hold both hosts files.
+    fn kind_host() -> FakeSystem {
+        let mut sys = FakeSystem::healthy();
+        sys.tools.remove("k3d");
+        sys.tools.insert(
+            "kind",
+            Tool::Found {
+                path: PathBuf::from("/bin/kind"),
+                version: Ok("kind v0.33.0 go1.26.8 linux/amd64".into()),
+            },
+        );
+        sys.kind_nodes = Ok(vec!["dev-control-plane".into(), "dev-worker".into()]);
+        let files = provider::kind::hosts_files(&reg()).unwrap();
+        for node in ["dev-control-plane", "dev-worker"] {
+            sys.in_nodes.insert(
+                format!("{node} curl -fsS -o /dev/null -m 5 http://reg:5000/v2/"),
+                String::new(),
+            );
+            for f in &files {
+                sys.in_nodes
+                    .insert(format!("{node} cat {}", f.path()), f.content.clone());
+            }
+        }
+        sys
+    }
+
+    #[test]
+    fn kind_checks_its_binary_and_the_registry_from_every_node_not_k3d() {
+        let report = report(&provider_env("kind"), &kind_host());
+        assert!(report.ok, "{}", report.render());
+        assert_eq!(
+            names(&report),
+            [
+                "engine",
+                "kind",
+                "kubectl",
+                "skaffold",
+                "helm",
+                "cargo",
+                "versions",
+                "settings",
+                "api-port",
+                "registry-port",
+                "lb-port",
+                "kubeconfig",
+                "kube-dir",
+                "cgroup-delegation",
+                "disk",
+                "registry-from-nodes",
+                "registry-hosts"
+            ]
+        );
+        assert_eq!(
+            find(&report, "registry-from-nodes").detail,
+            "http://reg:5000/v2/ answers from 2 nodes"
+        );
+        assert_eq!(
+            find(&report, "registry-hosts").detail,
+            "2 nodes send reg:5000 and localhost:5000 to the kit's registry"
+        );
+    }
+
+    #[test]
+    fn kind_without_its_binary_or_a_hosts_file_fails_with_the_fix() {
+        let mut sys = kind_host();
+        sys.tools.remove("kind");
+        sys.in_nodes
+            .retain(|k, _| !k.starts_with("dev-worker cat /etc/containerd/certs.d/reg:5000"));
+        sys.in_nodes
+            .remove("dev-worker curl -fsS -o /dev/null -m 5 http://reg:5000/v2/");
+        let report = report(&provider_env("kind"), &sys);
+        assert!(!report.ok);
+        let kind = find(&report, "kind");
+        assert_eq!(kind.status, CheckStatus::Fail);
+        assert!(
+            kind.fix
+                .as_deref()
+                .unwrap()
+                .contains("go install sigs.k8s.io/kind@v0.33.0")
+        );
+        let hosts = find(&report, "registry-hosts");
+        assert_eq!(hosts.status, CheckStatus::Fail);
+        assert_eq!(
+            hosts.detail,
+            "dev-worker: /etc/containerd/certs.d/reg:5000/hosts.toml is missing"
+        );
+        let reach = find(&report, "registry-from-nodes");
+        assert_eq!(reach.status, CheckStatus::Fail);
+        assert!(
+            reach.detail.contains("dev-worker: exit 1"),
+            "{}",
+            reach.detail
+        );
+    }
+
+    #[test]
+    fn kind_without_a_running_node_skips_the_node_checks() {
+        let mut sys = kind_host();
+        sys.kind_nodes = Ok(Vec::new());
+        let report = report(&provider_env("kind"), &sys);
+        assert!(report.ok);
+        let reach = find(&report, "registry-from-nodes");
+        assert_eq!(reach.status, CheckStatus::Skip);
+        assert!(
+            reach.detail.contains("mise run k8s:dev:up starts it"),
+            "{}",
+            reach.detail
+        );
+    }
+
+    const K3S_YAML: &str = "clusters: [{name: default, cluster: {server: https://127.0.0.1:6443}}]\n\
+                            users: [{name: default, user: {token: t}}]\n\
+                            contexts: [{name: default, context: {cluster: default, user: default}}]\n";
+
+    fn k3s_host() -> FakeSystem {
+        let mut sys = FakeSystem::healthy();
+        sys.tools.remove("k3d");
+        sys.tools.insert(
+            "k3s",
+            Tool::Found {
+                path: PathBuf::from("/usr/local/bin/k3s"),
+                version: Ok("k3s version v1.32.5+k3s1 (8e8f2a47)".into()),
+            },
+        );
+        sys.files
+            .insert(PathBuf::from("/etc/rancher/k3s/k3s.yaml"), K3S_YAML.into());
+        let provider::k3s::RegistriesPlan::Write { content, .. } =
+            provider::k3s::plan_registries(None, &reg()).unwrap()
+        else {
+            panic!("a write");
+        };
+        sys.files
+            .insert(PathBuf::from("/etc/rancher/k3s/registries.yaml"), content);
+        sys
+    }
+
+    #[test]
+    fn k3s_checks_its_binary_kubeconfig_mirrors_and_the_registry_on_the_host() {
+        let report = report(&provider_env("k3s"), &k3s_host());
+        assert!(report.ok, "{}", report.render());
+        assert_eq!(
+            names(&report),
+            [
+                "engine",
+                "k3s",
+                "kubectl",
+                "skaffold",
+                "helm",
+                "cargo",
+                "versions",
+                "settings",
+                "registry-port",
+                "kubeconfig",
+                "kube-dir",
+                "cgroup-delegation",
+                "disk",
+                "k3s-kubeconfig",
+                "k3s-registries",
+                "registry-from-nodes"
+            ]
+        );
+        assert_eq!(
+            find(&report, "cgroup-delegation").detail,
+            "the attached k3s runs on the host, not in the engine"
+        );
+    }
+
+    #[test]
+    fn k3s_without_its_kubeconfig_mirrors_or_registry_says_how_to_fix_each() {
+        let mut sys = k3s_host();
+        sys.files.clear();
+        sys.registry = Err("connection refused".into());
+        let report = report(&provider_env("k3s"), &sys);
+        assert!(!report.ok);
+        let kubeconfig = find(&report, "k3s-kubeconfig");
+        assert_eq!(kubeconfig.status, CheckStatus::Fail);
+        assert!(
+            kubeconfig.fix.as_deref().unwrap().starts_with("install it"),
+            "{kubeconfig:?}"
+        );
+        let mirrors = find(&report, "k3s-registries");
+        assert_eq!(mirrors.status, CheckStatus::Warn);
+        assert!(
+            mirrors
+                .fix
+                .as_deref()
+                .unwrap()
+                .starts_with("mise run k8s:dev:up")
+        );
+        let reach = find(&report, "registry-from-nodes");
+        assert_eq!(reach.status, CheckStatus::Fail);
+        assert_eq!(
+            reach.detail,
+            "http://127.0.0.1:5000/v2/ does not answer on the host (connection refused)"
+        );
     }
 
     #[test]

@@ -2,8 +2,8 @@
 // SPDX-License-Identifier: Apache-2.0
 
 //! `doctor`: check the machine for what the loop needs (engine, tools, free ports, kubeconfig
-//! permissions, cgroup delegation for rootless engines, disk space) and say how to fix each
-//! problem.
+//! permissions, cgroup delegation for rootless engines, disk space, and the provider's wiring of
+//! the registry) and say how to fix each problem.
 //!
 //! [`report`] is pure over an [`Env`] and a [`System`] (the probes of the host), so every check
 //! is unit-tested with a fake; [`HostSystem`] is the real one. One [`Report`] value is rendered
@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::engine::{ResolveError, Resolved};
 use crate::env::Env;
 
-pub use checks::{TOOLS, ToolSpec, report};
+pub use checks::{K3D, TOOLS, ToolSpec, report};
 pub use system::HostSystem;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -142,6 +142,20 @@ pub trait System {
     fn read(&self, path: &Path) -> Option<String>;
     /// Bytes available to an unprivileged user on the filesystem holding `path`.
     fn free_bytes(&self, path: &Path) -> io::Result<u64>;
+    /// A file's text, or why it could not be read (the k3s provider's files).
+    fn read_file(&self, path: &Path) -> io::Result<String>;
+    /// The running node containers of kind cluster `cluster`.
+    fn kind_nodes(&self, engine: &Resolved, cluster: &str) -> Result<Vec<String>, String>;
+    /// Run `argv` in a running container.
+    fn exec(
+        &self,
+        engine: &Resolved,
+        container: &str,
+        argv: &[String],
+    ) -> Result<crate::provider::checks::ExecOutput, String>;
+    /// Whether the registry at `url` (its `/v2/`) answers from the host: 200, or 401 asking for
+    /// credentials.
+    fn registry_answers(&self, url: &str) -> Result<(), String>;
 }
 
 #[cfg(test)]

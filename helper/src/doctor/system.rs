@@ -64,7 +64,34 @@ impl System for HostSystem {
         #[allow(clippy::unnecessary_cast)] // the field types differ between Linux and macOS
         Ok(stat.f_bavail as u64 * stat.f_frsize as u64)
     }
+
+    fn read_file(&self, path: &Path) -> io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+
+    fn kind_nodes(&self, engine: &Resolved, cluster: &str) -> Result<Vec<String>, String> {
+        crate::provider::live::running_kind_nodes(engine, cluster).map_err(|err| format!("{err:#}"))
+    }
+
+    fn exec(
+        &self,
+        engine: &Resolved,
+        container: &str,
+        argv: &[String],
+    ) -> Result<crate::provider::checks::ExecOutput, String> {
+        crate::provider::checks::exec(&engine.endpoint(), container, argv, EXEC_LIMIT)
+            .map_err(|err| format!("{err:#}"))
+    }
+
+    fn registry_answers(&self, url: &str) -> Result<(), String> {
+        crate::wait::net::RegistryProbe::new(url)
+            .map_err(|err| format!("{err:#}"))?
+            .probe(EXEC_LIMIT)
+    }
 }
+
+/// A probe run in a node, or a request to the registry, that takes longer is a failure.
+const EXEC_LIMIT: Duration = Duration::from_secs(10);
 
 /// The first line a tool prints for its version, or why it could not say.
 fn run_version(path: &Path, args: &[&str]) -> Result<String, String> {

@@ -18,8 +18,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, anyhow, bail};
 use serde_json::{Map, Value, json};
 
-use super::{KubeconfigNames, Registry, emit_yaml, parse_yaml};
+use super::{KubeconfigNames, ObjectState, Registry, emit_yaml, parse_yaml};
 use crate::kubeconfig::doc::{self, Input, Section};
+use crate::plan::{ClusterSeen, Mirrors};
 
 /// Where k3s writes its admin kubeconfig (`--write-kubeconfig`'s default).
 pub const KUBECONFIG: &str = "etc/rancher/k3s/k3s.yaml";
@@ -27,6 +28,8 @@ pub const KUBECONFIG: &str = "etc/rancher/k3s/k3s.yaml";
 pub const REGISTRIES: &str = "etc/rancher/k3s/registries.yaml";
 /// The setting naming a copy of the kubeconfig when the file k3s writes is root's alone.
 pub const KUBECONFIG_SETTING: &str = "K8S_DEV_K3S_KUBECONFIG";
+/// The tests' stand-in for `/`: a directory holding a fake host's `etc/rancher/k3s`.
+pub const ROOT_VAR: &str = "K8S_DEV_TEST_HOST_ROOT";
 
 /// The host's k3s files under a root directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +52,15 @@ impl Layout {
 
     pub fn host() -> Layout {
         Layout::new("/")
+    }
+
+    /// The host's layout, or the fake host's under `K8S_DEV_TEST_HOST_ROOT` (tests only: the
+    /// task tests attach to a k3s laid out in a temporary directory).
+    pub fn of(env: &crate::env::Env) -> Layout {
+        match env.var(ROOT_VAR) {
+            Some(root) => Layout::new(root),
+            None => Layout::host(),
+        }
     }
 
     pub fn kubeconfig(&self) -> PathBuf {
@@ -75,11 +87,16 @@ impl Layout {
 
 /// The command that makes k3s read registries.yaml again; `sudo` unless the caller is root.
 pub fn restart_command(service: Service, uid: u32) -> String {
+    service_command(service, uid, "restart")
+}
+
+/// `verb` (start, restart) for the k3s service as its service manager spells it.
+fn service_command(service: Service, uid: u32, verb: &str) -> String {
     let sudo = if uid == 0 { "" } else { "sudo " };
     match service {
-        Service::Systemd => format!("{sudo}systemctl restart k3s"),
-        Service::OpenRc => format!("{sudo}rc-service k3s restart"),
-        Service::Unknown => format!("{sudo}systemctl restart k3s (or however k3s runs here)"),
+        Service::Systemd => format!("{sudo}systemctl {verb} k3s"),
+        Service::OpenRc => format!("{sudo}rc-service k3s {verb}"),
+        Service::Unknown => format!("{sudo}systemctl {verb} k3s (or however k3s runs here)"),
     }
 }
 
@@ -90,7 +107,7 @@ pub fn read_kubeconfig(path: &Path) -> Result<String> {
 }
 
 /// The one-line error for a kubeconfig that could not be read, by what went wrong.
-fn read_error(path: &Path, err: &io::Error) -> anyhow::Error {
+pub fn read_error(path: &Path, err: &io::Error) -> anyhow::Error {
     let path = path.display();
     match err.kind() {
         io::ErrorKind::NotFound => anyhow!(
@@ -263,13 +280,11 @@ pub fn apply_registries(layout: &Layout, registry: &Registry, uid: u32) -> Resul
         Ok(text) => Some(text),
         Err(err) if err.kind() == io::ErrorKind::NotFound => None,
         Err(err) if err.kind() == io::ErrorKind::PermissionDenied => {
-            // Unreadable means unwritable too; the steps then assume no file of ours yet.
-            return match plan_registries(None, registry)? {
-                RegistriesPlan::UpToDate => Ok(Applied::UpToDate),
-                RegistriesPlan::Write { content, .. } => Ok(Applied::NotWritable {
-                    steps: manual_steps(layout, &content, uid),
-                }),
-            };
+            // Unreadable means unwritable too, and what it holds is unknown: the steps add the
+            // kit's mirrors to it rather than replace it.
+            return Ok(Applied::NotWritable {
+                steps: merge_steps(layout, registry, uid)?,
+            });
         }
         Err(err) => bail!("reading {}: {err}; check the file", path.display()),
     };
@@ -284,7 +299,7 @@ pub fn apply_registries(layout: &Layout, registry: &Registry, uid: u32) -> Resul
         Ok(()) => Ok(Applied::Written {
             restart: restart_command(layout.service(), uid),
         }),
-        Err(err) if err.kind() == io::ErrorKind::PermissionDenied => Ok(Applied::NotWritable {
+        Err(err) if not_writable(&err) => Ok(Applied::NotWritable {
             steps: manual_steps(layout, &content, uid),
         }),
         Err(err) => bail!(
@@ -292,6 +307,135 @@ pub fn apply_registries(layout: &Layout, registry: &Registry, uid: u32) -> Resul
             path.display(),
             manual_steps(layout, &content, uid)
         ),
+    }
+}
+
+/// A write refused for this user or this mount (a read-only bind mount of /etc/rancher/k3s).
+fn not_writable(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+    )
+}
+
+/// The steps when the file could not be read: add the kit's mirrors to it by hand, keeping
+/// what it has, then restart k3s.
+pub fn merge_steps(layout: &Layout, registry: &Registry, uid: u32) -> Result<String> {
+    let sudo = if uid == 0 { "" } else { "sudo " };
+    let mut mirrors = Map::new();
+    for name in registry.mirrored_names() {
+        mirrors.insert(
+            name.to_string(),
+            json!({ "endpoint": [mirror_endpoint(registry)] }),
+        );
+    }
+    let fragment = emit_yaml(&json!({ "mirrors": mirrors }))?;
+    Ok(format!(
+        "# add these mirrors to {} (keep what it has; {sudo}cat it to see it):\n{fragment}{}\n",
+        layout.registries().display(),
+        restart_command(layout.service(), uid)
+    ))
+}
+
+/// Whether this user may replace `path` (write it and rename into its directory), or create it
+/// in the nearest directory that exists. Asks the kernel (`access`), so a read-only mount
+/// counts too.
+pub fn may_write(path: &Path) -> bool {
+    use rustix::fs::{Access, access};
+    let writable = |p: &Path| access(p, Access::WRITE_OK).is_ok();
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if d.exists() {
+            return d.is_dir() && writable(d) && (!path.exists() || writable(path));
+        }
+        dir = d.parent();
+    }
+    false
+}
+
+/// What registries.yaml holds of the kit's mirrors, for the plan: up to date, to be written, or
+/// to be written by the user (the steps to print).
+pub fn mirrors_seen(layout: &Layout, registry: &Registry, uid: u32) -> Result<Mirrors> {
+    let path = layout.registries();
+    let file = path.display().to_string();
+    let existing = match fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => None,
+        Err(err) if err.kind() == io::ErrorKind::PermissionDenied => {
+            return Ok(Mirrors::NotWritable {
+                file,
+                steps: merge_steps(layout, registry, uid)?,
+            });
+        }
+        Err(err) => bail!("reading {file}: {err}; check the file"),
+    };
+    Ok(match plan_registries(existing.as_deref(), registry)? {
+        RegistriesPlan::UpToDate => Mirrors::UpToDate,
+        RegistriesPlan::Write { .. } if may_write(&path) => Mirrors::Stale,
+        RegistriesPlan::Write { content, .. } => Mirrors::NotWritable {
+            file,
+            steps: manual_steps(layout, &content, uid),
+        },
+    })
+}
+
+/// The command that starts the host's k3s; `sudo` unless the caller is root.
+pub fn start_command(service: Service, uid: u32) -> String {
+    service_command(service, uid, "start")
+}
+
+/// The attached k3s as the kit finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attached {
+    /// Its kubeconfig cannot be read or is not k3s's: the one-line error, with its fix.
+    NoKubeconfig(String),
+    /// The API at `server` does not answer.
+    Down {
+        server: String,
+        reason: String,
+    },
+    Up,
+}
+
+/// The server of the kubeconfig's one context (k3s writes `https://127.0.0.1:6443`).
+pub fn server_of(text: &str) -> Option<String> {
+    let root = doc::parse(text, Input::New).ok()?;
+    let contexts = doc::entries(&root, Section::Contexts, Input::New).ok()?;
+    let [(_, context)] = contexts.as_slice() else {
+        return None;
+    };
+    let cluster = context.pointer("/context/cluster")?.as_str()?;
+    doc::entries(&root, Section::Clusters, Input::New)
+        .ok()?
+        .into_iter()
+        .find(|(n, _)| n == cluster)?
+        .1
+        .pointer("/cluster/server")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// What the plans see of the attached k3s: running when its API answers; otherwise a defect
+/// naming what to do, for the kit never creates or starts it.
+pub fn cluster_seen(attached: &Attached, start: &str) -> ClusterSeen {
+    let (state, defects) = match attached {
+        Attached::Up => (ObjectState::Running, Vec::new()),
+        Attached::NoKubeconfig(line) => (ObjectState::Missing, vec![line.clone()]),
+        Attached::Down { server, reason } => (
+            ObjectState::Stopped,
+            vec![format!(
+                "k3s does not answer at {server} ({reason}); start it: {start}, then run up again"
+            )],
+        ),
+    };
+    ClusterSeen {
+        state,
+        servers: (0, 0),
+        agents: (0, 0),
+        api_port: None,
+        holds_ports: false,
+        foreign: Vec::new(),
+        defects,
     }
 }
 
@@ -624,6 +768,126 @@ users:
             fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
             assert_eq!(applied, Applied::NotWritable { steps });
         }
+    }
+
+    #[test]
+    fn mirrors_seen_is_stale_until_written_then_up_to_date() {
+        let root = host(Some(K3S_YAML), None);
+        let layout = Layout::new(root.path());
+        assert_eq!(
+            mirrors_seen(&layout, &registry(), 0).unwrap(),
+            Mirrors::Stale
+        );
+        assert_eq!(
+            apply_registries(&layout, &registry(), 0).unwrap(),
+            Applied::Written {
+                restart: "systemctl restart k3s (or however k3s runs here)".into()
+            }
+        );
+        assert_eq!(
+            mirrors_seen(&layout, &registry(), 0).unwrap(),
+            Mirrors::UpToDate
+        );
+        fs::write(layout.registries(), "mirrors: [\n").unwrap();
+        let err = mirrors_seen(&layout, &registry(), 0)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is not valid YAML"), "{err}");
+    }
+
+    #[test]
+    fn may_write_asks_for_the_nearest_directory_that_exists() {
+        let root = tempfile::tempdir().unwrap();
+        assert!(may_write(
+            &root.path().join("etc/rancher/k3s/registries.yaml")
+        ));
+        // Refusals (a read-only mount; root bypasses modes) are test-providers.sh's
+        // k3s_registries_not_writable, on a read-only bind mount.
+        let file = root.path().join("f");
+        fs::write(&file, "").unwrap();
+        assert!(
+            !may_write(&file.join("registries.yaml")),
+            "a file is no directory to write in"
+        );
+    }
+
+    #[test]
+    fn a_read_only_mount_is_not_writable_like_a_refused_write() {
+        assert!(not_writable(&io::Error::from(
+            io::ErrorKind::ReadOnlyFilesystem
+        )));
+        assert!(not_writable(&io::Error::from(
+            io::ErrorKind::PermissionDenied
+        )));
+        assert!(!not_writable(&io::Error::from(io::ErrorKind::StorageFull)));
+    }
+
+    #[test]
+    fn an_unreadable_file_gets_steps_that_add_to_it_not_replace_it() {
+        let root = host(Some(K3S_YAML), None);
+        let steps = merge_steps(&Layout::new(root.path()), &registry(), 1000).unwrap();
+        assert!(!steps.contains("tee"), "{steps}");
+        assert!(
+            steps.starts_with(&format!(
+                "# add these mirrors to {} (keep what it has; sudo cat it to see it):\nmirrors:\n",
+                Layout::new(root.path()).registries().display()
+            )),
+            "{steps}"
+        );
+        assert!(steps.contains("http://127.0.0.1:5000"), "{steps}");
+        assert!(
+            steps.ends_with("sudo systemctl restart k3s (or however k3s runs here)\n"),
+            "{steps}"
+        );
+    }
+
+    #[test]
+    fn the_attached_cluster_runs_or_says_what_to_do() {
+        let up = cluster_seen(&Attached::Up, "systemctl start k3s");
+        assert_eq!((up.state, up.defects.len()), (ObjectState::Running, 0));
+        let down = cluster_seen(
+            &Attached::Down {
+                server: "https://127.0.0.1:6443".into(),
+                reason: "connection refused".into(),
+            },
+            "sudo systemctl start k3s",
+        );
+        assert_eq!(down.state, ObjectState::Stopped);
+        assert_eq!(
+            down.defects,
+            [
+                "k3s does not answer at https://127.0.0.1:6443 (connection refused); start it: sudo systemctl start k3s, then run up again"
+            ]
+        );
+        let none = cluster_seen(
+            &Attached::NoKubeconfig("k3s kubeconfig … does not exist".into()),
+            "x",
+        );
+        assert_eq!(none.state, ObjectState::Missing);
+        assert_eq!(
+            server_of(K3S_YAML).as_deref(),
+            Some("https://127.0.0.1:6443")
+        );
+        assert_eq!(server_of("- a\n"), None);
+        assert_eq!(
+            start_command(Service::OpenRc, 1000),
+            "sudo rc-service k3s start"
+        );
+        assert_eq!(start_command(Service::Systemd, 0), "systemctl start k3s");
+    }
+
+    #[test]
+    fn the_test_root_stands_in_for_the_host() {
+        let env = crate::env::Env::empty(crate::env::Os::Linux);
+        assert_eq!(
+            Layout::of(&env).kubeconfig(),
+            Path::new("/etc/rancher/k3s/k3s.yaml")
+        );
+        let env = env.with(&[(ROOT_VAR, "/tmp/host")]);
+        assert_eq!(
+            Layout::of(&env).registries(),
+            Path::new("/tmp/host/etc/rancher/k3s/registries.yaml")
+        );
     }
 
     #[test]

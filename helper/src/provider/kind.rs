@@ -15,8 +15,9 @@ use std::net::IpAddr;
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value, json};
 
-use super::{ClusterState, Registry, emit_yaml, parse_yaml};
+use super::{ObjectState, Registry, emit_yaml, parse_yaml};
 use crate::image::reference::Reference;
+use crate::plan::{ClusterSeen, Foreign, Mirrors};
 
 /// The kind release the kit is written and tested against (mise.toml pins the same).
 pub const KIND_VERSION: &str = "v0.33.0";
@@ -335,7 +336,7 @@ pub fn parse_inspect(json: &str) -> Result<Vec<Node>> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Assessment {
     /// The kit's cluster in this state (`Missing` when no node exists).
-    Ours(ClusterState),
+    Ours(ObjectState),
     /// Nodes of that name exist but do not match the kit's config: someone else made the
     /// cluster, or the kit made it with other settings. Each entry says what differs.
     Foreign(Vec<String>),
@@ -347,7 +348,7 @@ pub enum Assessment {
 pub fn assess(nodes: &[Node], want: &KindCluster, image: &str) -> Assessment {
     let nodes: Vec<&Node> = nodes.iter().filter(|n| n.cluster == want.name).collect();
     if nodes.is_empty() {
-        return Assessment::Ours(ClusterState::Missing);
+        return Assessment::Ours(ObjectState::Missing);
     }
     let address = want.bind_address.to_string();
     let mut differences = Vec::new();
@@ -392,23 +393,178 @@ pub fn assess(nodes: &[Node], want: &KindCluster, image: &str) -> Assessment {
         }
     }
     let images: Vec<&str> = nodes.iter().map(|n| n.image.as_str()).collect();
-    if images.iter().any(|i| *i != image) {
+    if images.iter().any(|i| !same_image(i, image)) {
         differences.push(format!("its nodes run {}, not {image}", images[0]));
     }
     if !differences.is_empty() {
         return Assessment::Foreign(differences);
     }
     let running = nodes.iter().filter(|n| n.running).count();
-    Assessment::Ours(ClusterState::from_counts(running, nodes.len()))
+    Assessment::Ours(ObjectState::from_counts(running, nodes.len()))
 }
 
-/// The one-line error for a cluster [`assess`] found not to be the kit's. Nothing is deleted:
-/// the fix is the user's choice.
+/// A cluster [`assess`] found not to be the kit's: why, and the fix (nothing is deleted: that
+/// is the user's choice). One line with `; ` between them.
+pub fn foreign(name: &str, differences: &[String]) -> Foreign {
+    Foreign {
+        why: format!(
+            "kind cluster '{name}' exists but is not the one k8s-dev makes ({}); it was made by someone else or with other settings",
+            differences.join("; ")
+        ),
+        fix: format!(
+            "delete it yourself with `kind delete cluster --name {name}` if it is not needed, or set K8S_DEV_CLUSTER to another name"
+        ),
+    }
+}
+
+/// Whether a node's image is the one wanted, as an engine may spell it: kind on Podman runs
+/// images fully qualified (`docker.io/kindest/node@sha256:…` for `kindest/node:v1.34.11@sha256:…`).
+/// Same repository, and the same digest when both name one, else the same tag.
+fn same_image(found: &str, want: &str) -> bool {
+    // Podman names an image it has only locally `localhost/<name>` (a tag-built stand-in, a
+    // `kind build node-image` result).
+    let local = |name: &'_ str| name.strip_prefix("localhost/").unwrap_or(name).to_string();
+    let (found, want) = (local(found), local(want));
+    let (found, want) = (found.as_str(), want.as_str());
+    match (Reference::parse(found), Reference::parse(want)) {
+        (Ok(f), Ok(w)) => {
+            f.same_repository(&w)
+                && match (&f.digest, &w.digest) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => {
+                        f.tag.as_deref().unwrap_or("latest") == w.tag.as_deref().unwrap_or("latest")
+                    }
+                }
+        }
+        _ => found == want,
+    }
+}
+
+/// The one-line error for a cluster [`assess`] found not to be the kit's.
 pub fn foreign_error(name: &str, differences: &[String]) -> anyhow::Error {
-    anyhow::anyhow!(
-        "kind cluster '{name}' exists but is not the one k8s-dev makes ({}); it was made by someone else or with other settings: delete it yourself with `kind delete cluster --name {name}` if it is not needed, or set K8S_DEV_CLUSTER to another name",
-        differences.join("; ")
-    )
+    anyhow::anyhow!("{}", foreign(name, differences).line())
+}
+
+/// Whether `name` is one kind would give a node of `cluster` ([`node_names`], any count).
+fn is_node_name(name: &str, cluster: &str) -> bool {
+    let Some(rest) = name.strip_prefix(cluster).and_then(|r| r.strip_prefix('-')) else {
+        return false;
+    };
+    rest == "control-plane"
+        || rest == "external-load-balancer"
+        || ["control-plane", "worker"].iter().any(|role| {
+            rest.strip_prefix(role)
+                .is_some_and(|n| n.is_empty() || n.bytes().all(|b| b.is_ascii_digit()))
+        })
+}
+
+/// Containers (name as the engine lists it, `/x`, and labels) with the names kind gives the
+/// nodes of `cluster` but without kind's label for that cluster: `kind create cluster` would
+/// fail on them, and they are not the kit's to start or delete.
+pub fn stranger_names(
+    containers: &[(String, std::collections::BTreeMap<String, String>)],
+    cluster: &str,
+) -> Vec<String> {
+    containers
+        .iter()
+        .filter_map(|(name, labels)| {
+            let name = name.trim_start_matches('/');
+            let labelled = labels.get(CLUSTER_LABEL).map(String::as_str) == Some(cluster);
+            (is_node_name(name, cluster) && !labelled).then(|| name.to_string())
+        })
+        .collect()
+}
+
+/// What the plans see of the kind cluster: its state from [`assess`], with roles counted, and
+/// whatever makes it not the kit's.
+pub fn cluster_seen(
+    nodes: &[Node],
+    assessment: &Assessment,
+    strangers: &[String],
+    cluster: &str,
+) -> ClusterSeen {
+    let ours: Vec<&Node> = nodes.iter().filter(|n| n.cluster == cluster).collect();
+    let count = |role: &str| {
+        let of_role: Vec<&&Node> = ours.iter().filter(|n| n.role == role).collect();
+        (of_role.iter().filter(|n| n.running).count(), of_role.len())
+    };
+    let mut foreign: Vec<Foreign> = strangers
+        .iter()
+        .map(|name| Foreign {
+            why: format!("container {name} exists but was not created by kind for this cluster"),
+            fix: "remove it, or set K8S_DEV_CLUSTER to another name".into(),
+        })
+        .collect();
+    let state = match assessment {
+        Assessment::Foreign(differences) => {
+            foreign.push(self::foreign(cluster, differences));
+            ObjectState::Foreign
+        }
+        Assessment::Ours(_) if !foreign.is_empty() => ObjectState::Foreign,
+        Assessment::Ours(state) => *state,
+    };
+    ClusterSeen {
+        state,
+        servers: count("control-plane"),
+        agents: count("worker"),
+        // assess compares the API binding with the settings: a difference is foreign.
+        api_port: None,
+        holds_ports: ours.iter().any(|n| n.role == "control-plane" && n.running),
+        foreign,
+        defects: Vec::new(),
+    }
+}
+
+/// The node image the kit's cluster runs: `K8S_DEV_KIND_IMAGE`, else the one the template pins
+/// for its control plane.
+pub fn node_image(template: &str, cluster: &KindCluster) -> Result<String> {
+    if let Some(image) = &cluster.image {
+        return Ok(image.clone());
+    }
+    let root = parse_yaml(template).map_err(template_error)?;
+    root.get("nodes")
+        .and_then(Value::as_array)
+        .and_then(|nodes| nodes.iter().find(|n| role(n) == "control-plane"))
+        .and_then(|n| n.get("image"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| template_error("the control-plane node names no image"))
+}
+
+/// Whether every node holds the kit's hosts files (`found`: per node, what each of `want`'s
+/// paths read back, `None` when absent).
+pub fn mirrors_state(want: &[HostsFile], found: &[(String, Vec<Option<String>>)]) -> Mirrors {
+    let all = !found.is_empty()
+        && found.iter().all(|(_, contents)| {
+            contents.len() == want.len()
+                && want
+                    .iter()
+                    .zip(contents)
+                    .all(|(w, c)| c.as_deref() == Some(w.content.as_str()))
+        });
+    if all {
+        Mirrors::UpToDate
+    } else {
+        Mirrors::Stale
+    }
+}
+
+impl KindCluster {
+    /// The cluster the settings describe.
+    pub fn of(s: &crate::settings::Settings) -> KindCluster {
+        KindCluster {
+            name: s.get("K8S_DEV_CLUSTER").to_string(),
+            image: s.opt("K8S_DEV_KIND_IMAGE").map(str::to_string),
+            bind_address: s
+                .get("K8S_DEV_BIND_ADDRESS")
+                .parse()
+                .expect("K8S_DEV_BIND_ADDRESS is validated"),
+            api_port: s.port("K8S_DEV_API_PORT"),
+            host_port: s.port("K8S_DEV_LB_PORT"),
+            node_port: s.port("K8S_DEV_NODEPORT"),
+            workers: s.number("K8S_DEV_AGENTS") as usize,
+        }
+    }
 }
 
 /// Cluster names from `kind get clusters` (stdout, one per line; "No kind clusters found." goes
@@ -438,17 +594,26 @@ mod tests {
     const TEMPLATE_TEXT: &str = include_str!("../../../deploy/kind/cluster.yaml");
     const PINNED_IMAGE: &str = "kindest/node:v1.34.11@sha256:44e222ee2132dab25ff87301682f89eb82c7880ea3a1bf543bfe9708fd08d67d";
 
-    /// The settings' defaults (mise.toml [env]).
+    /// The cluster at the settings' defaults, from the settings table itself.
     fn defaults() -> KindCluster {
-        KindCluster {
-            name: "openshell-dev".into(),
-            image: None,
-            bind_address: "127.0.0.1".parse().unwrap(),
-            api_port: 6550,
-            host_port: 8080,
-            node_port: 30051,
-            workers: 1,
-        }
+        let env = crate::env::Env::empty(crate::env::Os::Linux);
+        KindCluster::of(&crate::settings::Settings::resolve(&env, None).unwrap())
+    }
+
+    #[test]
+    fn the_settings_defaults_are_the_kits_cluster() {
+        assert_eq!(
+            defaults(),
+            KindCluster {
+                name: "openshell-dev".into(),
+                image: None,
+                bind_address: "127.0.0.1".parse().unwrap(),
+                api_port: 6550,
+                host_port: 8080,
+                node_port: 30051,
+                workers: 1,
+            }
+        );
     }
 
     fn rendered(cluster: &KindCluster) -> Value {
@@ -846,18 +1011,18 @@ mod tests {
         let running = parse_inspect(INSPECT_RUNNING).unwrap();
         assert_eq!(
             assess(&running, &want, image),
-            Assessment::Ours(ClusterState::Running)
+            Assessment::Ours(ObjectState::Running)
         );
         let stopped = parse_inspect(INSPECT_STOPPED).unwrap();
         assert_eq!(
             assess(&stopped, &want, image),
-            Assessment::Ours(ClusterState::Stopped)
+            Assessment::Ours(ObjectState::Stopped)
         );
         let mut partial = running.clone();
         partial[1].running = false;
         assert_eq!(
             assess(&partial, &want, image),
-            Assessment::Ours(ClusterState::Partial)
+            Assessment::Ours(ObjectState::Partial)
         );
         let other = KindCluster {
             name: "other".into(),
@@ -865,7 +1030,7 @@ mod tests {
         };
         assert_eq!(
             assess(&running, &other, image),
-            Assessment::Ours(ClusterState::Missing)
+            Assessment::Ours(ObjectState::Missing)
         );
     }
 
@@ -950,6 +1115,154 @@ mod tests {
             Some(("KIND_EXPERIMENTAL_PROVIDER", "podman"))
         );
         assert_eq!(provider_env(Engine::Docker), None);
+    }
+
+    fn labels(cluster: Option<&str>) -> std::collections::BTreeMap<String, String> {
+        cluster
+            .map(|c| (CLUSTER_LABEL.to_string(), c.to_string()))
+            .into_iter()
+            .collect()
+    }
+
+    #[test]
+    fn containers_with_node_names_but_not_the_clusters_label_are_strangers() {
+        let containers = vec![
+            ("/rec-control-plane".to_string(), labels(Some("rec"))),
+            ("/rec-worker".to_string(), labels(None)),
+            ("/rec-worker7".to_string(), labels(Some("other"))),
+            ("/rec-workerx".to_string(), labels(None)),
+            ("/rec-registry".to_string(), labels(None)),
+            ("/recorder-control-plane".to_string(), labels(None)),
+        ];
+        assert_eq!(
+            stranger_names(&containers, "rec"),
+            ["rec-worker", "rec-worker7"]
+        );
+    }
+
+    #[test]
+    fn the_plans_see_kinds_nodes_by_role_and_a_foreign_cluster_with_both_fixes() {
+        let nodes = parse_inspect(INSPECT_RUNNING).unwrap();
+        let want = recorded();
+        let ours = cluster_seen(&nodes, &assess(&nodes, &want, STAND_IN_IMAGE), &[], "rec");
+        assert_eq!(ours.state, ObjectState::Running);
+        assert_eq!((ours.servers, ours.agents), ((1, 1), (1, 1)));
+        assert!(
+            ours.holds_ports,
+            "the running control plane holds the ports"
+        );
+        assert!(ours.foreign.is_empty() && ours.defects.is_empty());
+
+        let mut stopped = nodes.clone();
+        stopped[0].running = false;
+        let partial = cluster_seen(
+            &stopped,
+            &assess(&stopped, &want, STAND_IN_IMAGE),
+            &[],
+            "rec",
+        );
+        assert_eq!(partial.state, ObjectState::Partial);
+        assert!(
+            !partial.holds_ports,
+            "a stopped control plane holds nothing"
+        );
+
+        let theirs = cluster_seen(
+            &nodes,
+            &assess(&nodes, &defaults_named("rec"), PINNED_IMAGE),
+            &[],
+            "rec",
+        );
+        assert_eq!(theirs.state, ObjectState::Foreign);
+        assert_eq!(theirs.foreign.len(), 1);
+        assert!(
+            theirs.foreign[0]
+                .why
+                .starts_with("kind cluster 'rec' exists but is not the one k8s-dev makes (")
+        );
+        assert_eq!(
+            theirs.foreign[0].fix,
+            "delete it yourself with `kind delete cluster --name rec` if it is not needed, or set K8S_DEV_CLUSTER to another name"
+        );
+
+        let missing = cluster_seen(
+            &[],
+            &Assessment::Ours(ObjectState::Missing),
+            &["rec-control-plane".into()],
+            "rec",
+        );
+        assert_eq!(
+            missing.state,
+            ObjectState::Foreign,
+            "a stranger holds a node's name"
+        );
+        assert_eq!(
+            missing.foreign[0].line(),
+            "container rec-control-plane exists but was not created by kind for this cluster; remove it, or set K8S_DEV_CLUSTER to another name"
+        );
+    }
+
+    #[test]
+    fn node_images_compare_as_engines_spell_them() {
+        let pinned = PINNED_IMAGE;
+        let digest = &pinned[pinned.find('@').unwrap()..];
+        // kind on Podman runs the fully qualified name, without the tag.
+        assert!(same_image(
+            &format!("docker.io/kindest/node{digest}"),
+            pinned
+        ));
+        assert!(!same_image(
+            "docker.io/kindest/node@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            pinned
+        ));
+        // Podman's name for an image it has only locally.
+        assert!(same_image(
+            "localhost/k8s-dev-kind-stand-in-node:1",
+            "k8s-dev-kind-stand-in-node:1"
+        ));
+        assert!(same_image("docker.io/library/x:1", "x:1"));
+        assert!(!same_image("x:2", "x:1"));
+        assert!(!same_image("registry.example/x:1", "x:1"));
+    }
+
+    #[test]
+    fn the_expected_image_is_the_setting_else_the_templates_pin() {
+        assert_eq!(
+            node_image(TEMPLATE_TEXT, &defaults()).unwrap(),
+            PINNED_IMAGE
+        );
+        let own = KindCluster {
+            image: Some("own:1".into()),
+            ..defaults()
+        };
+        assert_eq!(node_image(TEMPLATE_TEXT, &own).unwrap(), "own:1");
+        let err = node_image("nodes: [{role: control-plane}]\n", &defaults()).unwrap_err();
+        assert!(err.to_string().contains("names no image"), "{err}");
+    }
+
+    #[test]
+    fn mirrors_are_up_to_date_only_when_every_node_has_every_file() {
+        let files = hosts_files(&registry()).unwrap();
+        let all: Vec<Option<String>> = files.iter().map(|f| Some(f.content.clone())).collect();
+        let node = |contents: Vec<Option<String>>| ("n".to_string(), contents);
+        assert_eq!(
+            mirrors_state(&files, &[node(all.clone()), node(all.clone())]),
+            Mirrors::UpToDate
+        );
+        let mut one_missing = all.clone();
+        one_missing[1] = None;
+        assert_eq!(
+            mirrors_state(&files, &[node(all.clone()), node(one_missing)]),
+            Mirrors::Stale
+        );
+        let mut changed = all.clone();
+        changed[0] = Some("[host.\"http://elsewhere:5000\"]\n".into());
+        assert_eq!(mirrors_state(&files, &[node(changed)]), Mirrors::Stale);
+        assert_eq!(
+            mirrors_state(&files, &[]),
+            Mirrors::Stale,
+            "no node read: not up to date"
+        );
     }
 
     #[test]

@@ -7,11 +7,13 @@
 //! kubeconfig entries get, how the cluster reaches the kit's registry, and (in [`kind`] and
 //! [`k3s`]) each provider's own files and rules. [`checks`] has their doctor checks.
 //!
-//! Not wired into `up`/`down`/`status` yet; docs/providers.md says how it will be.
+//! docs/providers.md says how `up`, `down`, `status` and `doctor` use them.
 
 pub mod checks;
+pub mod k3d;
 pub mod k3s;
 pub mod kind;
+pub mod live;
 
 use std::fmt;
 use std::str::FromStr;
@@ -50,6 +52,17 @@ impl Provider {
         match value.filter(|v| !v.is_empty()) {
             None => Ok(Provider::K3d),
             Some(value) => value.parse(),
+        }
+    }
+
+    /// The longest cluster name the provider takes: k3d's own cap, kind's so that
+    /// `<name>-control-plane` stays a host name, and for attached k3s (where the name only names
+    /// kubeconfig entries) the settings rule's.
+    pub fn max_cluster_name(self) -> usize {
+        match self {
+            Provider::K3d => 32,
+            Provider::Kind => kind::MAX_CLUSTER_NAME,
+            Provider::K3s => crate::settings::rules::MAX_CLUSTER_NAME,
         }
     }
 
@@ -114,26 +127,43 @@ impl FromStr for Provider {
     }
 }
 
-/// What exists of a provider's cluster, from its node containers. (The plan's own object state
-/// takes these values in phase 2, with "foreign" for a cluster that is not the kit's.)
+/// What exists of one part of the kit (a cluster, a k3d load balancer, the registry), for every
+/// provider: the plans decide on these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ClusterState {
+pub enum ObjectState {
     Missing,
     Stopped,
-    /// Some nodes run, others do not.
+    /// Some nodes run, others do not (a crashed agent, a half-finished start).
     Partial,
     Running,
+    /// Something with the kit's name that the kit did not make (or made with other settings).
+    Foreign,
 }
 
-impl ClusterState {
-    pub fn from_counts(running: usize, total: usize) -> ClusterState {
-        match (running, total) {
-            (_, 0) => ClusterState::Missing,
-            (0, _) => ClusterState::Stopped,
-            (r, t) if r == t => ClusterState::Running,
-            _ => ClusterState::Partial,
+impl ObjectState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectState::Missing => "missing",
+            ObjectState::Stopped => "stopped",
+            ObjectState::Partial => "partial",
+            ObjectState::Running => "running",
+            ObjectState::Foreign => "foreign",
         }
+    }
+
+    /// The state of containers of which `running` of `total` run.
+    pub fn from_counts(running: usize, total: usize) -> ObjectState {
+        match (running, total) {
+            (_, 0) => ObjectState::Missing,
+            (0, _) => ObjectState::Stopped,
+            (r, t) if r == t => ObjectState::Running,
+            _ => ObjectState::Partial,
+        }
+    }
+
+    pub fn exists(self) -> bool {
+        !matches!(self, ObjectState::Missing)
     }
 }
 
@@ -159,6 +189,16 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// The registry the settings describe.
+    pub fn of(s: &crate::settings::Settings) -> Registry {
+        Registry {
+            name: s.get("K8S_DEV_REGISTRY_NAME").to_string(),
+            port: s.port("K8S_DEV_REGISTRY_PORT"),
+            push: s.get("K8S_DEV_REGISTRY").to_string(),
+            pull: s.get("K8S_DEV_REGISTRY_PULL").to_string(),
+        }
+    }
+
     /// The names containerd in the cluster must resolve to the kit's registry: the pull name
     /// pods use, and the push name, so an image tagged on the host runs unchanged. One entry
     /// when both are the same.
@@ -169,6 +209,66 @@ impl Registry {
         }
         names
     }
+}
+
+/// The label the kit puts on the registry container it runs for kind and k3s (k3d labels its
+/// own): what tells it from a stranger's container of the same name.
+pub const REGISTRY_LABEL: &str = "io.k8s-dev.role";
+pub const REGISTRY_LABEL_VALUE: &str = "registry";
+
+/// The registry container (kind, k3s) as the engine shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RegistryContainer {
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub running: bool,
+    /// The host port its 5000/tcp is published on.
+    pub port: Option<u16>,
+    /// The networks it is connected to.
+    pub networks: Vec<String>,
+}
+
+/// What the plans see of the registry container `name` (`None`: no such container).
+pub fn registry_seen(
+    container: Option<&RegistryContainer>,
+    name: &str,
+) -> crate::plan::RegistrySeen {
+    use crate::plan::{Foreign, RegistrySeen};
+    let Some(c) = container else {
+        return RegistrySeen {
+            state: ObjectState::Missing,
+            port: None,
+            foreign: Vec::new(),
+        };
+    };
+    if c.labels.get(REGISTRY_LABEL).map(String::as_str) != Some(REGISTRY_LABEL_VALUE) {
+        return RegistrySeen {
+            state: ObjectState::Foreign,
+            port: None,
+            foreign: vec![Foreign {
+                why: format!("container {name} exists but was not created by k8s-dev"),
+                fix: "remove it, or set K8S_DEV_REGISTRY_NAME to another name".into(),
+            }],
+        };
+    }
+    RegistrySeen {
+        state: if c.running {
+            ObjectState::Running
+        } else {
+            ObjectState::Stopped
+        },
+        port: c.port,
+        foreign: Vec::new(),
+    }
+}
+
+/// The registry port is busy, and the k3d provider's registry exists: after a switch from k3d to
+/// kind or k3s, that is what holds it. Its images stay unless the user deletes it.
+pub fn registry_port_held_by_k3d(bind: &str, port: u16, container: &str) -> String {
+    format!(
+        "port {port} on {bind} is in use, most likely by {container}, the registry of K8S_DEV_PROVIDER=k3d; \
+         delete it (K8S_DEV_PROVIDER=k3d mise run k8s:dev:down --registry; its images go with it), or set \
+         K8S_DEV_REGISTRY_PORT to another port"
+    )
 }
 
 /// KEP-1755's `LocalRegistryHostingV1` (sig-cluster-lifecycle/generic/1755), which Skaffold and
@@ -328,6 +428,43 @@ mod tests {
             serde_saphyr::from_str(parsed["data"]["localRegistryHosting.v1"].as_str().unwrap())
                 .unwrap();
         assert_eq!(inner["hostFromClusterNetwork"], "openshell-registry:5000");
+    }
+
+    #[test]
+    fn the_registry_container_is_the_kits_by_its_label() {
+        assert_eq!(registry_seen(None, "reg").state, ObjectState::Missing);
+        let ours = RegistryContainer {
+            labels: [(REGISTRY_LABEL.to_string(), REGISTRY_LABEL_VALUE.to_string())]
+                .into_iter()
+                .collect(),
+            running: true,
+            port: Some(5001),
+            networks: vec!["kind".into()],
+        };
+        let seen = registry_seen(Some(&ours), "reg");
+        assert_eq!((seen.state, seen.port), (ObjectState::Running, Some(5001)));
+        let stopped = RegistryContainer {
+            running: false,
+            ..ours.clone()
+        };
+        assert_eq!(
+            registry_seen(Some(&stopped), "reg").state,
+            ObjectState::Stopped
+        );
+        let theirs = RegistryContainer::default();
+        let seen = registry_seen(Some(&theirs), "reg");
+        assert_eq!(seen.state, ObjectState::Foreign);
+        assert_eq!(
+            seen.foreign[0].line(),
+            "container reg exists but was not created by k8s-dev; remove it, or set K8S_DEV_REGISTRY_NAME to another name"
+        );
+    }
+
+    #[test]
+    fn each_provider_caps_the_cluster_name_its_own_way() {
+        assert_eq!(Provider::K3d.max_cluster_name(), 32);
+        assert_eq!(Provider::Kind.max_cluster_name(), 49);
+        assert_eq!(Provider::K3s.max_cluster_name(), 63);
     }
 
     #[test]

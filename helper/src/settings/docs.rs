@@ -146,7 +146,7 @@ mod tests {
         let usage = usage();
         assert!(usage.contains("  K8S_DEV_CLUSTER "), "{usage}");
         assert!(
-            usage.contains("k3d cluster name (openshell-dev)\n"),
+            usage.contains("  K8S_DEV_REGISTRY_PORT           host port of the registry (5000)\n"),
             "{usage}"
         );
         assert!(

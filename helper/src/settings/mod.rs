@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::engine::shell_quote;
 use crate::env::Env;
+use crate::provider::Provider;
 
 pub use docs::{markdown, usage};
 pub use rules::Rule;
@@ -163,7 +164,7 @@ impl Settings {
                 _ => env.var(spec.name),
             };
             if env.non_utf8.iter().any(|n| n == spec.name) {
-                problems.push(problem(spec, "the value is not UTF-8"));
+                problems.push(problem(spec, "the value is not UTF-8", &values));
             }
             let mut setting = None;
             let mut reported = false;
@@ -171,7 +172,7 @@ impl Settings {
                 match spec.rule.check(value) {
                     Ok(value) => setting = Some((Some(value), Origin::Env)),
                     Err(why) => {
-                        problems.push(problem(spec, &why));
+                        problems.push(problem(spec, &why, &values));
                         reported = true;
                     }
                 }
@@ -191,7 +192,7 @@ impl Settings {
                             // Once per setting: a bad value is not reported again for the
                             // default standing in for it.
                             if !reported {
-                                problems.push(problem(spec, &why));
+                                problems.push(problem(spec, &why, &values));
                             }
                             (None, Origin::Unset)
                         }
@@ -207,6 +208,7 @@ impl Settings {
         }
         let settings = Settings { values };
         problems.extend(settings.clashes());
+        problems.extend(settings.provider_problems(env));
         (settings, problems)
     }
 
@@ -270,6 +272,63 @@ impl Settings {
         self.flag("K8S_DEV_REMOTE")
     }
 
+    /// `K8S_DEV_PROVIDER` (validated; k3d where `lenient` replaced a bad value).
+    pub fn provider(&self) -> Provider {
+        self.get("K8S_DEV_PROVIDER")
+            .parse()
+            .unwrap_or(Provider::K3d)
+    }
+
+    /// What depends on the provider: the cluster name's length (k3d caps it at 32, kind's node
+    /// names at 49) and per-worktree clusters, which the host's one k3s cannot give.
+    fn provider_problems(&self, env: &Env) -> Vec<Problem> {
+        let provider = self.provider();
+        let mut problems = Vec::new();
+        let per_worktree = self.flag("K8S_DEV_CLUSTER_PER_WORKTREE");
+        if per_worktree && provider == Provider::K3s {
+            problems.push(Problem {
+                setting: "K8S_DEV_CLUSTER_PER_WORKTREE",
+                why: "the host's one k3s cannot be a cluster per worktree".into(),
+                message:
+                    "K8S_DEV_CLUSTER_PER_WORKTREE: the host's one k3s cannot be a cluster per \
+                          worktree (K8S_DEV_PROVIDER=k3s); set K8S_DEV_CLUSTER_PER_WORKTREE=0, or \
+                          K8S_DEV_PROVIDER to k3d or kind"
+                        .into(),
+            });
+        }
+        let Some(name) = self.opt("K8S_DEV_CLUSTER") else {
+            return problems;
+        };
+        let max = provider.max_cluster_name();
+        if name.len() <= max {
+            return problems;
+        }
+        let why = format!(
+            "cluster name '{name}' has {} characters, {provider} allows at most {max}",
+            name.len()
+        );
+        let message = match (&env.git_branch, self.origin("K8S_DEV_CLUSTER")) {
+            (Some(branch), Origin::Derived) if per_worktree => format!(
+                "K8S_DEV_CLUSTER: cluster name '{name}' derived from branch '{branch}' \
+                 (K8S_DEV_CLUSTER_PER_WORKTREE=1) has {} characters, {provider} allows at most \
+                 {max}; set K8S_DEV_CLUSTER={} to name this worktree's cluster (or use a shorter \
+                 branch name)",
+                name.len(),
+                crate::worktree::suggestion(branch, max)
+            ),
+            _ => format!(
+                "K8S_DEV_CLUSTER: {why}; set K8S_DEV_CLUSTER to {}",
+                cluster_name_expects(provider)
+            ),
+        };
+        problems.push(Problem {
+            setting: "K8S_DEV_CLUSTER",
+            why,
+            message,
+        });
+        problems
+    }
+
     fn spec_default(&self, name: &str) -> &'static str {
         self.setting(name).spec.default.doc()
     }
@@ -282,12 +341,16 @@ impl Settings {
     /// the out-of-cluster gateway must not take the load balancer's port (where the in-cluster
     /// gateway answers). In remote mode the kit binds none of the cluster's ports.
     fn clashes(&self) -> Vec<Problem> {
-        let mut names = vec![
-            "K8S_DEV_REGISTRY_PORT",
-            "K8S_DEV_API_PORT",
-            "K8S_DEV_LB_PORT",
-            "K8S_DEV_GATEWAY_PORT",
-        ];
+        // The attached k3s publishes no API or gateway port of the kit's.
+        let mut names = match self.provider() {
+            Provider::K3d | Provider::Kind => vec![
+                "K8S_DEV_REGISTRY_PORT",
+                "K8S_DEV_API_PORT",
+                "K8S_DEV_LB_PORT",
+                "K8S_DEV_GATEWAY_PORT",
+            ],
+            Provider::K3s => vec!["K8S_DEV_REGISTRY_PORT", "K8S_DEV_GATEWAY_PORT"],
+        };
         if self.remote() {
             names.truncate(0);
         }
@@ -366,6 +429,14 @@ impl Settings {
     }
 }
 
+/// What a cluster name may be with `provider`.
+fn cluster_name_expects(provider: Provider) -> String {
+    format!(
+        "lower-case letters, digits and '-' (at most {})",
+        provider.max_cluster_name()
+    )
+}
+
 fn default_of(spec: &Spec, ctx: &Ctx) -> (Option<String>, Origin) {
     match spec.default {
         Default::Unset { .. } => (None, Origin::Unset),
@@ -375,7 +446,20 @@ fn default_of(spec: &Spec, ctx: &Ctx) -> (Option<String>, Origin) {
     }
 }
 
-fn problem(spec: &'static Spec, why: &str) -> Problem {
+/// A setting's problem, one line with its fix. The fix for a cluster name names the cap of the
+/// provider in effect (resolved first: the table's first setting), not all three.
+fn problem(spec: &'static Spec, why: &str, resolved: &[Setting]) -> Problem {
+    let expects = match spec.rule {
+        Rule::ClusterName => {
+            let provider = resolved
+                .iter()
+                .find(|s| s.spec.name == "K8S_DEV_PROVIDER")
+                .and_then(|s| s.value.as_deref()?.parse().ok())
+                .unwrap_or(Provider::K3d);
+            cluster_name_expects(provider)
+        }
+        rule => rule.expects(),
+    };
     let message = match spec.default {
         Default::Computed { doc, .. } => {
             format!(
@@ -383,7 +467,7 @@ fn problem(spec: &'static Spec, why: &str) -> Problem {
                 spec.name
             )
         }
-        _ => format!("{0}: {why}; set {0} to {1}", spec.name, spec.rule.expects()),
+        _ => format!("{0}: {why}; set {0} to {expects}", spec.name),
     };
     Problem {
         setting: spec.name,
@@ -426,7 +510,7 @@ mod tests {
         assert_eq!(s.get("K8S_DEV_REGISTRY"), "localhost:5000");
         assert_eq!(s.origin("K8S_DEV_REGISTRY"), Origin::Derived);
         assert_eq!(s.get("K8S_DEV_REGISTRY_PULL"), "openshell-registry:5000");
-        assert_eq!(s.get("K8S_DEV_K3D_CONTEXT"), "k3d-openshell-dev");
+        assert_eq!(s.get("K8S_DEV_CLUSTER_CONTEXT"), "k3d-openshell-dev");
         assert_eq!(
             s.get("K8S_DEV_CLUSTER_KUBECONFIG"),
             "/home/dev/.kube/k3d-openshell-dev.yaml"
@@ -436,11 +520,205 @@ mod tests {
             "/home/dev/.kube/config"
         );
         assert_eq!(s.get("K8S_DEV_K3D_CONFIG"), "/kit/deploy/k3d/cluster.yaml");
+        assert_eq!(
+            s.get("K8S_DEV_KIND_CONFIG"),
+            "/kit/deploy/kind/cluster.yaml"
+        );
+        assert_eq!(s.get("K8S_DEV_PROVIDER"), "k3d");
+        assert_eq!(
+            s.get("K8S_DEV_REGISTRY_CONTAINER"),
+            "k3d-openshell-registry"
+        );
         assert_eq!(s.get("K8S_DEV_STATE_DIR"), "/work/repo/target/k8s-dev");
         assert_eq!(s.get("K8S_DEV_NODES"), "2");
         assert!(!s.remote());
         assert_eq!(s.opt("K8S_DEV_CONTEXT"), None);
         assert_eq!(s.duration("K8S_DEV_TIMEOUT"), Duration::from_secs(180));
+    }
+
+    #[test]
+    fn the_provider_names_the_context_the_kubeconfig_file_and_the_registry_container() {
+        for (provider, context, container) in [
+            ("", "k3d-dev", "k3d-reg"),
+            ("k3d", "k3d-dev", "k3d-reg"),
+            ("kind", "kind-dev", "reg"),
+            ("k3s", "k3s-dev", "reg"),
+        ] {
+            let s = resolve(&[
+                ("K8S_DEV_PROVIDER", provider),
+                ("K8S_DEV_CLUSTER", "dev"),
+                ("K8S_DEV_REGISTRY_NAME", "reg"),
+            ]);
+            assert_eq!(s.get("K8S_DEV_CLUSTER_CONTEXT"), context, "{provider}");
+            assert_eq!(
+                s.get("K8S_DEV_CLUSTER_KUBECONFIG"),
+                format!("/home/dev/.kube/{context}.yaml"),
+                "{provider}"
+            );
+            assert_eq!(s.get("K8S_DEV_REGISTRY_CONTAINER"), container, "{provider}");
+            // The pull name is the registry's name on every provider.
+            assert_eq!(s.get("K8S_DEV_REGISTRY_PULL"), "reg:5000", "{provider}");
+        }
+        assert_eq!(resolve(&[]).provider(), Provider::K3d);
+        assert_eq!(
+            resolve(&[("K8S_DEV_PROVIDER", "k3s")]).get("K8S_DEV_NODES"),
+            "1"
+        );
+        assert_eq!(
+            resolve(&[("K8S_DEV_PROVIDER", "kind")]).get("K8S_DEV_NODES"),
+            "2"
+        );
+    }
+
+    #[test]
+    fn an_unknown_provider_is_one_line_naming_the_three() {
+        assert_eq!(
+            problems(&[("K8S_DEV_PROVIDER", "minikube")]),
+            [
+                "K8S_DEV_PROVIDER: unknown provider 'minikube'; set K8S_DEV_PROVIDER to k3d (the default), kind or k3s"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_cluster_name_cap_is_the_providers() {
+        let name = "a".repeat(40);
+        assert_eq!(
+            problems(&[("K8S_DEV_CLUSTER", &name)]),
+            [format!(
+                "K8S_DEV_CLUSTER: cluster name '{name}' has 40 characters, k3d allows at most 32; set K8S_DEV_CLUSTER to lower-case letters, digits and '-' (at most 32)"
+            )]
+        );
+        resolve(&[("K8S_DEV_CLUSTER", &name), ("K8S_DEV_PROVIDER", "kind")]);
+        let long = "a".repeat(50);
+        let lines = problems(&[("K8S_DEV_CLUSTER", &long), ("K8S_DEV_PROVIDER", "kind")]);
+        assert!(lines[0].contains("kind allows at most 49"), "{lines:?}");
+        assert!(lines[0].ends_with("(at most 49)"), "{lines:?}");
+        let bad = problems(&[("K8S_DEV_CLUSTER", "Dev"), ("K8S_DEV_PROVIDER", "kind")]);
+        assert!(
+            bad[0].ends_with(
+                "set K8S_DEV_CLUSTER to lower-case letters, digits and '-' (at most 49)"
+            ),
+            "the fix names the provider's cap: {bad:?}"
+        );
+        resolve(&[("K8S_DEV_CLUSTER", &long), ("K8S_DEV_PROVIDER", "k3s")]);
+    }
+
+    fn worktree(branch: Option<&str>, vars: &[(&str, &str)]) -> Result<Settings, Vec<String>> {
+        let env = Env {
+            git_branch: branch.map(String::from),
+            ..env()
+        }
+        .with(&[("K8S_DEV_CLUSTER_PER_WORKTREE", "1")])
+        .with(vars);
+        Settings::resolve(&env, None)
+            .map_err(|Invalid(problems)| problems.into_iter().map(|p| p.message).collect())
+    }
+
+    #[test]
+    fn per_worktree_clusters_are_named_from_the_branch_with_ports_from_the_name() {
+        let s = worktree(Some("kube-support/local-dev/tmutch"), &[]).unwrap();
+        assert_eq!(s.get("K8S_DEV_CLUSTER"), "openshell-dev-tmutch");
+        assert_eq!(s.origin("K8S_DEV_CLUSTER"), Origin::Derived);
+        assert_eq!(s.get("K8S_DEV_CLUSTER_CONTEXT"), "k3d-openshell-dev-tmutch");
+        let slot = crate::worktree::port_slot("openshell-dev-tmutch");
+        assert_eq!(u32::from(s.port("K8S_DEV_API_PORT")), 16550 + slot);
+        assert_eq!(u32::from(s.port("K8S_DEV_LB_PORT")), 18100 + slot);
+        // One registry serves every worktree.
+        assert_eq!(s.port("K8S_DEV_REGISTRY_PORT"), 5000);
+
+        let other = worktree(Some("main"), &[]).unwrap();
+        assert_eq!(other.get("K8S_DEV_CLUSTER"), "openshell-dev-main");
+        assert_ne!(other.port("K8S_DEV_API_PORT"), s.port("K8S_DEV_API_PORT"));
+        assert_ne!(other.port("K8S_DEV_LB_PORT"), s.port("K8S_DEV_LB_PORT"));
+
+        // Outside git: the kit's one cluster name, its ports still derived from it.
+        let none = worktree(None, &[]).unwrap();
+        assert_eq!(none.get("K8S_DEV_CLUSTER"), "openshell-dev");
+        assert_ne!(none.port("K8S_DEV_API_PORT"), 6550);
+    }
+
+    #[test]
+    fn a_given_cluster_name_or_port_overrides_the_worktree_ones() {
+        // As HELM_K3S_CLUSTER_NAME overrides OpenShell's; the ports then follow that name.
+        let s = worktree(Some("main"), &[("K8S_DEV_CLUSTER", "shared")]).unwrap();
+        assert_eq!(s.get("K8S_DEV_CLUSTER"), "shared");
+        let slot = crate::worktree::port_slot("shared");
+        assert_eq!(u32::from(s.port("K8S_DEV_API_PORT")), 16550 + slot);
+        let s = worktree(Some("main"), &[("K8S_DEV_LB_PORT", "9090")]).unwrap();
+        assert_eq!(s.port("K8S_DEV_LB_PORT"), 9090);
+        // The tasks export what they resolved; resolving it again gives the same.
+        let again = worktree(
+            Some("main"),
+            &[
+                ("K8S_DEV_CLUSTER", "openshell-dev-main"),
+                ("K8S_DEV_LB_PORT", s.get("K8S_DEV_LB_PORT")),
+            ],
+        )
+        .unwrap();
+        assert_eq!(again.get("K8S_DEV_API_PORT"), s.get("K8S_DEV_API_PORT"));
+    }
+
+    #[test]
+    fn a_worktree_name_too_long_for_k3d_is_one_line_with_openshells_fix() {
+        let lines = worktree(Some("feature/a-very-long-branch-name-for-testing"), &[]).unwrap_err();
+        assert_eq!(
+            lines,
+            [
+                "K8S_DEV_CLUSTER: cluster name 'openshell-dev-a-very-long-branch-name-for-testing' derived from branch 'feature/a-very-long-branch-name-for-testing' (K8S_DEV_CLUSTER_PER_WORKTREE=1) has 49 characters, k3d allows at most 32; set K8S_DEV_CLUSTER=openshell-dev-a-very-long-branch to name this worktree's cluster (or use a shorter branch name)"
+            ]
+        );
+        // kind takes 49.
+        worktree(
+            Some("feature/a-very-long-branch-name-for-testing"),
+            &[("K8S_DEV_PROVIDER", "kind")],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn the_hosts_one_k3s_is_no_cluster_per_worktree() {
+        let lines = worktree(Some("main"), &[("K8S_DEV_PROVIDER", "k3s")]).unwrap_err();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("K8S_DEV_CLUSTER_PER_WORKTREE: the host's one k3s"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[0].contains("set K8S_DEV_CLUSTER_PER_WORKTREE=0"),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn k3s_settings_read_the_hosts_files_or_the_test_root() {
+        let s = resolve(&[("K8S_DEV_PROVIDER", "k3s")]);
+        assert_eq!(s.get("K8S_DEV_K3S_KUBECONFIG"), "/etc/rancher/k3s/k3s.yaml");
+        let s = resolve(&[("K8S_DEV_TEST_HOST_ROOT", "/tmp/host")]);
+        assert_eq!(
+            s.get("K8S_DEV_K3S_KUBECONFIG"),
+            "/tmp/host/etc/rancher/k3s/k3s.yaml"
+        );
+        // k3s publishes no API or gateway port of the kit's: no clash with the gateway.
+        resolve(&[
+            ("K8S_DEV_PROVIDER", "k3s"),
+            ("K8S_DEV_GATEWAY_PORT", "8080"),
+        ]);
+    }
+
+    #[test]
+    fn remote_mode_is_any_context_but_the_providers() {
+        let s = resolve(&[
+            ("K8S_DEV_PROVIDER", "kind"),
+            ("K8S_DEV_CONTEXT", "kind-openshell-dev"),
+        ]);
+        assert!(!s.remote());
+        let mut vars = vec![
+            ("K8S_DEV_PROVIDER", "kind"),
+            ("K8S_DEV_CONTEXT", "k3d-openshell-dev"),
+        ];
+        vars.extend(REMOTE_REGISTRY);
+        assert!(resolve(&vars).remote());
     }
 
     #[test]
@@ -460,7 +738,7 @@ mod tests {
     #[test]
     fn the_cluster_name_alone_moves_context_and_kubeconfig() {
         let s = resolve(&[("K8S_DEV_CLUSTER", "mine"), ("K8S_DEV_AGENTS", "3")]);
-        assert_eq!(s.get("K8S_DEV_K3D_CONTEXT"), "k3d-mine");
+        assert_eq!(s.get("K8S_DEV_CLUSTER_CONTEXT"), "k3d-mine");
         assert_eq!(
             s.get("K8S_DEV_CLUSTER_KUBECONFIG"),
             "/home/dev/.kube/k3d-mine.yaml"
@@ -477,8 +755,8 @@ mod tests {
 
     #[test]
     fn computed_values_ignore_the_environment() {
-        let s = resolve(&[("K8S_DEV_K3D_CONTEXT", "evil"), ("K8S_DEV_REMOTE", "1")]);
-        assert_eq!(s.get("K8S_DEV_K3D_CONTEXT"), "k3d-openshell-dev");
+        let s = resolve(&[("K8S_DEV_CLUSTER_CONTEXT", "evil"), ("K8S_DEV_REMOTE", "1")]);
+        assert_eq!(s.get("K8S_DEV_CLUSTER_CONTEXT"), "k3d-openshell-dev");
         assert!(!s.remote());
     }
 
@@ -714,7 +992,7 @@ mod tests {
         );
         assert!(shell.contains("export K8S_DEV_CONTEXT=''\n"), "{shell}");
         assert!(
-            shell.contains("\nK8S_DEV_K3D_CONTEXT=k3d-openshell-dev\n"),
+            shell.contains("\nK8S_DEV_CLUSTER_CONTEXT=k3d-openshell-dev\n"),
             "{shell}"
         );
         assert_eq!(shell.lines().count(), TABLE.len());

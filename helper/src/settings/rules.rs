@@ -11,8 +11,11 @@ use std::time::Duration;
 /// A validation rule; [`Rule::check`] judges (and normalises) a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
-    /// A k3d cluster name: RFC 1123, lower case, at most 32 characters (k3d's cap).
+    /// A cluster name: RFC 1123, lower case, at most 63 characters. The provider's own cap
+    /// (k3d 32, kind 49) is checked with `K8S_DEV_PROVIDER` (`Settings::provider_problems`).
     ClusterName,
+    /// `K8S_DEV_PROVIDER`: k3d, kind or k3s, exactly (see [`crate::provider::Provider`]).
+    Provider,
     /// A registry name: a lower-case host name (k3d names its container `k3d-<name>`, and the
     /// cluster resolves that name), at most 59 characters.
     RegistryName,
@@ -74,7 +77,10 @@ impl Rule {
     /// What a valid value looks like, for the fix of an error and for the docs.
     pub fn expects(self) -> String {
         match self {
-            Rule::ClusterName => "lower-case letters, digits and '-' (at most 32)".into(),
+            Rule::ClusterName => {
+                "lower-case letters, digits and '-' (k3d: at most 32, kind: 49, k3s: 63)".into()
+            }
+            Rule::Provider => "k3d (the default), kind or k3s".into(),
             Rule::RegistryName => "lower-case letters, digits, '-' and '.' (at most 59)".into(),
             Rule::Network => "letters, digits, '_', '.' and '-' (at most 64)".into(),
             Rule::DnsLabel { max } => format!("lower-case letters, digits and '-' (at most {max})"),
@@ -128,6 +134,10 @@ impl Rule {
         }
         match self {
             Rule::ClusterName => cluster_name(value),
+            Rule::Provider => value
+                .parse::<crate::provider::Provider>()
+                .map(|p| p.as_str().to_string())
+                .map_err(|_| format!("unknown provider {}", shown(value))),
             Rule::RegistryName => host_name(value, 59, "registry name"),
             Rule::Network => network(value),
             Rule::DnsLabel { max } => dns_label(value, max),
@@ -235,15 +245,19 @@ fn is_label(label: &str) -> bool {
         && !label.ends_with('-')
 }
 
-/// k3d's RFC 1123 rule and 32-character cap, plus lower case: the name becomes node host names,
-/// and Kubernetes node names must be lower case.
+/// The longest cluster name any provider takes (attached k3s: a DNS label's length; the name
+/// only names the kubeconfig entries). k3d's 32 and kind's 49 are checked with the provider.
+pub const MAX_CLUSTER_NAME: usize = 63;
+
+/// RFC 1123 plus lower case: the name becomes node host names, and Kubernetes node names must be
+/// lower case.
 fn cluster_name(value: &str) -> Result<String, String> {
     if value.is_empty() {
         return Err("cluster name is empty".into());
     }
-    if value.len() > 32 {
+    if value.len() > MAX_CLUSTER_NAME {
         return Err(format!(
-            "cluster name {} has {} characters, k3d allows at most 32",
+            "cluster name {} has {} characters, more than {MAX_CLUSTER_NAME}",
             shown(value),
             value.len()
         ));
@@ -588,6 +602,7 @@ mod tests {
     fn every_rule_refuses_newlines_leading_dashes_and_control_characters() {
         let rules = [
             Rule::ClusterName,
+            Rule::Provider,
             Rule::RegistryName,
             Rule::Network,
             Rule::DnsLabel { max: 63 },
@@ -625,8 +640,8 @@ mod tests {
     }
 
     #[test]
-    fn cluster_names_follow_k3d_and_kubernetes() {
-        for name in ["openshell-dev", "a", "dev-2", "a.b", &"x".repeat(32)] {
+    fn cluster_names_follow_kubernetes_up_to_the_longest_any_provider_takes() {
+        for name in ["openshell-dev", "a", "dev-2", "a.b", &"x".repeat(63)] {
             ok(Rule::ClusterName, name);
         }
         for (name, says) in [
@@ -635,10 +650,22 @@ mod tests {
             ("dev-", "not a valid RFC 1123"),
             ("a..b", "not a valid RFC 1123"),
             ("", "empty"),
-            (&"x".repeat(33), "has 33 characters"),
+            (&"x".repeat(64), "has 64 characters, more than 63"),
         ] {
             assert!(err(Rule::ClusterName, name).contains(says), "{name}");
         }
+    }
+
+    #[test]
+    fn providers_are_named_exactly() {
+        for name in ["k3d", "kind", "k3s"] {
+            assert_eq!(ok(Rule::Provider, name), name);
+        }
+        assert_eq!(
+            err(Rule::Provider, "minikube"),
+            "unknown provider 'minikube'"
+        );
+        assert_eq!(err(Rule::Provider, "Kind"), "unknown provider 'Kind'");
     }
 
     #[test]

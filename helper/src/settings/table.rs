@@ -8,37 +8,73 @@
 //! A derived default reads only settings above it in the table.
 
 use super::{Ctx, Default, Spec};
+use crate::provider::Provider;
 use crate::settings::rules::Rule;
 
 /// The table. Order matters: derivations read earlier entries, and docs list them in this order.
 pub static TABLE: &[Spec] = &[
     // --- cluster and registry -------------------------------------------------------------------
     Spec {
+        name: "K8S_DEV_PROVIDER",
+        default: Default::Value("k3d"),
+        rule: Rule::Provider,
+        help: "where the cluster comes from: k3d (k3s in containers), kind, or k3s (attach to the \
+               host's running k3s, never created or deleted)",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_CLUSTER_PER_WORKTREE",
+        default: Default::Value("0"),
+        rule: Rule::Flag,
+        help: "1: a cluster per git worktree, named from its branch as OpenShell's helm:k3s tasks \
+               name theirs, with host ports derived from that name (k3d and kind)",
+        openshell: Some("1 in a git worktree of its own"),
+    },
+    Spec {
         name: "K8S_DEV_CLUSTER",
-        default: Default::Value("openshell-dev"),
+        default: Default::Derived {
+            doc: "openshell-dev; per worktree: openshell-dev-<last part of the branch, lower-case, \
+                  runs of other characters as '-'>",
+            derive: |ctx| {
+                Some(if per_worktree(ctx) {
+                    crate::worktree::cluster_name(ctx.env.git_branch.as_deref())
+                } else {
+                    crate::worktree::BASE.to_string()
+                })
+            },
+        },
         rule: Rule::ClusterName,
-        help: "k3d cluster name",
+        help: "cluster name",
         openshell: None,
     },
     Spec {
         name: "K8S_DEV_AGENTS",
         default: Default::Value("1"),
         rule: Rule::Count { min: 0, max: 9 },
-        help: "agent nodes besides the one server",
+        help: "nodes besides the one server (k3d agents, kind workers; k3s: not used)",
         openshell: None,
     },
     Spec {
         name: "K8S_DEV_K3S_IMAGE",
         default: Default::Value("docker.io/rancher/k3s:v1.32.5-k3s1"),
         rule: Rule::ImageRef,
-        help: "k3s node image",
+        help: "k3d only: k3s node image",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_KIND_IMAGE",
+        default: Default::Unset {
+            doc: "the kindest/node image deploy/kind/cluster.yaml pins by digest",
+        },
+        rule: Rule::ImageRef,
+        help: "kind only: node image of every node (kind supports the images of its own release)",
         openshell: None,
     },
     Spec {
         name: "K8S_DEV_NETWORK",
         default: Default::Value("k3d"),
         rule: Rule::Network,
-        help: "container network shared by cluster and registry",
+        help: "k3d only: container network shared by cluster and registry (kind's is always kind)",
         openshell: None,
     },
     Spec {
@@ -50,16 +86,23 @@ pub static TABLE: &[Spec] = &[
     },
     Spec {
         name: "K8S_DEV_API_PORT",
-        default: Default::Value("6550"),
+        default: Default::Derived {
+            doc: "6550; per worktree: 16550 + the cluster name's slot (0-999)",
+            derive: |ctx| worktree_port(ctx, 6550, crate::worktree::API_PORT_BASE),
+        },
         rule: Rule::Port,
-        help: "host port of the Kubernetes API",
+        help: "host port of the Kubernetes API (k3s: not used, its kubeconfig says)",
         openshell: None,
     },
     Spec {
         name: "K8S_DEV_LB_PORT",
-        default: Default::Value("8080"),
+        default: Default::Derived {
+            doc: "8080; per worktree: 18100 + the cluster name's slot (0-999)",
+            derive: |ctx| worktree_port(ctx, 8080, crate::worktree::LB_PORT_BASE),
+        },
         rule: Rule::Port,
-        help: "host port of the load balancer, mapped to K8S_DEV_NODEPORT",
+        help: "host port mapped to K8S_DEV_NODEPORT (k3d: its load balancer; kind: the control \
+               plane's; k3s: not used, the NodePort itself is on the host)",
         openshell: None,
     },
     Spec {
@@ -73,7 +116,8 @@ pub static TABLE: &[Spec] = &[
         name: "K8S_DEV_REGISTRY_NAME",
         default: Default::Value("openshell-registry"),
         rule: Rule::RegistryName,
-        help: "registry name; k3d names its container k3d-<name>",
+        help: "registry name, as pods pull from it (<name>:5000); k3d names its container \
+               k3d-<name>",
         openshell: None,
     },
     Spec {
@@ -84,9 +128,18 @@ pub static TABLE: &[Spec] = &[
         openshell: None,
     },
     Spec {
+        name: "K8S_DEV_REGISTRY_IMAGE",
+        // k3d's own registry image (k3d registry create), which kind's local-registry recipe
+        // uses too.
+        default: Default::Value("docker.io/library/registry:2"),
+        rule: Rule::ImageRef,
+        help: "kind and k3s: image of the registry container the kit runs (k3d runs its own)",
+        openshell: None,
+    },
+    Spec {
         name: "K8S_DEV_CONTEXT",
         default: Default::Unset {
-            doc: "unset: the kit's k3d cluster",
+            doc: "unset: the kit's cluster",
         },
         rule: Rule::Context,
         help: "an existing context to use instead: remote mode, up/down create and delete nothing",
@@ -146,7 +199,30 @@ pub static TABLE: &[Spec] = &[
             derive: |ctx| in_kit(ctx, "deploy/k3d/cluster.yaml"),
         },
         rule: Rule::Path,
-        help: "k3d config the cluster is created from",
+        help: "k3d only: config the cluster is created from",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_KIND_CONFIG",
+        default: Default::Derived {
+            doc: "<kit>/deploy/kind/cluster.yaml",
+            derive: |ctx| in_kit(ctx, crate::provider::kind::TEMPLATE),
+        },
+        rule: Rule::Path,
+        help: "kind only: the config template the helper renders with these settings for kind",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_K3S_KUBECONFIG",
+        default: Default::Derived {
+            doc: "/etc/rancher/k3s/k3s.yaml",
+            derive: |ctx| {
+                let root = crate::provider::k3s::Layout::of(ctx.env);
+                Some(root.kubeconfig().display().to_string())
+            },
+        },
+        rule: Rule::Path,
+        help: "k3s only: the host k3s's kubeconfig, or a copy of it you can read",
         openshell: None,
     },
     Spec {
@@ -539,27 +615,58 @@ pub static TABLE: &[Spec] = &[
         openshell: None,
     },
     Spec {
-        name: "K8S_DEV_K3D_CONTEXT",
+        name: "K8S_DEV_CLUSTER_CONTEXT",
         default: Default::Computed {
-            doc: "k3d-<K8S_DEV_CLUSTER>",
-            derive: |ctx| Some(format!("k3d-{}", ctx.get("K8S_DEV_CLUSTER")?)),
+            doc: "<K8S_DEV_PROVIDER>-<K8S_DEV_CLUSTER>: k3d-, kind- (kind's own) or k3s-",
+            derive: |ctx| Some(context_of(ctx)?.context),
         },
         rule: Rule::Context,
-        help: "context, cluster and user name k3d gives the cluster",
+        help: "context, cluster and user name of the cluster in kubeconfigs (k3d's user: admin@…)",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_REGISTRY_CONTAINER",
+        default: Default::Computed {
+            doc: "k3d-<K8S_DEV_REGISTRY_NAME> on k3d, else <K8S_DEV_REGISTRY_NAME>",
+            derive: |ctx| {
+                let name = ctx.get("K8S_DEV_REGISTRY_NAME")?;
+                Some(match provider(ctx) {
+                    Provider::K3d => format!("k3d-{name}"),
+                    Provider::Kind | Provider::K3s => name.to_string(),
+                })
+            },
+        },
+        rule: Rule::Network,
+        help: "the registry's container",
         openshell: None,
     },
     Spec {
         name: "K8S_DEV_CLUSTER_KUBECONFIG",
         default: Default::Computed {
-            doc: "~/.kube/k3d-<K8S_DEV_CLUSTER>.yaml",
+            doc: "~/.kube/<K8S_DEV_CLUSTER_CONTEXT>.yaml",
             derive: |ctx| {
                 let home = ctx.env.home.as_ref()?;
-                let file = format!("k3d-{}.yaml", ctx.get("K8S_DEV_CLUSTER")?);
+                let file = format!("{}.yaml", ctx.get("K8S_DEV_CLUSTER_CONTEXT")?);
                 Some(home.join(".kube").join(file).display().to_string())
             },
         },
         rule: Rule::Path,
         help: "the cluster's own kubeconfig (0600), the one kubectl, helm and skaffold get",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_KIND_KUBECONFIG",
+        default: Default::Computed {
+            doc: "<K8S_DEV_STATE_DIR>/kind/<K8S_DEV_CLUSTER>.kubeconfig",
+            derive: |ctx| {
+                let dir = std::path::Path::new(ctx.get("K8S_DEV_STATE_DIR")?).join("kind");
+                let file = format!("{}.kubeconfig", ctx.get("K8S_DEV_CLUSTER")?);
+                Some(dir.join(file).display().to_string())
+            },
+        },
+        rule: Rule::Path,
+        help: "kind only: the file kind create/delete write (--kubeconfig), so kind never edits \
+               yours; up merges from kind get kubeconfig",
         openshell: None,
     },
     Spec {
@@ -583,7 +690,7 @@ pub static TABLE: &[Spec] = &[
     Spec {
         name: "K8S_DEV_REMOTE",
         default: Default::Computed {
-            doc: "1 when K8S_DEV_CONTEXT names another context than K8S_DEV_K3D_CONTEXT",
+            doc: "1 when K8S_DEV_CONTEXT names another context than K8S_DEV_CLUSTER_CONTEXT",
             derive: |ctx| Some(if remote(ctx) { "1" } else { "0" }.into()),
         },
         rule: Rule::Flag,
@@ -593,14 +700,17 @@ pub static TABLE: &[Spec] = &[
     Spec {
         name: "K8S_DEV_NODES",
         default: Default::Computed {
-            doc: "1 + K8S_DEV_AGENTS",
+            doc: "1 + K8S_DEV_AGENTS; k3s: 1",
             derive: |ctx| {
+                if provider(ctx) == Provider::K3s {
+                    return Some("1".into());
+                }
                 let agents: u32 = ctx.get("K8S_DEV_AGENTS")?.parse().ok()?;
                 Some((1 + agents).to_string())
             },
         },
         rule: Rule::Count { min: 1, max: 10 },
-        help: "nodes up waits for",
+        help: "nodes up waits for, at least (every node there must be Ready)",
         openshell: None,
     },
     Spec {
@@ -627,11 +737,38 @@ fn in_kit(ctx: &Ctx, rel: &str) -> Option<String> {
 /// Remote mode: K8S_DEV_CONTEXT names another context than the kit's cluster. Its registry is
 /// not this machine's, so no registry name is derived for it.
 fn remote(ctx: &Ctx) -> bool {
-    match (ctx.get("K8S_DEV_CONTEXT"), ctx.get("K8S_DEV_CLUSTER")) {
-        (Some(context), Some(cluster)) => context != format!("k3d-{cluster}"),
+    match (ctx.get("K8S_DEV_CONTEXT"), context_of(ctx)) {
+        (Some(context), Some(names)) => context != names.context,
         (Some(_), None) => true,
         (None, _) => false,
     }
+}
+
+/// The provider setting (validated above every use; k3d when it was refused, as in `lenient`).
+fn provider(ctx: &Ctx) -> Provider {
+    ctx.get("K8S_DEV_PROVIDER")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(Provider::K3d)
+}
+
+/// The kubeconfig names the provider gives the cluster.
+fn context_of(ctx: &Ctx) -> Option<crate::provider::KubeconfigNames> {
+    Some(provider(ctx).kubeconfig_names(ctx.get("K8S_DEV_CLUSTER")?))
+}
+
+fn per_worktree(ctx: &Ctx) -> bool {
+    ctx.get("K8S_DEV_CLUSTER_PER_WORKTREE") == Some("1")
+}
+
+/// A host port of the cluster: `single` for the one cluster of a checkout; per worktree, `base`
+/// plus the cluster name's slot, so two worktrees' clusters ask for different ports (and the
+/// same worktree always for the same ones).
+fn worktree_port(ctx: &Ctx, single: u32, base: u32) -> Option<String> {
+    if !per_worktree(ctx) {
+        return Some(single.to_string());
+    }
+    let slot = crate::worktree::port_slot(ctx.get("K8S_DEV_CLUSTER")?);
+    Some((base + slot).to_string())
 }
 
 /// A per-user directory, never a shared one such as /tmp: another user must not be able to
