@@ -19,8 +19,8 @@
 #            root, then the repository's own from its chart directory), down
 #
 # Offline stand-ins come from the environment, which the README's get_env lines let win: the
-# manifest URL from a local HTTP server, the supervisor's base from the registry. What waits on
-# another change is printed as a PENDING line, not counted as a pass.
+# manifest URL from a local HTTP server, the supervisor's base from the registry. Last, the
+# per-worktree cluster name a developer on the fixture's branch gets.
 #
 # Environment: K8S_DEV_TEST_DOCKER_HOST (missing: skip), K8S_DEV_TEST_NO_SKIP=1 (a skip fails).
 set -euo pipefail
@@ -31,8 +31,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/testing.sh"
 usage() {
   echo "Usage: $(basename "$0") [test...]"
 }
-
-pending() { echo "PENDING: $*"; }
 
 # mise itself (not a task) in TASK_DIR; stdout, stderr and the exit code in OUT, ERR and RC.
 run_mise() {
@@ -358,7 +356,10 @@ test_readme_adoption_runs_in_an_openshell_shaped_tree() {
     esac
   done < <(readme_block 3)
 
-  pending "per-worktree cluster openshell-dev-k8s-dev-trial from branch feature/adopt/K8s-Dev_Trial (waits on: K8S_DEV_CLUSTER_PER_WORKTREE)"
+  # A worktree user's cluster is named from the branch as OpenShell's helm:k3s tasks name it.
+  assert_eq "openshell-dev-k8s-dev-trial" "$(cd "${REPO}" && env -u K8S_DEV_CLUSTER K8S_DEV_CLUSTER_PER_WORKTREE=1 \
+    "${K8S_DEV_HELPER}" settings --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["K8S_DEV_CLUSTER"]["value"])')" \
+    "per worktree, branch feature/adopt/K8s-Dev_Trial gets cluster openshell-dev-k8s-dev-trial"
 }
 
 main() {
