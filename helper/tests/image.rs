@@ -115,7 +115,14 @@ fn docker(env: &Env, args: &[&str]) -> Output {
     out
 }
 
+/// One podman command at a time: concurrent pulls and `rmi -f` of images
+/// sharing base layers race in Podman's storage ("layer not known").
+static PODMAN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn podman(env: &Env, args: &[&str]) -> Output {
+    let _one_at_a_time = PODMAN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let out = Command::new("podman")
         .arg("--url")
         .arg(&env.podman)
