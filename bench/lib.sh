@@ -74,6 +74,18 @@ have_registry() { [[ -n "${K8S_DEV_TEST_REGISTRY:-}" ]]; }
 have_docker() { [[ -n "${K8S_DEV_TEST_DOCKER_HOST:-}" ]] && command -v docker >/dev/null 2>&1; }
 have_podman() { [[ -n "${K8S_DEV_TEST_PODMAN_HOST:-}" ]] && command -v podman >/dev/null 2>&1; }
 
+# busybox on scratch as REF (with sh, mkdir and test: a RUN step's shell), published by HELPER
+# itself so no engine is needed for it, its files staged in DIR. gzip, because Docker 20.10
+# cannot pull zstd layers.
+busybox_base() { # ref, dir
+  local applet
+  mkdir -p "$2/bin"
+  cp "$(command -v busybox)" "$2/bin/busybox"
+  for applet in sh mkdir test; do ln -sf busybox "$2/bin/${applet}"; done
+  quietly "${HELPER}" image publish --base scratch --file "$2/bin:/bin" \
+    --env PATH=/bin --compression gzip --no-cache --tag "$1" >/dev/null
+}
+
 # The helper's workspace debug build (an upper bound: the tasks build the faster release one), brought
 # up to date here; K8S_DEV_HELPER overrides it. Prints its path.
 helper_debug() {

@@ -89,14 +89,6 @@ helper_publish() { # helper, cache name, extra flags (each caller names its --ta
     --cache-dir "${WORK}/cache-${cache}" "$@"
 }
 
-# The base: busybox on scratch, published by the helper itself so no engine is needed for it.
-# gzip, because Docker 20.10 cannot pull zstd layers.
-publish_base() {
-  mkdir -p "${WORK}/base/bin" "${WORK}/ctx"
-  cp "$(command -v busybox)" "${WORK}/base/bin/busybox"
-  quietly "${HELPER}" image publish --base scratch --file "${WORK}/base/bin/busybox:/bin/busybox:755" \
-    --env PATH=/bin --compression gzip --no-cache --tag "${BASE}" >/dev/null
-}
 
 # One run of every method on the same bytes. Each method has its own repository, so none finds
 # another's blobs in the registry.
@@ -319,7 +311,8 @@ main() {
   S_PBUILD=() S_PPUSH=() S_PODMAN=() AUTH_PID=""
   trap cleanup EXIT
 
-  publish_base
+  mkdir -p "${WORK}/ctx"
+  busybox_base "${BASE}" "${WORK}/base"
   { cat "$(command -v busybox)"; head -c "$((SIZE_MB * 1024 * 1024))" /dev/urandom; } >"${WORK}/ctx/busybox"
   chmod 755 "${WORK}/ctx/busybox"
   BYTES_MB=$(($(stat -c %s "${WORK}/ctx/busybox") / 1000000))

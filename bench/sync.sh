@@ -118,14 +118,16 @@ engine_ms() { # subcommand (build|push), image: summed over the logged calls
     END { print sum + 0 }' "${WORK}/engine.log"
 }
 
-# The baselines on the image the helper just published: its staged build context and
-# Dockerfile. Each engine pushes to its own repository, so no engine finds another's blobs.
+# The baselines on the image the helper just published: its Dockerfile and build context (the
+# repository root, the binary staged in deploy/docker/.build/prebuilt-binaries/<arch>/). The
+# legacy builder sets no TARGETARCH. Each engine pushes to its own repository, so no engine
+# finds another's blobs.
 baselines() { # measure: 1 records the samples
-  local ctx="${TARGET_DIR}/k8s-dev/context/${K8S_DEV_GATEWAY_IMAGE}"
-  local dockerfile="${WS}/${K8S_DEV_GATEWAY_DOCKERFILE:-deploy/docker/staged-binary/Dockerfile.gateway}" t b p s l
+  local ctx="${WS}" dockerfile="${WS}/deploy/docker/Dockerfile.gateway" t b p s l arch
+  case "$(uname -m)" in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; *) arch="$(uname -m)" ;; esac
   if have_docker; then
     t=$(now_ms)
-    quietly docker_ build -q -f "${dockerfile}" -t "${BASELINE}-docker:dev" "${ctx}" >>"${WORK}/docker.ids"
+    quietly docker_ build -q -f "${dockerfile}" --build-arg "TARGETARCH=${arch}" -t "${BASELINE}-docker:dev" "${ctx}" >>"${WORK}/docker.ids"
     b=$(($(now_ms) - t))
     t=$(now_ms)
     quietly docker_ push -q "${BASELINE}-docker:dev" >/dev/null
@@ -146,7 +148,7 @@ baselines() { # measure: 1 records the samples
   fi
   if have_podman; then
     t=$(now_ms)
-    quietly podman_ build -q -f "${dockerfile}" -t "${BASELINE}-podman:dev" "${ctx}" >>"${WORK}/podman.ids"
+    quietly podman_ build -q -f "${dockerfile}" --build-arg "TARGETARCH=${arch}" -t "${BASELINE}-podman:dev" "${ctx}" >>"${WORK}/podman.ids"
     b=$(($(now_ms) - t))
     t=$(now_ms)
     quietly podman_ push -q "${BASELINE}-podman:dev" >/dev/null
@@ -169,9 +171,15 @@ bench_path() { # helper | engine_docker | engine_podman
   local -a cargo_ms=() gw_ms=() sup_ms=() total_ms=() over_ms=() image_ms=() push_ms=()
   export K8S_DEV_GATEWAY_IMAGE="k8s-dev-bench/${ID}-${path//_/-}-gateway"
   export K8S_DEV_SUPERVISOR_IMAGE="k8s-dev-bench/${ID}-${path//_/-}-supervisor"
+  # The helper path needs an engine once, for the supervisor's RUN prefix (then in the registry).
+  unset K8S_DEV_SUPERVISOR_DOCKERFILE
   case "${path}" in
-    helper) export K8S_DEV_IMAGE_BUILDER=helper; unset DOCKER_HOST ;;
-    engine_docker) export K8S_DEV_IMAGE_BUILDER=engine DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST}" ;;
+    helper) export K8S_DEV_IMAGE_BUILDER=helper DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST:-${K8S_DEV_TEST_PODMAN_HOST:-}}" ;;
+    engine_docker)
+      export K8S_DEV_IMAGE_BUILDER=engine DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST}"
+      # Docker's legacy builder (no buildx) has no COPY --chmod.
+      docker_ buildx version >/dev/null 2>&1 || export K8S_DEV_SUPERVISOR_DOCKERFILE="${WORK}/Dockerfile.supervisor.legacy"
+      ;;
     engine_podman) export K8S_DEV_IMAGE_BUILDER=engine DOCKER_HOST="${K8S_DEV_TEST_PODMAN_HOST}" ;;
   esac
   bench_log "sync, ${path}: 1 unmeasured + ${RUNS} measured runs"
@@ -242,8 +250,7 @@ cleanup() {
     mapfile -t ids <"${WORK}/podman.ids"
     podman_ rmi -f "${ids[@]}" >/dev/null 2>&1 || true
   fi
-  # The staged contexts hard-link the binaries; left behind they would keep every one alive.
-  rm -rf "${TARGET_DIR}/k8s-dev/context/k8s-dev-bench" "${WORK}"
+  rm -rf "${WORK}"
 }
 
 main() {
@@ -259,8 +266,7 @@ main() {
   have_docker || skipped "sync engine_docker path and the docker baselines" "K8S_DEV_TEST_DOCKER_HOST is not set or docker is missing"
   have_podman || skipped "sync engine_podman path and the podman baselines" "K8S_DEV_TEST_PODMAN_HOST is not set or podman is missing"
   { have_docker && have_podman; } || skipped "docker save + podman load baseline" "it needs both engines"
-  local helper
-  helper="$(helper_debug)"
+  HELPER="$(helper_debug)"
   WORK="$(mktemp -d "${TMPDIR:-/tmp}/k8s-dev-bench-sync.XXXXXX")"
   WS="${WORK}/workspace"
   ID="$(date +%s)-$$"
@@ -270,7 +276,13 @@ main() {
   trap cleanup EXIT
   copy_workspace
   write_shims
-  export CARGO_TARGET_DIR="${TARGET_DIR}" K8S_DEV_HELPER="${helper}"
+  export CARGO_TARGET_DIR="${TARGET_DIR}" K8S_DEV_HELPER="${HELPER}"
+  # An engine for the supervisor's RUN prefix, built once and then found in the registry.
+  export DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST:-${K8S_DEV_TEST_PODMAN_HOST:-}}"
+  # The supervisor's base, offline: busybox in the registry.
+  busybox_base "${K8S_DEV_TEST_REGISTRY}/k8s-dev-bench/${ID}-busybox:1" "${WORK}/busybox"
+  export K8S_DEV_SUPERVISOR_BUILD_ARGS="SUPERVISOR_BASE_IMAGE=${K8S_DEV_TEST_REGISTRY}/k8s-dev-bench/${ID}-busybox:1"
+  sed 's/^COPY --chmod=0555 /COPY /' "${WS}/deploy/docker/Dockerfile.supervisor" >"${WORK}/Dockerfile.supervisor.legacy"
   export K8S_DEV_REGISTRY="${K8S_DEV_TEST_REGISTRY}" K8S_DEV_CACHE_DIR="${WORK}/cache"
   export CONTAINER_ENGINE_QUIET=1
   unset K8S_DEV_ENGINE CONTAINER_ENGINE

@@ -17,6 +17,9 @@
 #   OPENSHELL_SANDBOX_IMAGE      sandbox image (empty: the supervisor image; OpenShell's
 #                                default is its community base image)
 #   OPENSHELL_SANDBOX_IMAGE_PULL_POLICY  sandbox pull policy (IfNotPresent)
+#   OPENSHELL_SANDBOX_IMAGE_PULL_SECRETS  comma-separated Secrets sandbox pods pull with (none;
+#                                the name OpenShell's Kubernetes driver binary reads; its runner
+#                                has no such variable, see docs/openshell-adoption.md)
 #   OPENSHELL_SUPERVISOR_IMAGE   supervisor image sandboxes copy the binary from (no default;
 #                                OpenShell's runner has no such variable, see
 #                                docs/openshell-adoption.md)
@@ -41,7 +44,8 @@ Options:
 
 Environment: OPENSHELL_SERVER_PORT (8080), OPENSHELL_BIND_ADDRESS (127.0.0.1),
 OPENSHELL_GATEWAY_NAME, OPENSHELL_SANDBOX_NAMESPACE (kubernetes-dev), OPENSHELL_SANDBOX_IMAGE,
-OPENSHELL_SANDBOX_IMAGE_PULL_POLICY (IfNotPresent), OPENSHELL_SUPERVISOR_IMAGE,
+OPENSHELL_SANDBOX_IMAGE_PULL_POLICY (IfNotPresent), OPENSHELL_SANDBOX_IMAGE_PULL_SECRETS,
+OPENSHELL_SUPERVISOR_IMAGE,
 OPENSHELL_LOG_LEVEL (info), OPENSHELL_GATEWAY_STATE_DIR, OPENSHELL_DRIVERS.
 USAGE
 }
@@ -75,6 +79,9 @@ write_config() { # path
     printf 'disable_tls = true\n\n[openshell.gateway.auth]\nallow_unauthenticated_users = true\n\n'
     printf '[openshell.drivers.kubernetes]\nnamespace = "%s"\nimage_pull_policy = "%s"\n' \
       "${SANDBOX_NAMESPACE}" "${SANDBOX_IMAGE_PULL_POLICY}"
+    if [[ -n "${SANDBOX_IMAGE_PULL_SECRETS}" ]]; then
+      printf 'image_pull_secrets = ["%s"]\n' "${SANDBOX_IMAGE_PULL_SECRETS//,/\", \"}"
+    fi
     # Kubernetes < 1.35 (the kit's k3s is 1.32) has no image volumes by default.
     printf 'supervisor_sideload_method = "init-container"\n'
   } >"$1"
@@ -111,6 +118,10 @@ main() {
   SANDBOX_IMAGE="${OPENSHELL_SANDBOX_IMAGE:-}"
   SANDBOX_IMAGE_PULL_POLICY="${OPENSHELL_SANDBOX_IMAGE_PULL_POLICY:-IfNotPresent}"
   SUPERVISOR_IMAGE="${OPENSHELL_SUPERVISOR_IMAGE:-}"
+  SANDBOX_IMAGE_PULL_SECRETS="${OPENSHELL_SANDBOX_IMAGE_PULL_SECRETS:-}"
+  SANDBOX_IMAGE_PULL_SECRETS="${SANDBOX_IMAGE_PULL_SECRETS// /}"
+  [[ "${SANDBOX_IMAGE_PULL_SECRETS}" =~ ^[a-z0-9.,-]*$ ]] \
+    || usage_error "OPENSHELL_SANDBOX_IMAGE_PULL_SECRETS=${SANDBOX_IMAGE_PULL_SECRETS}: use Secret names (lower-case letters, digits, '-', '.'), comma-separated"
 
   [[ "${name}" =~ ^[A-Za-z0-9._-]+$ ]] \
     || usage_error "OPENSHELL_GATEWAY_NAME=${name}: use only letters, digits, dots, underscores and dashes"

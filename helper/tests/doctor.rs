@@ -58,6 +58,11 @@ fn doctor_json(cmd: &mut Command) -> (Option<i32>, Report, String) {
 /// A directory with stand-ins for the pinned tools, each printing what the real one prints
 /// for its version command.
 fn fake_tools() -> tempfile::TempDir {
+    fake_tools_with("v3.21.4+g1234567", "v2.24.0")
+}
+
+/// The same with the given helm and skaffold versions (an adopter's pins).
+fn fake_tools_with(helm: &str, skaffold: &str) -> tempfile::TempDir {
     let dir = tempdir();
     let tools = [
         (
@@ -68,8 +73,8 @@ fn fake_tools() -> tempfile::TempDir {
             "kubectl",
             "Client Version: v1.32.5\nKustomize Version: v5.5.0",
         ),
-        ("skaffold", "v2.24.0"),
-        ("helm", "v3.21.4+g1234567"),
+        ("skaffold", skaffold),
+        ("helm", helm),
     ];
     for (name, version) in tools {
         let path = dir.path().join(name);
@@ -103,8 +108,19 @@ fn json_parses_and_missing_tools_fail_naming_mise_install() {
         let check = report.check(tool);
         assert_eq!(check.status, "fail", "{check:?}");
         assert_eq!(check.detail, "not found on PATH");
-        assert_eq!(check.fix.as_deref(), Some("mise install"));
+        // k3d: a repository may pin it for another system only (OpenShell: macOS), where
+        // `mise install` installs nothing.
+        let fix = check.fix.as_deref().unwrap_or_default();
+        if tool == "k3d" {
+            assert!(
+                fix.starts_with("install k3d: mise use -g aqua:k3d-io/k3d@5.9.0"),
+                "{fix}"
+            );
+        } else {
+            assert_eq!(fix, "mise install");
+        }
     }
+    assert_eq!(report.check("versions").status, "skip");
     assert_eq!(report.check("cargo").status, "warn");
     assert_eq!(report.check("kubeconfig").status, "skip");
 }
@@ -123,7 +139,11 @@ fn human_report_prints_each_failure_with_its_fix() {
         "{text}"
     );
     assert!(
-        text.contains("  k3d: fail, not found on PATH\n    fix: mise install\n"),
+        text.contains("  helm: fail, not found on PATH\n    fix: mise install\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  k3d: fail, not found on PATH\n    fix: install k3d: mise use -g "),
         "{text}"
     );
     assert!(
@@ -135,6 +155,42 @@ fn human_report_prints_each_failure_with_its_fix() {
     assert_eq!(
         stderr(&out),
         "error: 5 checks failed; see their fixes above\n"
+    );
+}
+
+#[test]
+fn helm_4_with_a_skaffold_before_2_17_fails_naming_the_skaffold_that_works() {
+    let (home, tools) = (tempdir(), fake_tools_with("v4.2.0+g2f5a4f1", "v2.16.1"));
+    let out = run(helper(home.path())
+        .env("PATH", tools.path())
+        .env("DOCKER_HOST", no_engine(home.path()))
+        .arg("doctor"));
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text.contains(
+            "  versions: fail, kubectl 1.32.5, helm 4.2.0, skaffold 2.16.1: skaffold 2.16.1 \
+             cannot deploy with helm 4.2.0"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "    fix: install skaffold >= 2.17.0 (2.20.0 or later is tested), or helm 3\n"
+        ),
+        "{text}"
+    );
+    // OpenShell's pins pass.
+    let (home, tools) = (tempdir(), fake_tools_with("v4.2.0+g2f5a4f1", "v2.20.0"));
+    let out = run(helper(home.path())
+        .env("PATH", tools.path())
+        .env("DOCKER_HOST", no_engine(home.path()))
+        .arg("doctor"));
+    assert!(
+        stdout(&out)
+            .contains("  versions: ok, kubectl 1.32.5, helm 4.2.0, skaffold 2.20.0: supported\n"),
+        "{}",
+        stdout(&out)
     );
 }
 

@@ -111,7 +111,8 @@ fn every_setting_the_kit_reads_is_in_the_table() {
         let out = run(helper_in(home.path()).args(["settings", "--json"]));
         serde_json::from_slice(&out.stdout).unwrap()
     };
-    // Not settings: test, bench and fuzz knobs, and the keys of sync's images.env.
+    // Not settings: test, bench and fuzz knobs, the keys of sync's images.env, and the values
+    // file bootstrap and watch write (K8S_DEV_KIT_VALUES, for Skaffold's templates).
     let not_settings = [
         "K8S_DEV_TEST_",
         "K8S_DEV_FAKE_",
@@ -121,6 +122,7 @@ fn every_setting_the_kit_reads_is_in_the_table() {
         "K8S_DEV_ENGINES_",
         "K8S_DEV_GATEWAY_TAG",
         "K8S_DEV_SUPERVISOR_TAG",
+        "K8S_DEV_KIT_VALUES",
         "K8S_DEV_BLESS",
     ];
     let mut files = vec![

@@ -14,9 +14,11 @@
 #   Cargo.toml          workspace of crates/openshell-server (binary openshell-gateway) and
 #                       crates/openshell-sandbox
 #   deploy/docker/      Dockerfile.gateway / .supervisor reading
-#                       deploy/docker/.build/prebuilt-binaries/<arch>/ (repository root context)
+#                       deploy/docker/.build/prebuilt-binaries/<arch>/ (repository root context,
+#                       a .dockerignore there as OpenShell's, the staging directory gitignored)
 #   deploy/helm/openshell/   the chart (StatefulSet openshell) and a skaffold.yaml written to run
-#                       from that directory (context ../../.., chartPath .)
+#                       from that directory (context ../../.., chartPath .), whose build script
+#                       tasks/scripts/docker-build-image.sh stands in for OpenShell's (push: false)
 #   tasks/gateway.toml  `mise run gateway -- --driver kubernetes` (tasks/scripts/gateway.sh)
 #
 # The repository is committed on branch feature/adopt/K8s-Dev_Trial, as a developer's worktree
@@ -131,12 +133,23 @@ main() {
   write_skaffold >"${dir}/deploy/helm/openshell/skaffold.yaml"
 
   cp "${KIT}/example/scripts/gateway.sh" "${dir}/tasks/scripts/gateway.sh"
+  # OpenShell's docker-build-image.sh builds and loads the image into the local engine; its
+  # Skaffold config does not push. The stand-in records the call: the adopter test checks that
+  # the opt-in runs it from the chart directory's context, not what it builds.
+  cat >"${dir}/tasks/scripts/docker-build-image.sh" <<'SH'
+#!/usr/bin/env bash
+# Stand-in for OpenShell's image build script, as its Skaffold custom builder calls it.
+set -euo pipefail
+printf '%s %s %s\n' "$1" "${IMAGE:-}" "${PWD}" >>"${K8S_DEV_FAKE_STATE:-/tmp}/docker-build-image.calls"
+SH
+  chmod +x "${dir}/tasks/scripts/docker-build-image.sh"
   cat >"${dir}/tasks/gateway.toml" <<'TOML'
 ["gateway"]
 description = "Run a standalone gateway with the Kubernetes driver"
 run = "bash tasks/scripts/gateway.sh"
 TOML
   printf '/target\n/kubeconfig\n/.cache\ndeploy/docker/.build/\n' >"${dir}/.gitignore"
+  printf '.git\n.gitignore\ntarget\n.cache\n' >"${dir}/.dockerignore"
 
   git -C "${dir}" init -q -b feature/adopt/K8s-Dev_Trial
   git -C "${dir}" add -A

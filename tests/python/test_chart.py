@@ -250,6 +250,16 @@ class ValueSemantics(unittest.TestCase):
         self.assertEqual(binding["subjects"][0]["namespace"], "openshell")
         self.assertEqual(s.gateway_config(objects)["openshell"]["gateway"]["sandbox_namespace"], "sandboxes")
 
+    def test_pull_secrets_reach_the_gateway_pod_and_sandbox_pods_as_in_openshells_chart(self):
+        objects = s.manifests(s.render(s.values(s.OFFLINE, {
+            "imagePullSecrets": [{"name": "k8s-dev-pull"}],
+            "server": {"sandboxImagePullSecrets": [{"name": "k8s-dev-pull"}, {"name": "other"}]}})))
+        statefulset = s.find(objects, "StatefulSet")
+        self.assertEqual(statefulset["spec"]["template"]["spec"]["imagePullSecrets"], [{"name": "k8s-dev-pull"}])
+        self.assertEqual(s.gateway_config(objects)["openshell"]["drivers"]["kubernetes"]["image_pull_secrets"],
+                         ["k8s-dev-pull", "other"])
+        self.assertNotIn("image_pull_secrets", self.config({})["drivers"]["kubernetes"])
+
     def test_empty_sandbox_namespace_is_the_release_namespace(self):
         self.assertEqual(self.config({}, namespace="elsewhere")["gateway"]["sandbox_namespace"], "elsewhere")
 

@@ -7,8 +7,7 @@
 # deploy/docker/.build/prebuilt-binaries/<TARGETARCH>/ under a repository-root context, the
 # gateway's base from a build-arg (default scratch), the supervisor's RUN step built once by
 # the engine (--engine-prefix) and every new binary published daemonlessly on top. The images
-# are run with Docker. This is what `k8s:dev:sync` does once it stages into that layout; today
-# sync publishes deploy/docker/staged-binary/*.
+# are run with Docker. This is what `k8s:dev:sync` does (test-workload.sh runs it).
 #
 # Environment: K8S_DEV_TEST_DOCKER_HOST and K8S_DEV_TEST_REGISTRY (missing ones skip),
 # K8S_DEV_TEST_NO_SKIP=1 (a skip fails).
@@ -44,16 +43,6 @@ stage_binaries() { # context dir
   done
 }
 
-# A FROM-scratch busybox image in the test registry: the offline stand-in for alpine.
-publish_busybox() { # ref
-  local rootfs="${SANDBOX}/busybox" applet
-  mkdir -p "${rootfs}/bin"
-  cp /bin/busybox "${rootfs}/bin/busybox"
-  for applet in sh mkdir test; do ln -s busybox "${rootfs}/bin/${applet}"; done
-  "${K8S_DEV_HELPER}" image publish --base scratch --file "${rootfs}/bin:/bin" --tag "$1" \
-    --compression gzip >/dev/null 2>&1
-}
-
 publish_field() { # report file, python expression over `r`
   python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
@@ -66,7 +55,7 @@ test_openshell_shaped_images_publish_from_the_staging_layout() {
   sandbox_setup
   export DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST}"
   local reg="${K8S_DEV_TEST_REGISTRY}" ctx="${SANDBOX}/context" out rc
-  local base="${reg}/test-$$-busybox:1" gw="${reg}/test-$$-openshell-gateway" sup="${reg}/test-$$-openshell-supervisor"
+  local base gw="${reg}/test-$$-openshell-gateway" sup="${reg}/test-$$-openshell-supervisor"
   rc=0
   "${K8S_DEV_HELPER}" image publish --dockerfile "${ROOT}/deploy/docker/Dockerfile.gateway" --context "${SANDBOX}" \
     --tag "${gw}:dev" >/dev/null 2>"${SANDBOX}/missing.err" || rc=$?
@@ -75,7 +64,7 @@ test_openshell_shaped_images_publish_from_the_staging_layout() {
   assert_contains "$(cat "${SANDBOX}/missing.err")" "deploy/docker/.build/prebuilt-binaries/$(target_arch)/openshell-gateway" \
     "naming the staged path it looked for"
   stage_binaries "${ctx}" || { fail "building the binaries"; return 0; }
-  publish_busybox "${base}" || { fail "publishing the busybox base"; return 0; }
+  base="$(busybox_base "${K8S_DEV_TEST_REGISTRY}")" || { fail "publishing the busybox base"; return 0; }
 
   rc=0
   "${K8S_DEV_HELPER}" image publish --dockerfile "${ROOT}/deploy/docker/Dockerfile.gateway" --context "${ctx}" \
@@ -119,8 +108,22 @@ test_openshell_shaped_images_publish_from_the_staging_layout() {
   assert_eq 0 "${rc}" "a changed supervisor publishes again"
   assert_eq "False True" "$(publish_field "${SANDBOX}/sup2.json" 'r["prefix"]["built"], r["bytes_uploaded"] > 0' | tr -d '(),')" \
     "after a change no engine runs and the new layer is pushed"
+  # OpenShell's mise [env] sets DOCKER_BUILDKIT=1; a docker CLI without buildx then refuses
+  # every build, and the prefix is built with its legacy builder instead. (Another build arg is
+  # another prefix, so this one is built, not found in the registry.)
+  rc=0
+  DOCKER_BUILDKIT=1 "${K8S_DEV_HELPER}" image publish --dockerfile "${ROOT}/deploy/docker/Dockerfile.supervisor" --context "${ctx}" \
+    --build-arg "SUPERVISOR_BASE_IMAGE=${base}" --build-arg "UNUSED=$$" --engine-prefix --tag "${sup}:buildkit" \
+    --compression gzip --json >"${SANDBOX}/sup3.json" 2>"${SANDBOX}/sup3.err" || rc=$?
+  assert_eq 0 "${rc}" "with DOCKER_BUILDKIT=1 the supervisor's prefix still builds"
+  ((rc == 0)) || cat "${SANDBOX}/sup3.err"
+  assert_eq True "$(publish_field "${SANDBOX}/sup3.json" 'r["prefix"]["built"]')" "the prefix was built by the engine"
+  if ! docker buildx version >/dev/null 2>&1; then
+    assert_contains "$(cat "${SANDBOX}/sup3.err")" "docker has no buildx; building with its legacy builder" \
+      "without buildx the helper says it used the legacy builder"
+  fi
   local ref
-  for ref in "${gw}:dev" "${gw}:on-busybox" "${sup}:dev"; do docker image rm -f "${ref}" >/dev/null 2>&1 || true; done
+  for ref in "${gw}:dev" "${gw}:on-busybox" "${sup}:dev" "${sup}:buildkit"; do docker image rm -f "${ref}" >/dev/null 2>&1 || true; done
 }
 
 main() {

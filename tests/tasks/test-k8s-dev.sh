@@ -242,6 +242,57 @@ SH
     "on a terminal: cargo shows its progress"
 }
 
+# The adopter's RUSTC_WRAPPER (OpenShell's mise [env]: sccache) when the tasks build the helper:
+# used when it runs; dropped, saying so once, when it does not; a wrapper named only by a cargo
+# config is dropped after cargo's own "never executed" error. The stub behaves as cargo does.
+test_helper_build_under_rustc_wrapper() {
+  sandbox_setup
+  export CARGO_TARGET_DIR="${SANDBOX}/target"
+  mkdir -p "${SANDBOX}/bin" "${SANDBOX}/wrappers"
+  cat >"${SANDBOX}/bin/cargo" <<'SH'
+#!/usr/bin/env bash
+# cargo's wrapper rule: RUSTC_WRAPPER, when set (set and empty: none, over the config's too),
+# else the config's build.rustc-wrapper (FAKE_CONFIG_WRAPPER here); a wrapper that cannot run
+# fails before anything compiles.
+if [[ -n "${RUSTC_WRAPPER+set}" ]]; then wrapper="${RUSTC_WRAPPER}"; else wrapper="${FAKE_CONFIG_WRAPPER:-}"; fi
+echo "wrapper=${wrapper}" >>"${K8S_DEV_FAKE_STATE}/cargo.calls"
+if [[ -n "${wrapper}" ]] && ! command -v "${wrapper}" >/dev/null 2>&1; then
+  echo "error: could not execute process \`${wrapper} /toolchain/bin/rustc -vV\` (never executed)" >&2
+  exit 101
+fi
+mkdir -p "${CARGO_TARGET_DIR}/release"
+printf '#!/bin/sh\n' >"${CARGO_TARGET_DIR}/release/k8s-dev-helper"
+chmod +x "${CARGO_TARGET_DIR}/release/k8s-dev-helper"
+SH
+  printf '#!/bin/sh\nexec "$@"\n' >"${SANDBOX}/wrappers/sccache"
+  chmod +x "${SANDBOX}/bin/cargo" "${SANDBOX}/wrappers/sccache"
+  mkdir -p "${K8S_DEV_FAKE_STATE}"
+  local find='source tasks/scripts/helper.sh && require_helper' out
+  build() { # env assignments...
+    rm -rf "${CARGO_TARGET_DIR}" "${K8S_DEV_FAKE_STATE}/cargo.calls"
+    (cd "${ROOT}" && env -u K8S_DEV_HELPER -u RUSTC_WRAPPER -u CARGO_BUILD_RUSTC_WRAPPER \
+      PATH="${SANDBOX}/bin:${PATH}" "$@" bash -c "${find}") 2>&1
+  }
+  out="$(build RUSTC_WRAPPER=sccache)"
+  assert_eq 1 "$(grep -c 'RUSTC_WRAPPER=sccache is not installed; building without it (install it to cache builds)' <<<"${out}")" \
+    "a RUSTC_WRAPPER that is not installed: said once"
+  assert_eq "wrapper=" "$(cat "${K8S_DEV_FAKE_STATE}/cargo.calls")" "and the helper is built without it"
+  if [[ -x "${CARGO_TARGET_DIR}/release/k8s-dev-helper" ]]; then pass "the helper was built"; else fail "no helper built: ${out}"; fi
+
+  out="$(build PATH="${SANDBOX}/wrappers:${SANDBOX}/bin:${PATH}" RUSTC_WRAPPER=sccache)"
+  assert_not_contains "${out}" "RUSTC_WRAPPER" "a RUSTC_WRAPPER that runs: nothing said"
+  assert_eq "wrapper=sccache" "$(cat "${K8S_DEV_FAKE_STATE}/cargo.calls")" "and cargo builds through it"
+
+  out="$(build CARGO_BUILD_RUSTC_WRAPPER=sccache)"
+  assert_contains "${out}" "CARGO_BUILD_RUSTC_WRAPPER=sccache is not installed" "CARGO_BUILD_RUSTC_WRAPPER counts too"
+
+  out="$(build FAKE_CONFIG_WRAPPER=nope)"
+  assert_eq 1 "$(grep -c 'build.rustc-wrapper=nope is not installed; building without it' <<<"${out}")" \
+    "a cargo config's wrapper that cannot run: cargo's error spotted, said once"
+  assert_eq "$(printf 'wrapper=nope\nwrapper=')" "$(cat "${K8S_DEV_FAKE_STATE}/cargo.calls")" "and built again without it"
+  if [[ -x "${CARGO_TARGET_DIR}/release/k8s-dev-helper" ]]; then pass "the helper was built on the retry"; else fail "no helper built: ${out}"; fi
+}
+
 test_task_list() {
   sandbox_setup
   local listing task
@@ -266,7 +317,7 @@ test_no_unchecked_substitutions() {
 
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  DEFAULT_TESTS=(task_list no_unchecked_substitutions helper_first_build bad_name bad_ports remote_mode several_kubeconfig_files "lifecycle docker" "lifecycle podman")
+  DEFAULT_TESTS=(task_list no_unchecked_substitutions helper_first_build helper_build_under_rustc_wrapper bad_name bad_ports remote_mode several_kubeconfig_files "lifecycle docker" "lifecycle podman")
   run_tests "$@"
 }
 

@@ -28,7 +28,7 @@ usage() {
   echo "Usage: $(basename "$0") [test-name...]   (default: all; see main for names)"
 }
 
-# engine_sandbox plus recording stubs of skaffold and cargo first on PATH.
+# engine_sandbox plus recording stubs of skaffold, cargo and the gateway command first on PATH.
 stub_sandbox() { # what
   engine_sandbox "$1" || return 1
   export CARGO_TARGET_DIR="${SANDBOX}/target"
@@ -60,10 +60,18 @@ case "$1" in
       printf 'binary of %s\n' "${pkg}" >"${CARGO_TARGET_DIR}/${target}/debug/${bin}"
     done
     ;;
-  run) env | grep -E '^(KUBECONFIG|OPENSHELL_[A-Z_]+)=' | sort >"${K8S_DEV_FAKE_STATE}/cargo-run.env" ;;
 esac
 SH
-  chmod +x "${SANDBOX}/bin/skaffold" "${SANDBOX}/bin/cargo"
+  cat >"${SANDBOX}/bin/record-gateway" <<'SH'
+#!/usr/bin/env bash
+# Records the gateway command's environment (K8S_DEV_GATEWAY_COMMAND).
+env | grep -E '^(KUBECONFIG|OPENSHELL_[A-Z_]+)=' | sort >"${K8S_DEV_FAKE_STATE}/gateway.env"
+SH
+  chmod +x "${SANDBOX}/bin/skaffold" "${SANDBOX}/bin/cargo" "${SANDBOX}/bin/record-gateway"
+  export K8S_DEV_GATEWAY_COMMAND=record-gateway
+  # sync stages the binaries here, not in this repository's deploy/docker/.build.
+  export K8S_DEV_IMAGE_CONTEXT="${SANDBOX}/context"
+  mkdir -p "${K8S_DEV_IMAGE_CONTEXT}"
 }
 
 config_get() { # python expression over the k3d config `d` k3d received
@@ -90,7 +98,10 @@ test_registry_port() {
   assert_contains "${ERR}" "ready: registry ${push}," "up waited for the registry at the derived push name"
   assert_contains "${OUT}" "Registry: push ${push}," "up reports the derived push name"
 
-  K8S_DEV_CARGO_BUILD="cargo build" run_task k8s:dev:sync
+  # The supervisor's base, offline: a busybox in the registry itself.
+  local base
+  base="$(busybox_base "localhost:${port}")" || fail "publishing the busybox base"
+  K8S_DEV_SUPERVISOR_BUILD_ARGS="SUPERVISOR_BASE_IMAGE=${base}" K8S_DEV_CARGO_BUILD="cargo build" run_task k8s:dev:sync
   assert_ok "sync with only K8S_DEV_REGISTRY_PORT set"
   assert_contains "$(curl -fsS "http://127.0.0.1:${port}/v2/openshell-gateway/tags/list")" '"dev"' \
     "sync pushed the gateway to the registry on the port"
@@ -128,7 +139,7 @@ test_registry_name() {
 
   K8S_DEV_GATEWAY_PORT="$(free_port)" run_task k8s:dev:gateway
   assert_ok "gateway with only K8S_DEV_REGISTRY_NAME set"
-  assert_contains "$(cat "${K8S_DEV_FAKE_STATE}/cargo-run.env")" "OPENSHELL_SANDBOX_IMAGE=${pull}/openshell-supervisor:dev" \
+  assert_contains "$(cat "${K8S_DEV_FAKE_STATE}/gateway.env")" "OPENSHELL_SANDBOX_IMAGE=${pull}/openshell-supervisor:dev" \
     "the gateway's sandboxes pull by the derived pull name"
 }
 

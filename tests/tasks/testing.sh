@@ -13,7 +13,8 @@
 #      engine_host docker|podman, use_docker WHAT, engine_sandbox WHAT, hold_port PORT, release_port PORT,
 #      run_tests, setting NAME, lock_free, start_background NAME DIR LOG COMMAND...,
 #      await_output LOG REGEX PID SECONDS, await_line FILE REGEX SECONDS, standin_registry_image,
-#      use_kind ENGINE, kind_cleanup, seed_user_kubeconfig, kubeconfig_contexts FILE
+#      use_kind ENGINE, kind_cleanup, seed_user_kubeconfig, kubeconfig_contexts FILE,
+#      busybox_base REGISTRY
 
 if [[ -n "${_K8S_DEV_TESTING_LOADED:-}" ]]; then
   return 0
@@ -258,6 +259,21 @@ sandbox_cleanup() {
 # A setting's value as the helper resolves it in the sandbox (derived ones included).
 setting() { # name
   "${K8S_DEV_HELPER}" settings --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]]["value"] or "")' "$1"
+}
+
+# A FROM-scratch busybox image (sh, mkdir, test) in REGISTRY: the offline stand-in for the
+# supervisor's base, whose RUN step the engine then builds. The same content each time, so
+# publishing it again pushes nothing; prints its reference.
+busybox_base() { # registry
+  local rootfs applet ref="$1/k8s-dev-test-busybox:1"
+  rootfs="$(mktemp -d "${TMPDIR:-/tmp}/busybox.XXXXXX")"
+  mkdir -p "${rootfs}/bin"
+  cp /bin/busybox "${rootfs}/bin/busybox"
+  for applet in sh mkdir test; do ln -s busybox "${rootfs}/bin/${applet}"; done
+  "${K8S_DEV_HELPER}" image publish --base scratch --file "${rootfs}/bin:/bin" --tag "${ref}" \
+    --compression gzip >/dev/null 2>&1 || { rm -rf "${rootfs}"; return 1; }
+  rm -rf "${rootfs}"
+  echo "${ref}"
 }
 
 # Whether nobody holds the up/down lock (a flock on its file; a missing file is free too).

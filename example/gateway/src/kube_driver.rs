@@ -225,6 +225,7 @@ mod tests {
             supervisor_image: Some("sup:dev".into()),
             pull_policy: None,
             supervisor_pull_policy: None,
+            pull_secrets: Vec::new(),
         };
         let mut pod = pod::sandbox_pod(&settings, Some("demo")).unwrap();
         assert!(is_sandbox(&pod));

@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, ObjectFieldSelector, Pod,
-    PodSecurityContext, PodSpec, SecurityContext, Volume, VolumeMount,
+    Capabilities, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, LocalObjectReference,
+    ObjectFieldSelector, Pod, PodSecurityContext, PodSpec, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -144,6 +144,13 @@ pub fn sandbox_pod(settings: &SandboxSettings, name: Option<&str>) -> Result<Pod
             // dev loop quick, and the supervisor exits on SIGTERM anyway.
             termination_grace_period_seconds: Some(5),
             automount_service_account_token: Some(false),
+            image_pull_secrets: (!settings.pull_secrets.is_empty()).then(|| {
+                settings
+                    .pull_secrets
+                    .iter()
+                    .map(|name| LocalObjectReference { name: name.clone() })
+                    .collect()
+            }),
             ..PodSpec::default()
         }),
         status: None,
@@ -207,6 +214,7 @@ mod tests {
             supervisor_image: Some("openshell-registry:5000/openshell-supervisor:dev".into()),
             pull_policy: Some("Always".into()),
             supervisor_pull_policy: Some("IfNotPresent".into()),
+            pull_secrets: Vec::new(),
         }
     }
 
@@ -275,6 +283,24 @@ mod tests {
             .find(|e| e.name == "SUPERVISOR_HEARTBEAT_SECS")
             .unwrap();
         assert_eq!(beat.value.as_deref(), Some("5"));
+    }
+
+    #[test]
+    fn pull_secrets_reach_the_pod_only_when_given() {
+        let mut s = settings();
+        assert_eq!(
+            spec(&sandbox_pod(&s, None).unwrap()).image_pull_secrets,
+            None
+        );
+        s.pull_secrets = vec!["k8s-dev-pull".into()];
+        let pod = sandbox_pod(&s, None).unwrap();
+        let names: Vec<&str> = spec(&pod)
+            .image_pull_secrets
+            .iter()
+            .flatten()
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(names, ["k8s-dev-pull"]);
     }
 
     #[test]

@@ -50,7 +50,8 @@ Sandbox settings come from the config file, as in OpenShell:
   [openshell.drivers.kubernetes]  namespace (default openshell), default_image (default: the
                        supervisor image), supervisor_image (required to create sandboxes),
                        image_pull_policy, supervisor_image_pull_policy (empty: Kubernetes'
-                       default), supervisor_sideload_method (init-container only)
+                       default), image_pull_secrets (names of Secrets in the sandbox
+                       namespace), supervisor_sideload_method (init-container only)
 Out of the cluster the Kubernetes client reads KUBECONFIG; in a pod, the service account.
 ";
 
@@ -113,6 +114,9 @@ pub struct SandboxSettings {
     /// `None`: the field is left out and Kubernetes applies its default.
     pub pull_policy: Option<String>,
     pub supervisor_pull_policy: Option<String>,
+    /// `imagePullSecrets` of sandbox pods, as OpenShell's `image_pull_secrets`: Secrets in the
+    /// sandbox namespace, for a registry that wants a login.
+    pub pull_secrets: Vec<String>,
 }
 
 impl SandboxSettings {
@@ -188,6 +192,8 @@ struct KubernetesDriver {
     supervisor_image: Option<String>,
     image_pull_policy: Option<String>,
     supervisor_image_pull_policy: Option<String>,
+    #[serde(default)]
+    image_pull_secrets: Vec<String>,
     supervisor_sideload_method: Option<String>,
     /// Where sandboxes call back; the stand-in's sandboxes do not, so it is only accepted.
     #[allow(dead_code)]
@@ -414,6 +420,7 @@ where
             "supervisor_image_pull_policy",
             driver.supervisor_image_pull_policy,
         )?,
+        pull_secrets: check_pull_secrets(driver.image_pull_secrets)?,
     };
 
     Ok(Command::Run(Box::new(Settings {
@@ -472,6 +479,29 @@ fn check_pull_policy(key: &str, value: Option<String>) -> Result<Option<String>>
     Ok(Some(value))
 }
 
+/// Secret names, as Kubernetes takes them in `imagePullSecrets` (DNS subdomains).
+fn check_pull_secrets(names: Vec<String>) -> Result<Vec<String>> {
+    for name in &names {
+        let ok = !name.is_empty()
+            && name.len() <= 253
+            && name.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            });
+        if !ok {
+            bail!(
+                "image_pull_secrets: {name:?} is not a Secret name; use lower-case letters, \
+                 digits, '-' and '.'"
+            );
+        }
+    }
+    Ok(names)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -526,6 +556,7 @@ allow_unauthenticated_users = true
 grpc_endpoint                = "http://openshell.openshell.svc.cluster.local:8080"
 supervisor_sideload_method   = "init-container"
 image_pull_policy            = "Always"
+image_pull_secrets           = ["k8s-dev-pull"]
 "#;
 
     #[test]
@@ -586,6 +617,14 @@ image_pull_policy            = "Always"
         );
         assert_eq!(s.sandbox.pull_policy.as_deref(), Some("Always"));
         assert_eq!(s.sandbox.supervisor_pull_policy, None);
+        assert_eq!(s.sandbox.pull_secrets, ["k8s-dev-pull"]);
+    }
+
+    #[test]
+    fn a_pull_secret_that_is_no_secret_name_is_refused() {
+        let file = "[openshell.gateway]\ndisable_tls = true\n\n[openshell.drivers.kubernetes]\nimage_pull_secrets = [\"Bad_Name\"]\n";
+        let err = run_with(&["--config", "g.toml"], &[], Some(file)).unwrap_err();
+        assert!(message(err).contains("image_pull_secrets: \"Bad_Name\" is not a Secret name"));
     }
 
     #[test]

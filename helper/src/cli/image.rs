@@ -177,14 +177,53 @@ pub struct PublishArgs {
     /// Print one JSON object (repo, tags, digest, bytes and per-phase milliseconds)
     #[arg(long)]
     json: bool,
+    /// Word fixes as settings of the k8s:dev tasks' component (gateway or supervisor): the
+    /// build args come from K8S_DEV_<COMPONENT>_BUILD_ARGS, the context and staging
+    /// directory from K8S_DEV_IMAGE_CONTEXT and K8S_DEV_IMAGE_STAGING_DIR
+    #[arg(long, value_name = "COMPONENT", hide = true)]
+    settings_of: Option<TaskComponent>,
+}
+
+/// A component of the k8s:dev tasks, for `--settings-of`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum TaskComponent {
+    Gateway,
+    Supervisor,
+}
+
+impl TaskComponent {
+    fn build_args_setting(self) -> &'static str {
+        match self {
+            TaskComponent::Gateway => "K8S_DEV_GATEWAY_BUILD_ARGS",
+            TaskComponent::Supervisor => "K8S_DEV_SUPERVISOR_BUILD_ARGS",
+        }
+    }
+}
+
+/// `message` with the flags a fix names put as the task settings that give them.
+fn task_wording(message: &str) -> String {
+    message.replace(
+        dockerfile::CONTEXT_FIX,
+        "check K8S_DEV_IMAGE_STAGING_DIR and K8S_DEV_IMAGE_CONTEXT (sync stages each binary \
+         there, inside the context)",
+    )
 }
 
 impl PublishArgs {
     pub fn run(self) -> anyhow::Result<()> {
-        let (request, prefix) = self.request()?;
-        let mut report = runtime::block_on(publish::publish(&request))?;
-        report.prefix = prefix;
-        self.print(&report)
+        let published = self.request().and_then(|(request, prefix)| {
+            let mut report = runtime::block_on(publish::publish(&request))?;
+            report.prefix = prefix;
+            Ok(report)
+        });
+        match published {
+            Ok(report) => self.print(&report),
+            // The exit code a caller branches on (4: needs an engine) survives the rewording.
+            Err(e) if self.settings_of.is_some() && exit::code_of(&e) != exit::NEEDS_ENGINE => {
+                Err(anyhow::anyhow!(task_wording(&format!("{e:#}"))))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn request(&self) -> anyhow::Result<(Request, Option<PrefixReport>)> {
@@ -306,7 +345,8 @@ impl PublishArgs {
             .with_context(|| format!("resolving --context {}", context.display()))?;
         let instructions = dockerfile::parse(&text).with_context(|| format!("parsing {label}"))?;
         let origin = dockerfile::base_of(&instructions, &label, &args, platform);
-        let hint = origin.as_ref().ok().map(|o| base_hint(&label, o));
+        let setting = self.settings_of.map(TaskComponent::build_args_setting);
+        let hint = origin.as_ref().ok().map(|o| base_hint(&label, o, setting));
         let (instructions, split) =
             match dockerfile::plan_instructions(&instructions, &label, &args, platform, &[]) {
                 Ok(_) => (instructions, None),
@@ -565,7 +605,7 @@ fn parse_file(spec: &str) -> anyhow::Result<LayerFile> {
 
 /// The fix named when a Dockerfile's base cannot be read: the build-arg that points it at a
 /// mirror, or (a literal FROM) how to get one.
-fn base_hint(label: &str, origin: &dockerfile::Plan) -> String {
+fn base_hint(label: &str, origin: &dockerfile::Plan, setting: Option<&str>) -> String {
     let rest = Reference::parse(&origin.base).map_or_else(
         |_| "…".to_string(),
         |r| {
@@ -579,14 +619,18 @@ fn base_hint(label: &str, origin: &dockerfile::Plan) -> String {
             rest
         },
     );
+    let set = |arg: &str| match setting {
+        Some(name) => format!("add {arg}=<mirror>/{rest} to {name}"),
+        None => format!("set --build-arg {arg}=<mirror>/{rest}"),
+    };
     match &origin.base_arg {
-        Some(arg) => {
-            format!("set --build-arg {arg}=<mirror>/{rest} to pull it from a mirror you can reach")
-        }
+        Some(arg) => format!("{} to pull it from a mirror you can reach", set(arg)),
         None => format!(
             "{label}:{} names it directly; make its registry reachable, or take it from an \
-             ARG (ARG BASE={}, FROM ${{BASE}}) and set --build-arg BASE=<mirror>/{rest}",
-            origin.base_line, origin.base
+             ARG (ARG BASE={}, FROM ${{BASE}}) and {}",
+            origin.base_line,
+            origin.base,
+            set("BASE")
         ),
     }
 }
@@ -676,7 +720,7 @@ mod tests {
         let instructions = dockerfile::parse(&text).unwrap();
         let origin = dockerfile::base_of(&instructions, "D", &[], &Platform::host()).unwrap();
         assert_eq!(
-            base_hint("D", &origin),
+            base_hint("D", &origin, None),
             format!(
                 "set --build-arg GATEWAY_BASE_IMAGE=<mirror>/distroless/cc:nonroot@{digest} to \
                  pull it from a mirror you can reach"
@@ -685,10 +729,32 @@ mod tests {
         let instructions = dockerfile::parse("FROM alpine:3.22 AS s\nRUN x\n").unwrap();
         let origin = dockerfile::base_of(&instructions, "D", &[], &Platform::host()).unwrap();
         assert_eq!(
-            base_hint("D", &origin),
+            base_hint("D", &origin, None),
             "D:1 names it directly; make its registry reachable, or take it from an ARG \
              (ARG BASE=alpine:3.22, FROM ${BASE}) and set --build-arg \
              BASE=<mirror>/library/alpine:3.22"
+        );
+    }
+
+    #[test]
+    fn under_the_tasks_fixes_name_their_settings_not_flags() {
+        let text = "ARG SUPERVISOR_BASE_IMAGE=alpine:3.22\nFROM ${SUPERVISOR_BASE_IMAGE}\n";
+        let instructions = dockerfile::parse(text).unwrap();
+        let origin = dockerfile::base_of(&instructions, "D", &[], &Platform::host()).unwrap();
+        assert_eq!(
+            base_hint("D", &origin, Some("K8S_DEV_SUPERVISOR_BUILD_ARGS")),
+            "add SUPERVISOR_BASE_IMAGE=<mirror>/library/alpine:3.22 to \
+             K8S_DEV_SUPERVISOR_BUILD_ARGS to pull it from a mirror you can reach"
+        );
+        let missing = format!(
+            "COPY source x (D:3): not found; stage it at /c/x or {}",
+            dockerfile::CONTEXT_FIX
+        );
+        assert_eq!(
+            task_wording(&missing),
+            "COPY source x (D:3): not found; stage it at /c/x or check \
+             K8S_DEV_IMAGE_STAGING_DIR and K8S_DEV_IMAGE_CONTEXT (sync stages each binary \
+             there, inside the context)"
         );
     }
 

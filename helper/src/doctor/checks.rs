@@ -83,11 +83,28 @@ pub fn report(env: &Env, sys: &dyn System) -> Report {
             &["--version"],
         ))),
     }
+    let tools: Vec<(&ToolSpec, Tool)> = TOOLS
+        .iter()
+        .map(|spec| (spec, sys.tool(env, spec.name, spec.version_args)))
+        .collect();
     checks.extend(
-        TOOLS
+        tools
             .iter()
-            .map(|spec| tool_check(spec, sys.tool(env, spec.name, spec.version_args))),
+            .map(|(spec, tool)| tool_check(spec, tool.clone())),
     );
+    let version = |name: &str| {
+        tools.iter().find_map(|(spec, tool)| match tool {
+            Tool::Found {
+                version: Ok(line), ..
+            } if spec.name == name => Some(line.as_str()),
+            _ => None,
+        })
+    };
+    checks.push(super::versions::check(
+        version("kubectl"),
+        version("helm"),
+        version("skaffold"),
+    ));
     checks.push(settings_check(&problems));
     let address = settings.get("K8S_DEV_BIND_ADDRESS");
     let mut ports = vec![
@@ -259,10 +276,14 @@ fn tool_check(spec: &ToolSpec, tool: Tool) -> Check {
     } else {
         CheckStatus::Warn
     };
-    let install = if spec.required {
-        "mise install".to_string()
-    } else {
-        "install Rust with rustup (https://rustup.rs)".to_string()
+    let install = match spec.name {
+        // A repository may pin k3d for some systems only (OpenShell keeps it off Linux), where
+        // `mise install` then installs nothing; a global pin works in any tree.
+        "k3d" => "install k3d: mise use -g aqua:k3d-io/k3d@5.9.0 (a repository's own pin may \
+                  leave it out on this system), or see https://k3d.io/#installation"
+            .to_string(),
+        _ if spec.required => "mise install".to_string(),
+        _ => "install Rust with rustup (https://rustup.rs)".to_string(),
     };
     match tool {
         Tool::Missing => check(spec.name, short, "not found on PATH".into(), Some(install)),
@@ -683,9 +704,15 @@ mod tests {
                 .iter()
                 .chain([&K3D])
                 .map(|t| {
+                    let version = match t.name {
+                        "kubectl" => "Client Version: v1.32.5",
+                        "helm" => "v3.21.4+g1234567",
+                        "skaffold" => "v2.24.0",
+                        _ => "v1.0.0",
+                    };
                     let tool = Tool::Found {
                         path: PathBuf::from(format!("/bin/{}", t.name)),
-                        version: Ok(format!("{} v1.0.0", t.name)),
+                        version: Ok(format!("{} {version}", t.name)),
                     };
                     (t.name, tool)
                 })
@@ -832,6 +859,7 @@ mod tests {
                 "skaffold",
                 "helm",
                 "cargo",
+                "versions",
                 "settings",
                 "api-port",
                 "registry-port",
@@ -912,6 +940,7 @@ mod tests {
                 "skaffold",
                 "helm",
                 "cargo",
+                "versions",
                 "settings",
                 "api-port",
                 "registry-port",
@@ -1021,6 +1050,7 @@ mod tests {
                 "skaffold",
                 "helm",
                 "cargo",
+                "versions",
                 "settings",
                 "registry-port",
                 "kubeconfig",
@@ -1092,15 +1122,50 @@ mod tests {
     #[test]
     fn missing_required_tool_fails_with_mise_install() {
         let mut sys = FakeSystem::healthy();
-        sys.tools.remove("k3d");
+        sys.tools.remove("helm");
         let report = report(&env(), &sys);
         assert!(!report.ok);
-        let k3d = find(&report, "k3d");
+        let helm = find(&report, "helm");
         assert_eq!(
-            (k3d.status, k3d.detail.as_str()),
+            (helm.status, helm.detail.as_str()),
             (CheckStatus::Fail, "not found on PATH")
         );
-        assert_eq!(k3d.fix.as_deref(), Some("mise install"));
+        assert_eq!(helm.fix.as_deref(), Some("mise install"));
+    }
+
+    #[test]
+    fn missing_k3d_names_an_install_that_works_where_the_repository_pins_it_elsewhere() {
+        let mut sys = FakeSystem::healthy();
+        sys.tools.remove("k3d");
+        let k3d = find(&report(&env(), &sys), "k3d").clone();
+        assert_eq!(k3d.status, CheckStatus::Fail);
+        assert!(
+            k3d.fix
+                .as_deref()
+                .is_some_and(|f| f.starts_with("install k3d: mise use -g aqua:k3d-io/k3d@5.9.0")),
+            "{k3d:?}"
+        );
+    }
+
+    #[test]
+    fn the_adopters_tool_versions_are_judged() {
+        let mut sys = FakeSystem::healthy();
+        let found = |line: &str| Tool::Found {
+            path: PathBuf::from("/repo/.mise/bin/x"),
+            version: Ok(line.to_string()),
+        };
+        sys.tools.insert("helm", found("v4.2.0+g2f5a4f1"));
+        sys.tools.insert("skaffold", found("v2.16.0"));
+        let first = report(&env(), &sys);
+        assert!(!first.ok);
+        let versions = find(&first, "versions");
+        assert_eq!(versions.status, CheckStatus::Fail);
+        assert!(versions.detail.contains("helm 4.2.0"), "{versions:?}");
+        sys.tools.insert("skaffold", found("v2.20.0"));
+        assert_eq!(
+            find(&report(&env(), &sys), "versions").status,
+            CheckStatus::Ok
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 mod checks;
 pub mod credentials;
 mod system;
+pub mod versions;
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -775,6 +775,9 @@ fn resolve(base: &str, dir: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
+/// How a fix names the build context option.
+pub const CONTEXT_FIX: &str = "check --context (default: the Dockerfile's directory)";
+
 /// Turn the plan's COPYs into layer files, sources taken from `context`. Every source is
 /// resolved inside the context, symlinks included; one that leads out of it is refused, as
 /// `docker build` refuses it. A directory source in a context with a `.dockerignore` needs an
@@ -782,8 +785,7 @@ fn resolve(base: &str, dir: &str) -> String {
 pub fn layer_files(plan: &Plan, context: &Path, label: &str) -> anyhow::Result<Vec<LayerFile>> {
     let root = Root::open(context).map_err(|e| {
         anyhow!(
-            "opening build context {}: {e}; check --context (default: the Dockerfile's \
-             directory)",
+            "opening build context {}: {e}; {CONTEXT_FIX}",
             context.display()
         )
     })?;
@@ -800,7 +802,7 @@ pub fn layer_files(plan: &Plan, context: &Path, label: &str) -> anyhow::Result<V
                 )
             })?;
             let fix = format!(
-                "stage it at {} or check --context (default: the Dockerfile's directory)",
+                "stage it at {} or {CONTEXT_FIX}",
                 root.display(&rel).display()
             );
             let resolved = root

@@ -246,20 +246,54 @@ impl EngineCli {
 
     /// The one-line outcome of running `args`: the last line the CLI wrote on failure.
     fn run(&self, args: &[String]) -> anyhow::Result<()> {
+        self.run_with(args, &[]).map_err(|(e, _)| e)
+    }
+
+    /// [`EngineCli::run`] with extra environment; on failure also the CLI's whole stderr.
+    fn run_with(
+        &self,
+        args: &[String],
+        env: &[(&str, &str)],
+    ) -> Result<(), (anyhow::Error, String)> {
         let name = self.program.display();
-        let out = self.command(args).output().map_err(|e| {
-            anyhow!("running {name}: {e}; install the docker or podman CLI or drop --engine-prefix")
+        let mut cmd = self.command(args);
+        cmd.envs(env.iter().copied());
+        let out = cmd.output().map_err(|e| {
+            let e = anyhow!(
+                "running {name}: {e}; install the docker or podman CLI or drop --engine-prefix"
+            );
+            (e, String::new())
         })?;
         if out.status.success() {
             return Ok(());
         }
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         let last = stderr
             .lines()
             .rfind(|l| !l.trim().is_empty())
             .unwrap_or("")
             .trim();
-        bail!("{} {} exited {}: {last}", self.name(), args[0], out.status)
+        let e = anyhow!("{} {} exited {}: {last}", self.name(), args[0], out.status);
+        Err((e, stderr))
+    }
+
+    /// `build` with `args`. Docker's CLI with DOCKER_BUILDKIT=1 and no buildx refuses every
+    /// build ("BuildKit is enabled but the buildx component is missing or broken"); an adopter's
+    /// environment may set it (OpenShell's mise [env] does). Its legacy builder can build a
+    /// prefix, which keeps BuildKit-only syntax after its last RUN: one retry with it.
+    fn build(&self, args: &[String]) -> anyhow::Result<()> {
+        match self.run_with(args, &[]) {
+            Ok(()) => Ok(()),
+            Err((_, stderr)) if !self.podman && needs_legacy_builder(&stderr) => {
+                eprintln!(
+                    "DOCKER_BUILDKIT is set but docker has no buildx; building with its legacy \
+                     builder"
+                );
+                self.run_with(args, &[("DOCKER_BUILDKIT", "0")])
+                    .map_err(|(e, _)| e)
+            }
+            Err((e, _)) => Err(e),
+        }
     }
 
     pub fn name(&self) -> &'static str {
@@ -333,7 +367,7 @@ pub fn build_and_push(
         args.push(format!("{k}={v}"));
     }
     args.push(build_context.display().to_string());
-    let built = cli.run(&args);
+    let built = cli.build(&args);
     let _ = fs::remove_dir_all(&work);
     built.map_err(|e| {
         let e = format!("{e:#}");
@@ -370,6 +404,11 @@ pub fn build_and_push(
     Ok(())
 }
 
+/// Whether docker refused a build only because BuildKit was asked for without buildx.
+fn needs_legacy_builder(stderr: &str) -> bool {
+    stderr.contains("BuildKit is enabled but the buildx component is missing or broken")
+}
+
 /// A fresh private directory for the prefix's Dockerfile and empty context.
 fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let nanos = std::time::SystemTime::now()
@@ -385,6 +424,19 @@ fn tempfile_dir() -> anyhow::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_missing_buildx_asks_for_the_legacy_builder() {
+        // docker 28's words (cli/command/image/build.go) with DOCKER_BUILDKIT=1 and no buildx.
+        assert!(needs_legacy_builder(
+            "ERROR: BuildKit is enabled but the buildx component is missing or broken.\n       \
+             Install the buildx component to build images with BuildKit:\n       \
+             https://docs.docker.com/go/buildx/\n"
+        ));
+        assert!(!needs_legacy_builder(
+            "the --chmod option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/"
+        ));
+    }
 
     const SUPERVISOR: &str = "ARG BASE=base:1\n\
         FROM ${BASE}\n\

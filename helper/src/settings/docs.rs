@@ -146,11 +146,11 @@ mod tests {
         let usage = usage();
         assert!(usage.contains("  K8S_DEV_CLUSTER "), "{usage}");
         assert!(
-            usage.contains("  K8S_DEV_REGISTRY_PORT          host port of the registry (5000)\n"),
+            usage.contains("  K8S_DEV_REGISTRY_PORT           host port of the registry (5000)\n"),
             "{usage}"
         );
         assert!(
-            usage.contains("Derived, read-only:\n  K8S_DEV_CLUSTER_CONTEXT"),
+            usage.contains("Derived, read-only:\n  K8S_DEV_KIT_DIR"),
             "{usage}"
         );
     }

@@ -803,6 +803,53 @@ mod tests {
     }
 
     #[test]
+    fn remote_mode_gives_the_gateway_a_cluster_ip_service_not_a_shared_node_port() {
+        assert_eq!(resolve(&[]).get("K8S_DEV_SERVICE_TYPE"), "NodePort");
+        let mut vars = vec![("K8S_DEV_CONTEXT", "shared")];
+        vars.extend(REMOTE_REGISTRY);
+        assert_eq!(resolve(&vars).get("K8S_DEV_SERVICE_TYPE"), "ClusterIP");
+        vars.push(("K8S_DEV_SERVICE_TYPE", "nodeport"));
+        assert_eq!(resolve(&vars).get("K8S_DEV_SERVICE_TYPE"), "NodePort");
+    }
+
+    #[test]
+    fn each_component_builds_for_the_common_target_unless_given_its_own() {
+        let s = resolve(&[]);
+        assert_eq!(s.opt("K8S_DEV_GATEWAY_RUST_TARGET"), None);
+        let s = resolve(&[
+            ("K8S_DEV_RUST_TARGET", "aarch64-unknown-linux-musl"),
+            (
+                "K8S_DEV_GATEWAY_RUST_TARGET",
+                "aarch64-unknown-linux-gnu.2.28",
+            ),
+        ]);
+        assert_eq!(
+            s.get("K8S_DEV_GATEWAY_RUST_TARGET"),
+            "aarch64-unknown-linux-gnu.2.28"
+        );
+        assert_eq!(
+            s.get("K8S_DEV_SUPERVISOR_RUST_TARGET"),
+            "aarch64-unknown-linux-musl"
+        );
+    }
+
+    #[test]
+    fn the_kits_own_files_are_found_in_the_kit_and_the_adopters_in_its_tree() {
+        let s = resolve(&[]);
+        assert_eq!(s.get("K8S_DEV_KIT_DIR"), "/kit");
+        assert_eq!(s.get("K8S_DEV_SKAFFOLD_FILE"), "/kit/skaffold.yaml");
+        assert_eq!(s.get("K8S_DEV_VALUES"), "/kit/deploy/values/dev.yaml");
+        assert_eq!(
+            s.get("K8S_DEV_GATEWAY_DOCKERFILE"),
+            "deploy/docker/Dockerfile.gateway"
+        );
+        assert_eq!(
+            s.get("K8S_DEV_IMAGE_STAGING_DIR"),
+            "deploy/docker/.build/prebuilt-binaries/{arch}"
+        );
+    }
+
+    #[test]
     fn a_kubeconfig_naming_one_file_is_the_default_kubeconfig() {
         let env = Env {
             kubeconfig: Some("/repo/kubeconfig".into()),

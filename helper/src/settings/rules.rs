@@ -57,6 +57,17 @@ pub enum Rule {
     TargetTriple,
     /// A command and plain arguments, split at spaces (`cargo zigbuild`).
     Command,
+    /// A path relative to another directory and inside it: no leading `/`, no `..`; `{arch}`
+    /// stands for BuildKit's TARGETARCH.
+    RelativePath,
+    /// Space-separated `NAME=VALUE` Dockerfile build args (values of plain characters).
+    BuildArgs,
+    /// Cargo feature names, comma- or space-separated; normalised to space-separated.
+    Features,
+    /// Space-separated manifest sources: `http(s)://` URLs, files or directories.
+    Sources,
+    /// A Service type the kit sets: `ClusterIP` or `NodePort` (any case; normalised).
+    ServiceType,
 }
 
 /// Longest value any setting takes; a path beyond this is a mistake, not a path.
@@ -92,6 +103,17 @@ impl Rule {
             Rule::CargoName => "letters, digits, '_' and '-'".into(),
             Rule::TargetTriple => "a target triple such as x86_64-unknown-linux-musl".into(),
             Rule::Command => "a command and plain arguments, e.g. 'cargo zigbuild'".into(),
+            Rule::RelativePath => {
+                "a relative path without '..', e.g. deploy/docker/.build/prebuilt-binaries/{arch}"
+                    .into()
+            }
+            Rule::BuildArgs => {
+                "space-separated NAME=VALUE pairs, e.g. GATEWAY_BASE_IMAGE=mirror.lan/cc:nonroot"
+                    .into()
+            }
+            Rule::Features => "cargo feature names, comma- or space-separated".into(),
+            Rule::Sources => "space-separated http(s):// URLs, files or directories".into(),
+            Rule::ServiceType => "ClusterIP or NodePort".into(),
         }
     }
 
@@ -159,6 +181,15 @@ impl Rule {
                 c.is_ascii_alphanumeric() || "_.-".contains(c)
             }),
             Rule::Command => command(value),
+            Rule::RelativePath => relative_path(value),
+            Rule::BuildArgs => build_args(value),
+            Rule::Features => features(value),
+            Rule::Sources => sources(value),
+            Rule::ServiceType => match value.to_ascii_lowercase().as_str() {
+                "clusterip" => Ok("ClusterIP".into()),
+                "nodeport" => Ok("NodePort".into()),
+                _ => Err(format!("{} is not ClusterIP or NodePort", shown(value))),
+            },
         }
     }
 }
@@ -464,6 +495,93 @@ fn command(value: &str) -> Result<String, String> {
     Ok(words.join(" "))
 }
 
+fn relative_path(value: &str) -> Result<String, String> {
+    non_empty(value, "path")?;
+    if value.starts_with('/') {
+        return Err(format!("{} is absolute", shown(value)));
+    }
+    if value.split('/').any(|c| c == "..") {
+        return Err(format!(
+            "{} leaves its directory through '..'",
+            shown(value)
+        ));
+    }
+    Ok(value.trim_end_matches('/').to_string())
+}
+
+/// A word bash splits off a setting and hands on as one argument: nothing it would expand or
+/// re-split (globs, `$`, quotes, backslashes).
+fn plain_word(word: &str) -> bool {
+    word.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_./:@+=,%~-".contains(c))
+}
+
+fn build_args(value: &str) -> Result<String, String> {
+    let mut pairs = Vec::new();
+    for pair in value.split(' ').filter(|w| !w.is_empty()) {
+        let Some((name, _)) = pair.split_once('=') else {
+            return Err(format!("build arg {} is not NAME=VALUE", shown(pair)));
+        };
+        let name_ok = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !name_ok {
+            return Err(format!("build arg name {} is not valid", shown(name)));
+        }
+        if !plain_word(pair) {
+            return Err(format!(
+                "build arg {} has a character other than letters, digits and _./:@+=,%~-",
+                shown(pair)
+            ));
+        }
+        pairs.push(pair);
+    }
+    if pairs.is_empty() {
+        return Err("no NAME=VALUE pair".into());
+    }
+    Ok(pairs.join(" "))
+}
+
+fn features(value: &str) -> Result<String, String> {
+    let names: Vec<&str> = value.split([',', ' ']).filter(|w| !w.is_empty()).collect();
+    if names.is_empty() {
+        return Err("no feature name".into());
+    }
+    for name in &names {
+        // The tasks prefix each with its package (`pkg/feature`), so a `dep/feature` here
+        // would name a package's dependency's feature twice over.
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-+.".contains(c))
+        {
+            return Err(format!("feature {} is not a feature name", shown(name)));
+        }
+    }
+    Ok(names.join(" "))
+}
+
+fn sources(value: &str) -> Result<String, String> {
+    let items: Vec<&str> = value.split(' ').filter(|w| !w.is_empty()).collect();
+    if items.is_empty() {
+        return Err("no source".into());
+    }
+    for item in &items {
+        if item.starts_with('-') {
+            return Err(format!("{} starts with '-'", shown(item)));
+        }
+        let lower = item.to_ascii_lowercase();
+        if lower.contains("://") {
+            let scheme_ok = lower.starts_with("https://") || lower.starts_with("http://");
+            let chars_ok = item
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_./:@+=,%~-?&#".contains(c));
+            if !(scheme_ok && chars_ok) {
+                return Err(format!("{} is not an http(s):// URL", shown(item)));
+            }
+        }
+    }
+    Ok(items.join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -505,6 +623,11 @@ mod tests {
             Rule::CargoName,
             Rule::TargetTriple,
             Rule::Command,
+            Rule::RelativePath,
+            Rule::BuildArgs,
+            Rule::Features,
+            Rule::Sources,
+            Rule::ServiceType,
         ];
         for rule in rules {
             assert!(err(rule, "a\nb").contains("control character"), "{rule:?}");
@@ -679,6 +802,72 @@ mod tests {
         err(Rule::Network, "k3d net");
         ok(Rule::RegistryName, "openshell-registry");
         err(Rule::RegistryName, "openshell_registry");
+    }
+
+    #[test]
+    fn staging_paths_stay_inside_the_context() {
+        assert_eq!(
+            ok(
+                Rule::RelativePath,
+                "deploy/docker/.build/prebuilt-binaries/{arch}/"
+            ),
+            "deploy/docker/.build/prebuilt-binaries/{arch}"
+        );
+        assert!(err(Rule::RelativePath, "/tmp/x").contains("absolute"));
+        assert!(err(Rule::RelativePath, "a/../../x").contains("'..'"));
+        err(Rule::RelativePath, "");
+    }
+
+    #[test]
+    fn build_args_are_plain_name_value_pairs() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let mirror = format!("GATEWAY_BASE_IMAGE=mirror.lan:5000/cc:nonroot@{digest}");
+        assert_eq!(
+            ok(Rule::BuildArgs, &format!(" {mirror}  X=1 ")),
+            format!("{mirror} X=1")
+        );
+        ok(Rule::BuildArgs, "EMPTY=");
+        for (value, says) in [
+            ("BASE", "not NAME=VALUE"),
+            ("1BASE=x", "name '1BASE'"),
+            ("B-ASE=x", "name 'B-ASE'"),
+            ("BASE=$(id)", "has a character"),
+            ("BASE=a*", "has a character"),
+            ("BASE='a'", "has a character"),
+            ("   ", "no NAME=VALUE"),
+        ] {
+            assert!(err(Rule::BuildArgs, value).contains(says), "{value}");
+        }
+    }
+
+    #[test]
+    fn features_are_names_normalised_to_spaces() {
+        assert_eq!(
+            ok(Rule::Features, "bundled-z3,tls  x_y"),
+            "bundled-z3 tls x_y"
+        );
+        assert!(err(Rule::Features, "dep/feat").contains("not a feature name"));
+        assert!(err(Rule::Features, "a;b").contains("not a feature name"));
+        err(Rule::Features, " , ");
+    }
+
+    #[test]
+    fn sources_are_urls_files_or_directories() {
+        let url = "https://github.com/kubernetes-sigs/agent-sandbox/releases/download/v0.5.0/manifest.yaml";
+        assert_eq!(
+            ok(Rule::Sources, &format!("{url}  deploy/crds ./x.yaml")),
+            format!("{url} deploy/crds ./x.yaml")
+        );
+        assert!(err(Rule::Sources, "ftp://x/y").contains("not an http(s):// URL"));
+        assert!(err(Rule::Sources, "https://x/$(id)").contains("not an http(s):// URL"));
+        assert!(err(Rule::Sources, "a.yaml -f").contains("starts with '-'"));
+    }
+
+    #[test]
+    fn service_types_take_kubernetes_spelling() {
+        assert_eq!(ok(Rule::ServiceType, "nodeport"), "NodePort");
+        assert_eq!(ok(Rule::ServiceType, "ClusterIP"), "ClusterIP");
+        assert!(err(Rule::ServiceType, "LoadBalancer").contains("not ClusterIP or NodePort"));
     }
 
     #[test]

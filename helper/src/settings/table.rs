@@ -308,16 +308,55 @@ pub static TABLE: &[Spec] = &[
     Spec {
         name: "K8S_DEV_CRDS",
         default: Default::Unset { doc: "none" },
-        rule: Rule::Path,
-        help: "CRD file, directory or http(s) URL bootstrap applies and waits for before the chart",
+        rule: Rule::Sources,
+        help: "CRD manifests bootstrap and watch apply first (files, directories or http(s) \
+               URLs, space-separated), waiting until every CRD is Established and every \
+               workload in them (a controller) has rolled out",
         openshell: Some("the Agent Sandbox v0.5.0 release manifest URL"),
     },
     Spec {
+        name: "K8S_DEV_SERVICE_TYPE",
+        // A fixed NodePort is one per cluster: on a shared cluster two users' releases would
+        // collide on it, and nothing maps it to the user's host anyway.
+        default: Default::Derived {
+            doc: "NodePort (K8S_DEV_NODEPORT, behind the load balancer); remote mode: ClusterIP",
+            derive: |ctx| Some(if remote(ctx) { "ClusterIP" } else { "NodePort" }.into()),
+        },
+        rule: Rule::ServiceType,
+        help: "type of the gateway Service the chart gets",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_PULL_SECRET",
+        default: Default::Value("k8s-dev-pull"),
+        rule: Rule::DnsLabel { max: 63 },
+        help: "image pull secret bootstrap and watch make in the release and sandbox \
+               namespaces when you have a login for the registry (remote mode), and hand the \
+               chart",
+        openshell: None,
+    },
+    Spec {
         name: "K8S_DEV_SKAFFOLD_FILE",
-        default: Default::Value("skaffold.yaml"),
+        // The kit's own config takes its paths from the environment, so it runs from any
+        // repository's root; an adopter's own (OpenShell's deploy/helm/openshell/skaffold.yaml)
+        // needs the directory it was written for, K8S_DEV_SKAFFOLD_DIR.
+        default: Default::Derived {
+            doc: "<kit>/skaffold.yaml",
+            derive: |ctx| in_kit(ctx, "skaffold.yaml"),
+        },
         rule: Rule::Path,
-        help: "Skaffold config watch runs",
-        openshell: Some("deploy/helm/openshell/skaffold.yaml"),
+        help: "Skaffold config watch runs (relative to the repository root)",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_SKAFFOLD_DIR",
+        default: Default::Unset {
+            doc: "the repository root",
+        },
+        rule: Rule::Path,
+        help: "directory watch runs Skaffold in, for a config whose relative paths start \
+               there (OpenShell's own: deploy/helm/openshell)",
+        openshell: None,
     },
     Spec {
         name: "K8S_DEV_GATEWAY_PACKAGE",
@@ -342,15 +381,33 @@ pub static TABLE: &[Spec] = &[
     },
     Spec {
         name: "K8S_DEV_GATEWAY_DOCKERFILE",
-        // Transitional, and in the kit: today's sync stages the binary alone as the context.
-        // deploy/docker/Dockerfile.* have OpenShell's shape and take over once sync stages into
-        // its layout (docs/openshell-adoption.md).
-        default: Default::Derived {
-            doc: "<kit>/deploy/docker/staged-binary/Dockerfile.gateway",
-            derive: |ctx| in_kit(ctx, "deploy/docker/staged-binary/Dockerfile.gateway"),
-        },
+        default: Default::Value("deploy/docker/Dockerfile.gateway"),
         rule: Rule::Path,
-        help: "gateway Dockerfile",
+        help: "gateway Dockerfile (relative to the repository root)",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_GATEWAY_BUILD_ARGS",
+        default: Default::Unset { doc: "none" },
+        rule: Rule::BuildArgs,
+        help: "build args of the gateway Dockerfile, e.g. its base from a mirror you can reach",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_GATEWAY_FEATURES",
+        default: Default::Unset { doc: "none" },
+        rule: Rule::Features,
+        help: "cargo features of the gateway package in image builds",
+        openshell: Some("bundled-z3"),
+    },
+    Spec {
+        name: "K8S_DEV_GATEWAY_COMMAND",
+        // The adopter's own runner (OpenShell's tasks/scripts/gateway.sh, the stand-in's
+        // example/scripts/gateway.sh): it knows the gateway's flags and config file.
+        default: Default::Value("mise run gateway -- --driver kubernetes"),
+        rule: Rule::Command,
+        help: "command k8s:dev:gateway runs in the repository root, with KUBECONFIG and the \
+               OPENSHELL_* variables set for the cluster",
         openshell: None,
     },
     Spec {
@@ -386,12 +443,25 @@ pub static TABLE: &[Spec] = &[
     },
     Spec {
         name: "K8S_DEV_SUPERVISOR_DOCKERFILE",
-        default: Default::Derived {
-            doc: "<kit>/deploy/docker/staged-binary/Dockerfile.supervisor",
-            derive: |ctx| in_kit(ctx, "deploy/docker/staged-binary/Dockerfile.supervisor"),
-        },
+        default: Default::Value("deploy/docker/Dockerfile.supervisor"),
         rule: Rule::Path,
-        help: "supervisor Dockerfile",
+        help: "supervisor Dockerfile (relative to the repository root); its steps up to the \
+               last RUN are built by the container engine once, the binary goes on top \
+               without it",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_SUPERVISOR_BUILD_ARGS",
+        default: Default::Unset { doc: "none" },
+        rule: Rule::BuildArgs,
+        help: "build args of the supervisor Dockerfile",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_SUPERVISOR_FEATURES",
+        default: Default::Unset { doc: "none" },
+        rule: Rule::Features,
+        help: "cargo features of the supervisor package in image builds",
         openshell: None,
     },
     Spec {
@@ -412,10 +482,71 @@ pub static TABLE: &[Spec] = &[
         openshell: None,
     },
     Spec {
+        name: "K8S_DEV_GATEWAY_RUST_TARGET",
+        default: Default::Derived {
+            doc: "K8S_DEV_RUST_TARGET",
+            derive: |ctx| ctx.get("K8S_DEV_RUST_TARGET").map(String::from),
+        },
+        rule: Rule::TargetTriple,
+        help: "target triple of the gateway binary (zigbuild's glibc floor: \
+               x86_64-unknown-linux-gnu.2.28)",
+        openshell: Some("x86_64-unknown-linux-gnu.2.28"),
+    },
+    Spec {
+        name: "K8S_DEV_SUPERVISOR_RUST_TARGET",
+        default: Default::Derived {
+            doc: "K8S_DEV_RUST_TARGET",
+            derive: |ctx| ctx.get("K8S_DEV_RUST_TARGET").map(String::from),
+        },
+        rule: Rule::TargetTriple,
+        help: "target triple of the supervisor binary",
+        openshell: Some("x86_64-unknown-linux-musl"),
+    },
+    Spec {
+        name: "K8S_DEV_GATEWAY_LINKAGE",
+        // The stand-in links statically to run FROM scratch; OpenShell's gateway links glibc
+        // dynamically for its distroless cc base, so nothing may force crt-static on it.
+        default: Default::Value("static"),
+        rule: Rule::OneOf(&["static", "dynamic"]),
+        help: "static: glibc targets get +crt-static (musl is static anyway); dynamic: as the \
+               target links by default",
+        openshell: Some("dynamic"),
+    },
+    Spec {
+        name: "K8S_DEV_SUPERVISOR_LINKAGE",
+        default: Default::Value("static"),
+        rule: Rule::OneOf(&["static", "dynamic"]),
+        help: "linkage of the supervisor binary (static: it runs inside any sandbox image)",
+        openshell: None,
+    },
+    Spec {
         name: "K8S_DEV_CARGO_BUILD",
         default: Default::Value("cargo build"),
         rule: Rule::Command,
         help: "command that builds the image binaries (macOS: cargo zigbuild)",
+        openshell: Some("cargo zigbuild"),
+    },
+    Spec {
+        name: "K8S_DEV_CARGO_PROFILE",
+        default: Default::Value("dev"),
+        rule: Rule::CargoName,
+        help: "cargo profile of the image binaries (dev builds into debug/)",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_IMAGE_CONTEXT",
+        default: Default::Value("."),
+        rule: Rule::Path,
+        help: "build context of both Dockerfiles: the repository root, where their COPY \
+               sources start",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_IMAGE_STAGING_DIR",
+        default: Default::Value("deploy/docker/.build/prebuilt-binaries/{arch}"),
+        rule: Rule::RelativePath,
+        help: "where sync puts each binary in the build context, for the Dockerfile's COPY \
+               ({arch}: amd64 or arm64, as BuildKit's TARGETARCH)",
         openshell: None,
     },
     Spec {
@@ -438,7 +569,16 @@ pub static TABLE: &[Spec] = &[
             doc: "none; loopback registries always are",
         },
         rule: Rule::RegistryList,
-        help: "registries image publish reaches over plain HTTP",
+        help: "registries image publish and Skaffold reach over plain HTTP",
+        openshell: None,
+    },
+    Spec {
+        name: "K8S_DEV_REGISTRY_CERTS",
+        default: Default::Unset {
+            doc: "the certs.d directories Docker and Podman read",
+        },
+        rule: Rule::Path,
+        help: "certs.d-style directory of registry CAs (DIR/HOST:PORT/ca.crt) for image publish",
         openshell: None,
     },
     Spec {
@@ -478,6 +618,17 @@ pub static TABLE: &[Spec] = &[
         openshell: None,
     },
     // --- derived, read-only ---------------------------------------------------------------------
+    Spec {
+        name: "K8S_DEV_KIT_DIR",
+        default: Default::Computed {
+            doc: "where the kit is (OpenShell: tools/k8s-dev)",
+            derive: |ctx| ctx.kit_dir.map(|d| d.display().to_string()),
+        },
+        rule: Rule::Path,
+        help: "the kit's directory, whose files (dev values, skaffold.yaml, k3d config) the \
+               tasks pass on",
+        openshell: None,
+    },
     Spec {
         name: "K8S_DEV_CLUSTER_CONTEXT",
         default: Default::Computed {
