@@ -6,9 +6,12 @@
 # containerd 2, runc, CNI bridge) of the real control plane: `sync` publishes the gateway image
 # three ways, a pod runs each on the node and answers /version at its pod address:
 #   helper, zstd layers (the default)   helper, gzip layers   Podman build + push (engine)
+# and (service_answers) a pod of the gateway image behind a ClusterIP and a NodePort Service
+# answers /version from this host through the node's kube-proxy (iptables).
 # Prints PASS/FAIL/SKIP lines.
 #
-# Environment: K8S_DEV_TEST_NODE, K8S_DEV_TEST_NODE_TAINT (tests/support/node.sh up),
+# Environment: K8S_DEV_TEST_NODE, K8S_DEV_TEST_NODE_TAINT, K8S_DEV_TEST_NODE_PROXY,
+# K8S_DEV_NODE_STATE (tests/support/node.sh up),
 # K8S_DEV_TEST_KUBECONFIG (cluster.sh up), K8S_DEV_TEST_REGISTRY, K8S_DEV_TEST_PODMAN_HOST
 # (engines.sh up); missing ones skip, and fail under K8S_DEV_TEST_NO_SKIP=1.
 set -euo pipefail
@@ -50,15 +53,20 @@ POD
   echo "${body}"
 }
 
-test_kit_images_run() {
+# The node's environment, else a skip line naming what is missing and 1.
+node_env() { # test name
   local missing=""
   [[ -n "${K8S_DEV_TEST_NODE:-}" ]] || missing+=" K8S_DEV_TEST_NODE (eval \"\$(tests/support/node.sh up)\")"
   [[ -n "${K8S_DEV_TEST_KUBECONFIG:-}" ]] || missing+=" K8S_DEV_TEST_KUBECONFIG (cluster.sh up)"
   [[ -n "${K8S_DEV_TEST_REGISTRY:-}" && -n "${K8S_DEV_TEST_PODMAN_HOST:-}" ]] || missing+=" K8S_DEV_TEST_REGISTRY/K8S_DEV_TEST_PODMAN_HOST (engines.sh up)"
   if [[ -n "${missing}" ]]; then
-    skip "kit_images_run: not set:${missing}"
-    return 0
+    skip "$1: not set:${missing}"
+    return 1
   fi
+}
+
+test_kit_images_run() {
+  node_env kit_images_run || return 0
   sandbox_setup
   NS="rn-$$"
   kc create namespace "${NS}" >/dev/null
@@ -79,9 +87,78 @@ test_kit_images_run() {
   kc delete namespace "${NS}" --timeout=120s >/dev/null 2>&1 || true
 }
 
+# A GET through a Service address, retried while kube-proxy syncs its rules; the body or the
+# last error.
+get_version() { # host:port
+  local body="" i
+  for ((i = 0; i < 60; i++)); do
+    body="$(curl -fsS -m 2 "http://$1/version" 2>&1)" && break
+    sleep 0.5
+  done
+  echo "${body}"
+}
+
+# What a failed Service check needs to be understood: the endpoints, kube-proxy's last words.
+service_state() { # body
+  [[ "$1" != *'"name":"openshell-gateway"'* ]] || return 0
+  printf ' [endpoints: %s; kube-proxy: %s]' \
+    "$(kc get endpointslices -n "${NS}" -o jsonpath='{range .items[*]}{.metadata.name}={.endpoints[*].addresses} ready={.endpoints[*].conditions.ready} {end}' 2>&1)" \
+    "$(tail -n 2 "${K8S_DEV_NODE_STATE:-/nonexistent}/kube-proxy.log" 2>&1 | tr '\n' ' ')"
+}
+
+test_service_answers() {
+  node_env service_answers || return 0
+  if [[ -z "${K8S_DEV_TEST_NODE_PROXY:-}" ]]; then
+    skip "service_answers: the node runs no kube-proxy: $(cat "${K8S_DEV_NODE_STATE:-/nonexistent}/kube-proxy.reason" 2>/dev/null || echo "K8S_DEV_TEST_NODE_PROXY not set (tests/support/node.sh up)")"
+    return 0
+  fi
+  sandbox_setup
+  NS="rs-$$"
+  kc create namespace "${NS}" >/dev/null
+  export K8S_DEV_REGISTRY="${K8S_DEV_TEST_REGISTRY}" K8S_DEV_STATE_DIR="${SANDBOX}/state"
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${ROOT}/target}"
+  local image="rs-$$-gateway" body cluster_ip node_port base
+  # The supervisor's Dockerfile has RUN steps, which need an engine and a base it can pull.
+  export DOCKER_HOST="${K8S_DEV_TEST_PODMAN_HOST}"
+  base="$(busybox_base "${K8S_DEV_TEST_REGISTRY}")" || { fail "publishing the busybox base"; return 0; }
+  K8S_DEV_SUPERVISOR_BUILD_ARGS="SUPERVISOR_BASE_IMAGE=${base}" K8S_DEV_GATEWAY_IMAGE="${image}" run_task k8s:dev:sync
+  assert_ok "sync publishes the gateway image"
+  body="$(run_on_node gw "${K8S_DEV_TEST_REGISTRY}/${image}:dev")"
+  assert_contains "${body}" '"name":"openshell-gateway"' "the gateway pod runs on the real node"
+  kc label pod gw -n "${NS}" app=rs-gw >/dev/null
+  kc apply -f - >/dev/null <<SVC
+apiVersion: v1
+kind: Service
+metadata: {name: gw, namespace: ${NS}}
+spec:
+  selector: {app: rs-gw}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: gw-np, namespace: ${NS}}
+spec:
+  type: NodePort
+  selector: {app: rs-gw}
+  ports: [{port: 8080, targetPort: 8080}]
+SVC
+  cluster_ip="$(kc get service gw -n "${NS}" -o jsonpath='{.spec.clusterIP}')"
+  node_port="$(kc get service gw-np -n "${NS}" -o jsonpath='{.spec.ports[0].nodePort}')"
+  body="$(get_version "${cluster_ip}:80")"
+  assert_contains "${body}" '"name":"openshell-gateway"' \
+    "the ClusterIP Service ${cluster_ip}:80 answers from the host (kube-proxy DNATs to the pod)$(service_state "${body}")"
+  body="$(get_version "127.0.0.1:${node_port}")"
+  assert_contains "${body}" '"name":"openshell-gateway"' \
+    "the NodePort Service answers on 127.0.0.1:${node_port}$(service_state "${body}")"
+  # A second node on this host (another kubelet) must not kill this one's containers.
+  assert_eq 0 "$(kc get pod gw -n "${NS}" -o jsonpath='{.status.containerStatuses[0].restartCount}')" \
+    "the gateway container was never restarted"
+  kc delete namespace "${NS}" --timeout=120s >/dev/null 2>&1 || true
+}
+
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  DEFAULT_TESTS=(kit_images_run)
+  DEFAULT_TESTS=(kit_images_run service_answers)
   run_tests "$@"
 }
 
