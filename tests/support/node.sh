@@ -15,6 +15,11 @@
 # then empty); `down` removes kube-proxy's chains only when this node's kube-proxy made them.
 # kube-proxy also sets net.ipv4.conf.all.route_localnet=1 (NodePorts on 127.0.0.1).
 #
+# Pods reach the API server, which listens on 127.0.0.1 only, through the `kubernetes` Service:
+# a forwarder on the node's address (tests/support/tcp-forward.py) and an EndpointSlice of that
+# Service naming it (cluster.sh runs no endpoint reconciler), so in-cluster clients (the
+# gateway's kube driver, its /readyz) work.
+#
 # `up` prints each step; when the machine cannot run a node (cgroups, mounts, netfilter), it
 # stops at the step that failed with that component's log tail, so the reason is on record.
 #
@@ -40,10 +45,10 @@ POD_CIDR="${K8S_DEV_NODE_POD_CIDR:-10.244.0.0/24}"
 BRIDGE="${K8S_DEV_NODE_BRIDGE:-k8sdev0}"
 PROXY_LOCK="${K8S_DEV_NODE_PROXY_LOCK:-/run/lock/k8s-dev-kube-proxy.lock}"
 TAINT=k8s-dev.test/real-node=true:NoSchedule
-DAEMONS=(containerd kubelet kube-proxy)
+DAEMONS=(containerd kubelet kube-proxy api-forward)
 
 usage() {
-  sed -n '3,31p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '3,36p' "$0" | sed 's/^# \{0,1\}//'
   echo "Usage: $(basename "$0") up|env|down|status   (up prints the exports, like env)"
 }
 
@@ -262,6 +267,30 @@ cgroup_dirs() {
   done
 }
 
+# The API server for pods: NODE_IP:<port> forwarded to its loopback address, published as the
+# `kubernetes` Service's endpoint (port name https, as the Service's).
+API_SLICE="kubernetes-${NODE}"
+start_api_forward() {
+  local api_port
+  api_port="$(sed -n 's/^API_PORT=//p' "${CLUSTER}/ports.env")"
+  rm -f "${STATE}/api-forward.port"
+  start api-forward python3 "${SCRIPT_DIR}/tcp-forward.py" "${NODE_IP}" "127.0.0.1:${api_port}" \
+    --port-file "${STATE}/api-forward.port"
+  await api-forward 15 test -s "${STATE}/api-forward.port"
+  kubectl --kubeconfig "${CLUSTER}/admin.kubeconfig" apply -f - >/dev/null <<SLICE || die "publishing the API server's endpoint failed; is the control plane up?"
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: ${API_SLICE}
+  namespace: default
+  labels: {kubernetes.io/service-name: kubernetes, endpointslice.kubernetes.io/managed-by: node.sh.k8s-dev.test}
+addressType: IPv4
+endpoints: [{addresses: ["${NODE_IP}"], conditions: {ready: true}}]
+ports: [{name: https, port: $(cat "${STATE}/api-forward.port"), protocol: TCP}]
+SLICE
+  log "API server reachable from pods: kubernetes Service -> ${NODE_IP}:$(cat "${STATE}/api-forward.port") -> 127.0.0.1:${api_port}"
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -285,6 +314,8 @@ cmd_up() {
   k8s_dir="$(tool_dir node)"
   mkdir -p "${STATE}"
   PAUSE="${K8S_DEV_TEST_REGISTRY}/k8s-dev-pause:1"
+  NODE_IP="$(hostname -I | awk '{print $1}')"
+  [[ -n "${NODE_IP}" ]] || die "this host has no IPv4 address (hostname -I); the node needs one for its pods"
   HEALTHZ_PORT="$(free_port)"
   log "step 1/6: pause image ${PAUSE}"
   pause_image
@@ -303,12 +334,13 @@ cmd_up() {
   # pods keep landing on the fake node.
   start kubelet "${k8s_dir}/kubelet" --config "${STATE}/kubelet.yaml" --kubeconfig "${STATE}/node.kubeconfig" \
     --root-dir "${STATE}/kubelet" --cert-dir "${STATE}/kubelet/pki" --hostname-override "${NODE}" \
-    --node-ip "$(hostname -I | awk '{print $1}')" --register-with-taints "${TAINT}"
+    --node-ip "${NODE_IP}" --register-with-taints "${TAINT}"
   await kubelet 60 curl -fsS "http://127.0.0.1:${HEALTHZ_PORT}/healthz"
   log "step 5/6: node ${NODE} Ready"
   await kubelet 120 node_ready
-  log "step 6/6: kube-proxy (iptables, lock ${PROXY_LOCK})"
+  log "step 6/6: kube-proxy (iptables, lock ${PROXY_LOCK}) and the API server for pods"
   start_proxy "${k8s_dir}/kube-proxy"
+  start_api_forward
   log "node ${NODE} is Ready (state ${STATE})"
   cmd_env
 }
@@ -331,6 +363,7 @@ cmd_down() {
   if daemon_alive "${STATE}/kubelet.pid" && [[ -f "${CLUSTER}/admin.kubeconfig" ]]; then
     kubectl --kubeconfig "${CLUSTER}/admin.kubeconfig" delete pods --all-namespaces --field-selector "spec.nodeName=${NODE}" \
       --timeout=60s >/dev/null 2>&1 || true
+    kubectl --kubeconfig "${CLUSTER}/admin.kubeconfig" delete endpointslice "${API_SLICE}" -n default --ignore-not-found >/dev/null 2>&1 || true
     kubectl --kubeconfig "${CLUSTER}/admin.kubeconfig" delete node "${NODE}" --timeout=30s >/dev/null 2>&1 || true
   fi
   for ((i = ${#DAEMONS[@]} - 1; i >= 0; i--)); do

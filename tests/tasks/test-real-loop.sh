@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# SPDX-FileCopyrightText: Copyright (c) 2026 k8s-dev contributors
+# SPDX-License-Identifier: Apache-2.0
+#
+# The inner loop for real, on the real node of tests/support/node.sh (kubelet, containerd 2,
+# runc, CNI bridge, kube-proxy) of the real control plane (tests/support/cluster.sh), in remote
+# mode (K8S_DEV_CONTEXT) through real mise, helm and kubectl:
+#   node_loop  bootstrap publishes the stand-in's images and installs the chart with the gateway
+#              pinned to the real node (a values file of this test: nodeSelector and toleration;
+#              the chart's defaults stay as they are); its pod pulls from the registry, gets
+#              Ready (its /readyz lists pods through the `kubernetes` Service) and answers
+#              /version on its NodePort from this host. Then a one-line change of the version
+#              string, `sync` (publish) and `bootstrap` with K8S_DEV_SKIP_SYNC=1 (roll out what
+#              sync published) replace the pod, and the NodePort serves the new version. Prints
+#              the seconds of each step and of edit -> serving.
+# The change is made in a copy of the workspace (never in this tree), built into its own
+# target directory (K8S_DEV_TEST_LOOP_TARGET_DIR), so the tree's binaries stay as they are.
+# Prints PASS/FAIL/SKIP lines.
+#
+# Environment: K8S_DEV_TEST_NODE, K8S_DEV_TEST_NODE_TAINT, K8S_DEV_TEST_NODE_PROXY,
+# K8S_DEV_NODE_STATE (tests/support/node.sh up), K8S_DEV_TEST_KUBECONFIG, K8S_DEV_TEST_CONTEXT
+# (cluster.sh up), K8S_DEV_TEST_REGISTRY, K8S_DEV_TEST_PODMAN_HOST (engines.sh up); missing
+# ones skip, and fail under K8S_DEV_TEST_NO_SKIP=1.
+#   K8S_DEV_TEST_LOOP_TARGET_DIR  cargo target directory of the copy (default:
+#                                 $CARGO_TARGET_DIR, else <repo>/target, + /k8s-dev-real-loop)
+set -euo pipefail
+
+# shellcheck source=SCRIPTDIR/testing.sh
+source "$(dirname "${BASH_SOURCE[0]}")/testing.sh"
+
+usage() {
+  echo "Usage: $(basename "$0") [test-name...]   (default: all; see DEFAULT_TESTS)"
+}
+
+# The line of the stand-in's version that the test changes, and what it becomes.
+VERSION_FILE=example/gateway/src/version.rs
+VERSION_LINE='    version: env!("CARGO_PKG_VERSION"),'
+
+kc() { kubectl --context "${K8S_DEV_CONTEXT}" "$@"; }
+
+# The real node and control plane, else a skip line naming what is missing and 1.
+loop_env() { # test name
+  local missing=""
+  [[ -n "${K8S_DEV_TEST_NODE:-}" ]] || missing+=" K8S_DEV_TEST_NODE (eval \"\$(tests/support/node.sh up)\")"
+  [[ -n "${K8S_DEV_TEST_KUBECONFIG:-}" && -n "${K8S_DEV_TEST_CONTEXT:-}" ]] \
+    || missing+=" K8S_DEV_TEST_KUBECONFIG/K8S_DEV_TEST_CONTEXT (eval \"\$(tests/support/cluster.sh up)\")"
+  [[ -n "${K8S_DEV_TEST_REGISTRY:-}" && -n "${K8S_DEV_TEST_PODMAN_HOST:-}" ]] \
+    || missing+=" K8S_DEV_TEST_REGISTRY/K8S_DEV_TEST_PODMAN_HOST (eval \"\$(tests/support/engines.sh up)\")"
+  if [[ -n "${missing}" ]]; then
+    skip "$1: not set:${missing}"
+    return 1
+  fi
+  if [[ -z "${K8S_DEV_TEST_NODE_PROXY:-}" ]]; then
+    skip "$1: the node runs no kube-proxy, so no NodePort answers: $(cat "${K8S_DEV_NODE_STATE:-/nonexistent}/kube-proxy.reason" 2>/dev/null || echo "K8S_DEV_TEST_NODE_PROXY not set (tests/support/node.sh up)")"
+    return 1
+  fi
+}
+
+# The sandbox in remote mode against the harness, real helm and kubectl first on PATH (the
+# recording fakes taken off it), the tasks run from a copy of the workspace.
+loop_sandbox() {
+  export K8S_DEV_TOOLS_CACHE="${K8S_DEV_TOOLS_CACHE:-${HOME}/.cache/k8s-dev-tools}"
+  local target="${K8S_DEV_TEST_LOOP_TARGET_DIR:-${CARGO_TARGET_DIR:-${ROOT}/target}/k8s-dev-real-loop}"
+  sandbox_setup
+  local path="" dir tool
+  while read -r -d: dir; do
+    [[ "${dir}" == "${ROOT}/tests/fakes" ]] || path+="${dir}:"
+  done <<<"${PATH}:"
+  export PATH="${path%:}"
+  eval "$("${ROOT}/tests/support/tools.sh" env helm kubectl 2>/dev/null)"
+  for tool in helm kubectl; do
+    command -v "${tool}" >/dev/null 2>&1 || { fail "node_loop: ${tool} not found; run: tests/support/tools.sh build ${tool}"; return 1; }
+  done
+  TASK_DIR="${SANDBOX}/ws"
+  mkdir -p "${TASK_DIR}"
+  tar -C "${ROOT}" --exclude=./target --exclude=./.git --exclude=./.cache -cf - . | tar -C "${TASK_DIR}" -xf -
+  export MISE_TRUSTED_CONFIG_PATHS="${ROOT}:${TASK_DIR}" CARGO_TARGET_DIR="${target}"
+  export KUBECONFIG="${SANDBOX}/kubeconfig"
+  (umask 077 && cp "${K8S_DEV_TEST_KUBECONFIG}" "${KUBECONFIG}")
+  export K8S_DEV_CONTEXT="${K8S_DEV_TEST_CONTEXT}"
+  export K8S_DEV_REGISTRY="${K8S_DEV_TEST_REGISTRY}" K8S_DEV_REGISTRY_PULL="${K8S_DEV_TEST_REGISTRY}"
+  export K8S_DEV_NAMESPACE="rl-$$-${RANDOM}"
+  export K8S_DEV_SANDBOX_NAMESPACE="${K8S_DEV_NAMESPACE}"
+  export K8S_DEV_GATEWAY_IMAGE="rl-$$-gateway" K8S_DEV_SUPERVISOR_IMAGE="rl-$$-supervisor"
+  export K8S_DEV_STATE_DIR="${SANDBOX}/state"
+  # Cold: the first build of the copy's target directory, the first pull of the images.
+  export K8S_DEV_TIMEOUT=300s
+  # The supervisor's Dockerfile has RUN steps: an engine builds them, from a base it can pull.
+  export DOCKER_HOST="${K8S_DEV_TEST_PODMAN_HOST}"
+  local base
+  base="$(busybox_base "${K8S_DEV_TEST_REGISTRY}")" || { fail "node_loop: publishing the busybox base"; return 1; }
+  export K8S_DEV_SUPERVISOR_BUILD_ARGS="SUPERVISOR_BASE_IMAGE=${base}"
+  # A node port of this test's own: node ports are cluster-wide.
+  export K8S_DEV_SERVICE_TYPE=NodePort K8S_DEV_NODEPORT=$((30000 + RANDOM % 2768))
+  trap loop_cleanup EXIT
+}
+
+loop_cleanup() {
+  [[ -z "${K8S_DEV_NAMESPACE:-}" ]] \
+    || kc delete namespace "${K8S_DEV_NAMESPACE}" --ignore-not-found --timeout=120s >/dev/null 2>&1 || true
+  sandbox_cleanup
+}
+
+# The dev values, plus the gateway pinned to the real node (tainted so that only pods asking
+# for it run there).
+node_values() {
+  local file="${SANDBOX}/values-node.yaml"
+  {
+    cat "${ROOT}/deploy/values/dev.yaml"
+    printf 'nodeSelector:\n  kubernetes.io/hostname: "%s"\n' "${K8S_DEV_TEST_NODE}"
+    printf 'tolerations:\n  - {key: "%s", operator: Exists, effect: NoSchedule}\n' "${K8S_DEV_TEST_NODE_TAINT%%=*}"
+  } >"${file}"
+  echo "${file}"
+}
+
+# The gateway's /version on its NodePort, once it reports VERSION (bounded), else the last answer.
+await_version() { # version, seconds
+  local body="" deadline=$((SECONDS + $2))
+  while ((SECONDS < deadline)); do
+    body="$(curl -fsS -m 2 "http://127.0.0.1:${K8S_DEV_NODEPORT}/version" 2>&1)" || true
+    [[ "${body}" == *"\"version\":\"$1\""* ]] && break
+    sleep 0.2
+  done
+  echo "${body}"
+}
+
+gateway_pod() { # field (jsonpath)
+  kc get pod openshell-0 -n "${K8S_DEV_NAMESPACE}" -o jsonpath="$1" 2>/dev/null
+}
+
+# Where a pod that did not come up stands: its phase, conditions and container states.
+pod_state() {
+  echo " [pod: $(gateway_pod '{.spec.nodeName} {.status.phase} {.status.containerStatuses[0].state} {.status.containerStatuses[0].lastState}')]"
+}
+
+now_ms() { date +%s%3N; }
+seconds_since() { # start ms
+  local ms=$(($(now_ms) - $1))
+  printf '%d.%03d' $((ms / 1000)) $((ms % 1000))
+}
+
+test_node_loop() {
+  loop_env node_loop || return 0
+  loop_sandbox || return 0
+  local version new_version body t0 t uid image
+  # The workspace's version, which the stand-in's crates inherit.
+  version="$(sed -n '/^\[workspace.package\]/,/^\[/ s/^version = "\([^"]*\)"/\1/p' "${TASK_DIR}/Cargo.toml")"
+  K8S_DEV_VALUES="$(node_values)"
+  export K8S_DEV_VALUES
+
+  t0="$(now_ms)"
+  run_task k8s:dev:bootstrap
+  assert_ok "bootstrap (sync, helm install, rollout wait) with the gateway on the real node"
+  echo "timing: first bootstrap $(seconds_since "${t0}") s (cargo build of the copy included)"
+  assert_eq "${K8S_DEV_TEST_NODE} True" "$(gateway_pod '{.spec.nodeName} {.status.conditions[?(@.type=="Ready")].status}')" \
+    "the gateway pod runs on the real node and is Ready (its /readyz reaches the API server)$(pod_state)"
+  image="$(gateway_pod '{.status.containerStatuses[0].imageID}')"
+  assert_contains "${image}" "${K8S_DEV_TEST_REGISTRY}/${K8S_DEV_GATEWAY_IMAGE}@sha256:" \
+    "containerd pulled the gateway image from the registry"
+  body="$(await_version "${version}" 30)"
+  assert_contains "${body}" "\"name\":\"openshell-gateway\",\"version\":\"${version}\"" \
+    "the gateway answers /version on NodePort ${K8S_DEV_NODEPORT} from this host"
+  uid="$(gateway_pod '{.metadata.uid}')"
+
+  # The one-line change a developer makes, in the copy.
+  new_version="${version}-loop-$$"
+  t0="$(now_ms)"
+  sed -i "s|^${VERSION_LINE}\$|    version: \"${new_version}\",|" "${TASK_DIR}/${VERSION_FILE}"
+  if ! grep -qF "version: \"${new_version}\"," "${TASK_DIR}/${VERSION_FILE}"; then
+    fail "no line '${VERSION_LINE}' in ${VERSION_FILE} to change; update VERSION_LINE in $0"
+    return 0
+  fi
+  t="$(now_ms)"
+  run_task k8s:dev:sync
+  assert_ok "sync publishes the changed gateway"
+  echo "timing: sync $(seconds_since "${t}") s"
+  t="$(now_ms)"
+  K8S_DEV_SKIP_SYNC=1 run_task k8s:dev:bootstrap
+  assert_ok "bootstrap rolls out what sync published"
+  echo "timing: rollout (bootstrap, K8S_DEV_SKIP_SYNC=1) $(seconds_since "${t}") s"
+  t="$(now_ms)"
+  body="$(await_version "${new_version}" 60)"
+  assert_contains "${body}" "\"version\":\"${new_version}\"" "the NodePort serves the new version"
+  echo "timing: rollout -> NodePort serving $(seconds_since "${t}") s; edit -> serving $(seconds_since "${t0}") s"
+  assert_eq "1" "$([[ -n "${uid}" && "$(gateway_pod '{.metadata.uid}')" != "${uid}" ]] && echo 1 || echo 0)" \
+    "a new gateway pod serves it$(pod_state)"
+}
+
+main() {
+  case "${1:-}" in -h | --help) usage; return 0 ;; esac
+  DEFAULT_TESTS=(node_loop)
+  run_tests "$@"
+}
+
+main "$@"
