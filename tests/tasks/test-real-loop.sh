@@ -74,6 +74,9 @@ loop_sandbox() {
   TASK_DIR="${SANDBOX}/ws"
   mkdir -p "${TASK_DIR}"
   tar -C "${ROOT}" --exclude=./target --exclude=./.git --exclude=./.cache -cf - . | tar -C "${TASK_DIR}" -xf -
+  # The copy keeps the tree's mtimes, and the target directory last built this file changed
+  # (the previous run): newer than that build, cargo rebuilds it instead of reusing that binary.
+  touch "${TASK_DIR}/${VERSION_FILE}"
   export MISE_TRUSTED_CONFIG_PATHS="${ROOT}:${TASK_DIR}" CARGO_TARGET_DIR="${target}"
   export KUBECONFIG="${SANDBOX}/kubeconfig"
   (umask 077 && cp "${K8S_DEV_TEST_KUBECONFIG}" "${KUBECONFIG}")
