@@ -177,6 +177,8 @@ write_pki() {
   issue_cert admin "/O=system:masters/CN=kubernetes-admin" "${client}"
   issue_cert controller-manager "/CN=system:kube-controller-manager" "${client}"
   issue_cert scheduler "/CN=system:kube-scheduler" "${client}"
+  # The API server's client certificate at kubelets (kubectl logs/exec of a real node's pods).
+  issue_cert kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "${client}"
   # Signs and verifies service-account tokens.
   new_key "${PKI}/sa.key"
   openssl pkey -in "${PKI}/sa.key" -pubout -out "${PKI}/sa.pub" 2>/dev/null
@@ -250,7 +252,12 @@ command_of() { # component
         --client-ca-file "${PKI}/ca.crt" --authorization-mode "Node,RBAC" --allow-privileged
         --service-account-issuer https://kubernetes.default.svc.cluster.local
         --service-account-key-file "${PKI}/sa.pub" --service-account-signing-key-file "${PKI}/sa.key"
-        --service-cluster-ip-range "${SERVICE_CIDR}" --profiling=false)
+        --service-cluster-ip-range "${SERVICE_CIDR}" --profiling=false
+        # A real node (tests/support/node.sh) is reached at its address: its name resolves nowhere.
+        --kubelet-preferred-address-types "InternalIP,Hostname")
+      if [[ -f "${PKI}/kubelet-client.crt" ]]; then
+        COMMAND+=(--kubelet-client-certificate "${PKI}/kubelet-client.crt" --kubelet-client-key "${PKI}/kubelet-client.key")
+      fi
       ;;
     kube-controller-manager)
       kc="${STATE}/controller-manager.kubeconfig"

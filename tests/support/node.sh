@@ -170,7 +170,8 @@ cgroupDriver: cgroupfs
 containerRuntimeEndpoint: unix://${STATE}/containerd.sock
 failSwapOn: false
 failCgroupV1: false
-address: 127.0.0.1
+# The API server reaches the kubelet at the node's address (kubectl logs, exec).
+address: ${NODE_IP}
 port: $(free_port)
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1

@@ -150,6 +150,8 @@ SVC
   body="$(get_version "127.0.0.1:${node_port}")"
   assert_contains "${body}" '"name":"openshell-gateway"' \
     "the NodePort Service answers on 127.0.0.1:${node_port}$(service_state "${body}")"
+  assert_contains "$(kc logs gw -n "${NS}" 2>&1)" "listening: api http://0.0.0.0:8080" \
+    "kubectl logs reaches the kubelet (the API server dials the node's address)"
   # A second node on this host (another kubelet) must not kill this one's containers.
   assert_eq 0 "$(kc get pod gw -n "${NS}" -o jsonpath='{.status.containerStatuses[0].restartCount}')" \
     "the gateway container was never restarted"
