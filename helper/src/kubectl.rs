@@ -129,6 +129,14 @@ impl Kubectl {
         parse_json(&self.run(&["get", "nodes", "-o", "json"], left)?)
     }
 
+    /// `kubectl get pods -o json` in `namespace`, parsed.
+    pub fn pods(&self, namespace: &str, left: Duration) -> Result<Value, String> {
+        parse_json(&self.run(
+            &["get", "pods", "--namespace", namespace, "-o", "json"],
+            left,
+        )?)
+    }
+
     /// The namespace `name` as JSON, `None` when it does not exist (a list filtered by name:
     /// no error text to tell apart from a failure).
     pub fn namespace(&self, name: &str, left: Duration) -> Result<Option<Value>, String> {

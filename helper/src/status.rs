@@ -19,6 +19,8 @@ pub struct StatusReport {
     pub provider: Provider,
     pub cluster: ClusterView,
     pub nodes: Vec<NodeView>,
+    /// Pods of the release and sandbox namespaces; each that does not run says why.
+    pub pods: Vec<PodView>,
     pub registry: RegistryView,
     pub kubeconfig: KubeconfigView,
     pub engine: EngineView,
@@ -40,6 +42,17 @@ pub struct ClusterView {
 pub struct NodeView {
     pub name: String,
     pub ready: bool,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct PodView {
+    pub namespace: String,
+    pub name: String,
+    pub phase: String,
+    pub ready: bool,
+    /// Why a container does not run: its waiting or terminated reason and message, e.g.
+    /// `ErrImagePull: failed to pull and unpack image …` (init containers first).
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -98,6 +111,49 @@ pub fn node_views(list: &Value) -> Vec<NodeView> {
         .collect()
 }
 
+/// Pods from `kubectl get pods -o json`: phase, readiness, and the first container (init
+/// containers first) that waits or has ended with an error, as `reason: message`.
+pub fn pod_views(list: &Value) -> Vec<PodView> {
+    let items = list["items"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    items
+        .iter()
+        .map(|pod| {
+            let statuses = ["initContainerStatuses", "containerStatuses"]
+                .iter()
+                .filter_map(|key| pod["status"][key].as_array())
+                .flatten();
+            let reason = statuses
+                .filter_map(|c| {
+                    let state = &c["state"];
+                    let why = match (&state["waiting"], &state["terminated"]) {
+                        (w, _) if w.is_object() => w,
+                        (_, t) if t.is_object() && t["exitCode"].as_i64() != Some(0) => t,
+                        _ => return None,
+                    };
+                    let reason = why["reason"].as_str().unwrap_or("Unknown");
+                    Some(match why["message"].as_str() {
+                        Some(message) if !message.is_empty() => format!("{reason}: {message}"),
+                        _ => reason.to_string(),
+                    })
+                })
+                .next();
+            PodView {
+                namespace: pod["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .into(),
+                name: name_of(pod).to_string(),
+                phase: pod["status"]["phase"].as_str().unwrap_or("Unknown").into(),
+                ready: condition(pod, "Ready").map(|(s, _)| s) == Some("True"),
+                reason,
+            }
+        })
+        .collect()
+}
+
 /// `0600`-style text of permission bits.
 pub fn mode_string(mode: u32) -> String {
     format!("{:04o}", mode & 0o7777)
@@ -131,6 +187,14 @@ impl StatusReport {
                 .map(|n| format!("{} {}", n.name, if n.ready { "Ready" } else { "NotReady" }))
                 .collect();
             out += &format!("  Nodes: {}\n", nodes.join(", "));
+        }
+        for p in &self.pods {
+            let state = if p.ready { "Ready" } else { p.phase.as_str() };
+            out += &format!("  Pod: {}/{} {state}", p.namespace, p.name);
+            if let Some(reason) = &p.reason {
+                out += &format!(" ({reason})");
+            }
+            out += "\n";
         }
         let r = &self.registry;
         out += &format!(
@@ -214,6 +278,40 @@ mod tests {
     }
 
     #[test]
+    fn pod_views_say_why_a_container_does_not_run() {
+        let list = json!({"items": [
+            {"metadata": {"name": "gw", "namespace": "ns"},
+             "status": {"phase": "Pending", "containerStatuses": [
+                {"state": {"waiting": {"reason": "ErrImagePull", "message": "failed to pull: connection refused"}}}]}},
+            {"metadata": {"name": "sb", "namespace": "ns"},
+             "status": {"phase": "Pending",
+                "initContainerStatuses": [{"state": {"terminated": {"reason": "Error", "exitCode": 1}}}],
+                "containerStatuses": [{"state": {"waiting": {"reason": "PodInitializing"}}}]}},
+            {"metadata": {"name": "ok", "namespace": "ns"},
+             "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+                "initContainerStatuses": [{"state": {"terminated": {"reason": "Completed", "exitCode": 0}}}],
+                "containerStatuses": [{"state": {"running": {}}}]}}
+        ]});
+        let reasons: Vec<_> = pod_views(&list)
+            .into_iter()
+            .map(|p| (p.name, p.phase, p.ready, p.reason))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                (
+                    "gw".into(),
+                    "Pending".into(),
+                    false,
+                    Some("ErrImagePull: failed to pull: connection refused".into())
+                ),
+                ("sb".into(), "Pending".into(), false, Some("Error".into())),
+                ("ok".into(), "Running".into(), true, None),
+            ]
+        );
+    }
+
+    #[test]
     fn mode_string_is_four_octal_digits() {
         assert_eq!(mode_string(0o100600), "0600");
         assert_eq!(mode_string(0o644), "0644");
@@ -236,6 +334,24 @@ mod tests {
                 name: "k3d-dev-server-0".into(),
                 ready: true,
             }],
+            pods: vec![
+                PodView {
+                    namespace: "openshell".into(),
+                    name: "openshell-0".into(),
+                    phase: "Pending".into(),
+                    ready: false,
+                    reason: Some(
+                        "ImagePullBackOff: Back-off pulling image \"reg:5000/gw:dev\"".into(),
+                    ),
+                },
+                PodView {
+                    namespace: "openshell".into(),
+                    name: "sandbox".into(),
+                    phase: "Running".into(),
+                    ready: true,
+                    reason: None,
+                },
+            ],
             registry: RegistryView {
                 name: "reg".into(),
                 state: "running".into(),
@@ -269,6 +385,8 @@ mod tests {
              \x20 Cluster: dev (running, servers 1/1, agents 1/1)\n\
              \x20 Context: k3d-dev\n\
              \x20 Nodes: k3d-dev-server-0 Ready\n\
+             \x20 Pod: openshell/openshell-0 Pending (ImagePullBackOff: Back-off pulling image \"reg:5000/gw:dev\")\n\
+             \x20 Pod: openshell/sandbox Ready\n\
              \x20 Registry: reg (running; push localhost:5000, pull reg:5000)\n\
              \x20 Kubeconfig: /h/.kube/k3d-dev.yaml (0600)\n\
              \x20 Default kubeconfig: /h/.kube/config (has the context; current-context k3d-dev)\n\
@@ -302,6 +420,7 @@ mod tests {
                     error: None,
                 },
                 nodes: Vec::new(),
+                pods: Vec::new(),
                 registry: RegistryView {
                     name: "reg".into(),
                     state: "external".into(),

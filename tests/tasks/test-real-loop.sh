@@ -13,6 +13,9 @@
 #              string, `sync` (publish) and `bootstrap` with K8S_DEV_SKIP_SYNC=1 (roll out what
 #              sync published) replace the pod, and the NodePort serves the new version. Prints
 #              the seconds of each step and of edit -> serving.
+#   pull_fault the registry the node pulls from (a forwarder to the engines' registry) killed
+#              while containerd pulls the gateway image: bootstrap fails, and `status` (text and
+#              --json) shows the pod's ErrImagePull/ImagePullBackOff reason naming the registry.
 # The change is made in a copy of the workspace (never in this tree), built into its own
 # target directory (K8S_DEV_TEST_LOOP_TARGET_DIR), so the tree's binaries stay as they are.
 # Prints PASS/FAIL/SKIP lines.
@@ -189,9 +192,69 @@ test_node_loop() {
     "a new gateway pod serves it$(pod_state)"
 }
 
+# Whether something holds a TCP connection to 127.0.0.1:PORT (containerd pulling through it).
+connected_to() { # port
+  ss -Htn state established "( dport = :$1 )" 2>/dev/null | grep -q .
+}
+
+test_pull_fault() {
+  loop_env pull_fault || return 0
+  loop_sandbox || return 0
+  if [[ -z "${K8S_DEV_NODE_STATE:-}" || ! -d "${K8S_DEV_NODE_STATE}/certs.d" ]]; then
+    skip "pull_fault: K8S_DEV_NODE_STATE does not name the node's state (tests/support/node.sh env)"
+    return 0
+  fi
+  # The registry the node pulls from, killable without harming the engines' registry: a
+  # forwarder to it whose connections wait 2 s, so the kill lands while containerd pulls.
+  local log="${SANDBOX}/forward.log" fwd port pull certs bootstrap i rc=0
+  start_background forward "${ROOT}" "${log}" python3 "${ROOT}/tests/support/tcp-forward.py" 127.0.0.1 \
+    "${K8S_DEV_TEST_REGISTRY}" --delay 2 --port-file "${SANDBOX}/forward.port"
+  fwd="${BG_PID}"
+  await_line "${log}" "^listening on" 10 || { fail "pull_fault: the forwarder did not start: $(cat "${log}")"; return 0; }
+  port="$(cat "${SANDBOX}/forward.port")"
+  pull="127.0.0.1:${port}"
+  # containerd reads the hosts of a registry at each pull: plain HTTP, as for the real one.
+  certs="${K8S_DEV_NODE_STATE}/certs.d/${pull}"
+  mkdir -p "${certs}"
+  printf 'server = "http://%s"\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' "${pull}" "${pull}" >"${certs}/hosts.toml"
+  K8S_DEV_VALUES="$(node_values)"
+  export K8S_DEV_VALUES K8S_DEV_REGISTRY_PULL="${pull}" K8S_DEV_TIMEOUT=30s
+  start_background bootstrap "${TASK_DIR}" "${SANDBOX}/bootstrap.log" mise run -q k8s:dev:bootstrap
+  bootstrap="${BG_PID}"
+  for ((i = 0; i < 3000; i++)); do
+    connected_to "${port}" && break
+    kill -0 "${bootstrap}" 2>/dev/null || break
+    sleep 0.1
+  done
+  if connected_to "${port}"; then
+    pass "the node pulls the gateway image through the registry at ${pull}"
+  else
+    fail "the node never pulled through ${pull}: $(tail -n 5 "${SANDBOX}/bootstrap.log")$(pod_state)"
+  fi
+  kill -TERM -- "-${fwd}" 2>/dev/null || true
+  wait "${bootstrap}" || rc=$?
+  assert_eq 1 "$((rc != 0))" "bootstrap fails when the registry is gone mid-pull (exit ${rc})"
+  run_task k8s:dev:status --json
+  assert_ok "status --json"
+  local reason
+  reason="$(python3 -c '
+import json, sys
+pods = [p for p in json.loads(sys.argv[1])["pods"] if p["name"] == "openshell-0"]
+print(pods[0]["reason"] if pods else "no pod openshell-0")' "${OUT}" 2>&1)"
+  assert_contains "${reason}" "${pull}" "status --json names the registry the pull failed at: ${reason}"
+  if [[ "${reason}" == ErrImagePull:* || "${reason}" == ImagePullBackOff:* ]]; then
+    pass "status --json gives the pod's image pull reason"
+  else
+    fail "status --json gives the pod's image pull reason: want ErrImagePull or ImagePullBackOff, got [${reason}]"
+  fi
+  run_task k8s:dev:status
+  assert_contains "${OUT}" "Pod: ${K8S_DEV_NAMESPACE}/openshell-0 Pending (" "status shows the pod waiting, and why"
+  rm -rf "${certs}"
+}
+
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  DEFAULT_TESTS=(node_loop)
+  DEFAULT_TESTS=(node_loop pull_fault)
   run_tests "$@"
 }
 

@@ -15,8 +15,8 @@ use crate::plan::Mirrors;
 use crate::provider::Provider;
 use crate::settings::Settings;
 use crate::status::{
-    ClusterView, EngineView, KubeconfigView, NodeView, RegistryView, StatusReport, mode_string,
-    node_views,
+    ClusterView, EngineView, KubeconfigView, NodeView, PodView, RegistryView, StatusReport,
+    mode_string, node_views, pod_views,
 };
 
 /// How long one kubectl call of status may take: status reports, it does not wait.
@@ -115,13 +115,19 @@ fn local(env: &Env, s: &Settings, engine: &Result<EngineInUse>) -> StatusReport 
             ("unknown".into(), None)
         }
     };
-    let nodes = match cluster.state.as_str() {
-        "running" | "partial" if file.is_file() => nodes_of(Some(file.clone()), &context)
-            .unwrap_or_else(|err| {
+    let (nodes, pods) = match cluster.state.as_str() {
+        "running" | "partial" if file.is_file() => {
+            let nodes = nodes_of(Some(file.clone()), &context).unwrap_or_else(|err| {
                 cluster.error = Some(err);
                 Vec::new()
-            }),
-        _ => Vec::new(),
+            });
+            let pods = pods_of(s, Some(file.clone()), &context).unwrap_or_else(|err| {
+                cluster.error.get_or_insert(err);
+                Vec::new()
+            });
+            (nodes, pods)
+        }
+        _ => (Vec::new(), Vec::new()),
     };
     let mut registry = registry_view(s, &registry_state);
     registry.mirrors = mirrors;
@@ -130,6 +136,7 @@ fn local(env: &Env, s: &Settings, engine: &Result<EngineInUse>) -> StatusReport 
         provider,
         cluster,
         nodes,
+        pods,
         registry,
         kubeconfig: kubeconfig_view(s, Some(file), &context),
         engine: engine_view(engine),
@@ -138,9 +145,12 @@ fn local(env: &Env, s: &Settings, engine: &Result<EngineInUse>) -> StatusReport 
 
 fn remote(s: &Settings, engine: &Result<EngineInUse>) -> StatusReport {
     let context = s.get("K8S_DEV_CONTEXT").to_string();
-    let (state, nodes, error) = match nodes_of(None, &context) {
-        Ok(nodes) => ("reachable", nodes, None),
-        Err(err) => ("unreachable", Vec::new(), Some(err)),
+    let (state, nodes, pods, error) = match nodes_of(None, &context) {
+        Ok(nodes) => match pods_of(s, None, &context) {
+            Ok(pods) => ("reachable", nodes, pods, None),
+            Err(err) => ("reachable", nodes, Vec::new(), Some(err)),
+        },
+        Err(err) => ("unreachable", Vec::new(), Vec::new(), Some(err)),
     };
     StatusReport {
         mode: "remote",
@@ -154,6 +164,7 @@ fn remote(s: &Settings, engine: &Result<EngineInUse>) -> StatusReport {
             error,
         },
         nodes,
+        pods,
         registry: registry_view(s, "external"),
         kubeconfig: kubeconfig_view(s, None, &context),
         engine: engine_view(engine),
@@ -164,6 +175,25 @@ fn nodes_of(kubeconfig: Option<PathBuf>, context: &str) -> Result<Vec<NodeView>,
     let kubectl =
         Kubectl::find(kubeconfig, Some(context.to_string())).map_err(|e| format!("{e:#}"))?;
     Ok(node_views(&kubectl.nodes(KUBECTL_LIMIT)?))
+}
+
+/// Pods of the release namespace and the sandbox namespace (when another one).
+fn pods_of(
+    s: &Settings,
+    kubeconfig: Option<PathBuf>,
+    context: &str,
+) -> Result<Vec<PodView>, String> {
+    let kubectl =
+        Kubectl::find(kubeconfig, Some(context.to_string())).map_err(|e| format!("{e:#}"))?;
+    let mut namespaces = vec![s.get("K8S_DEV_NAMESPACE")];
+    if s.get("K8S_DEV_SANDBOX_NAMESPACE") != namespaces[0] {
+        namespaces.push(s.get("K8S_DEV_SANDBOX_NAMESPACE"));
+    }
+    let mut pods = Vec::new();
+    for namespace in namespaces {
+        pods.extend(pod_views(&kubectl.pods(namespace, KUBECTL_LIMIT)?));
+    }
+    Ok(pods)
 }
 
 fn kubeconfig_view(s: &Settings, file: Option<PathBuf>, context: &str) -> KubeconfigView {
