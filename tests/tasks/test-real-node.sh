@@ -65,18 +65,29 @@ node_env() { # test name
   fi
 }
 
-test_kit_images_run() {
-  node_env kit_images_run || return 0
+# A sandbox whose syncs publish to the engines' registry, and a namespace NS for the test's pods.
+# The supervisor's Dockerfile has RUN steps: an engine (Podman) builds them, from a base it can
+# pull (this machine reaches no public registry). Returns 1 after a fail line.
+node_sandbox() { # namespace
   sandbox_setup
-  NS="rn-$$"
+  NS="$1"
   kc create namespace "${NS}" >/dev/null
   export K8S_DEV_REGISTRY="${K8S_DEV_TEST_REGISTRY}" K8S_DEV_STATE_DIR="${SANDBOX}/state"
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${ROOT}/target}"
+  export DOCKER_HOST="${K8S_DEV_TEST_PODMAN_HOST}"
+  local base
+  base="$(busybox_base "${K8S_DEV_TEST_REGISTRY}")" || { fail "publishing the busybox base"; return 1; }
+  export K8S_DEV_SUPERVISOR_BUILD_ARGS="SUPERVISOR_BASE_IMAGE=${base}"
+}
+
+test_kit_images_run() {
+  node_env kit_images_run || return 0
+  node_sandbox "rn-$$" || return 0
   local variant image body
   for variant in zstd gzip podman; do
     image="rn-$$-${variant}"
     case "${variant}" in
-      podman) DOCKER_HOST="${K8S_DEV_TEST_PODMAN_HOST}" K8S_DEV_IMAGE_BUILDER=engine K8S_DEV_GATEWAY_IMAGE="${image}" run_task k8s:dev:sync ;;
+      podman) K8S_DEV_IMAGE_BUILDER=engine K8S_DEV_GATEWAY_IMAGE="${image}" run_task k8s:dev:sync ;;
       *) K8S_DEV_IMAGE_COMPRESSION="${variant}" K8S_DEV_GATEWAY_IMAGE="${image}" run_task k8s:dev:sync ;;
     esac
     assert_ok "sync publishes the gateway image (${variant})"
@@ -112,16 +123,9 @@ test_service_answers() {
     skip "service_answers: the node runs no kube-proxy: $(cat "${K8S_DEV_NODE_STATE:-/nonexistent}/kube-proxy.reason" 2>/dev/null || echo "K8S_DEV_TEST_NODE_PROXY not set (tests/support/node.sh up)")"
     return 0
   fi
-  sandbox_setup
-  NS="rs-$$"
-  kc create namespace "${NS}" >/dev/null
-  export K8S_DEV_REGISTRY="${K8S_DEV_TEST_REGISTRY}" K8S_DEV_STATE_DIR="${SANDBOX}/state"
-  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${ROOT}/target}"
-  local image="rs-$$-gateway" body cluster_ip node_port base
-  # The supervisor's Dockerfile has RUN steps, which need an engine and a base it can pull.
-  export DOCKER_HOST="${K8S_DEV_TEST_PODMAN_HOST}"
-  base="$(busybox_base "${K8S_DEV_TEST_REGISTRY}")" || { fail "publishing the busybox base"; return 0; }
-  K8S_DEV_SUPERVISOR_BUILD_ARGS="SUPERVISOR_BASE_IMAGE=${base}" K8S_DEV_GATEWAY_IMAGE="${image}" run_task k8s:dev:sync
+  node_sandbox "rs-$$" || return 0
+  local image="rs-$$-gateway" body cluster_ip node_port
+  K8S_DEV_GATEWAY_IMAGE="${image}" run_task k8s:dev:sync
   assert_ok "sync publishes the gateway image"
   body="$(run_on_node gw "${K8S_DEV_TEST_REGISTRY}/${image}:dev")"
   assert_contains "${body}" '"name":"openshell-gateway"' "the gateway pod runs on the real node"
