@@ -375,6 +375,12 @@ cmd_down() {
   for f in "${STATE}"/containerd/state/io.containerd.runtime.v2.task/*/*/{init,shim}.pid; do
     [[ -s "${f}" ]] && daemon_stop "shim process" "${f}"
   done
+  # Shims whose task directory is gone (their container was killed from outside) keep running
+  # with no PID file left; they name this node's containerd socket, which no other node has.
+  local pid
+  for pid in $(pgrep -f -- "-address ${STATE}/containerd.sock" || true); do
+    kill -TERM "${pid}" 2>/dev/null && log "stopped orphaned shim (pid ${pid})"
+  done
   unmount_below "${STATE}"
   ip link del "${BRIDGE}" 2>/dev/null || true
   # The cgroups the kubelet made under this node's root, deepest first (empty by now).
