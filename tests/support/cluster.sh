@@ -20,13 +20,13 @@
 # Environment:
 #   K8S_DEV_CLUSTER_STATE     state directory (default: /tmp/k8s-dev-cluster)
 #   K8S_DEV_CLUSTER_API_PORT  kube-apiserver port on 127.0.0.1 (default: a free port)
-#   K8S_DEV_CLUSTER_CONTEXT   context name in the admin kubeconfig (default: k8s-dev-harness)
+#   K8S_DEV_HARNESS_CONTEXT   context name in the admin kubeconfig (default: k8s-dev-harness)
 #   K8S_DEV_CLUSTER_TIMEOUT   seconds to wait for each component (default: 60)
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 STATE="${K8S_DEV_CLUSTER_STATE:-/tmp/k8s-dev-cluster}"
-CONTEXT="${K8S_DEV_CLUSTER_CONTEXT:-k8s-dev-harness}"
+CONTEXT="${K8S_DEV_HARNESS_CONTEXT:-k8s-dev-harness}"
 TIMEOUT="${K8S_DEV_CLUSTER_TIMEOUT:-60}"
 # Start order; `down` stops in reverse.
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
@@ -51,7 +51,7 @@ Commands:
 Environment:
   K8S_DEV_CLUSTER_STATE     state directory (default: /tmp/k8s-dev-cluster)
   K8S_DEV_CLUSTER_API_PORT  kube-apiserver port on 127.0.0.1 (default: a free port)
-  K8S_DEV_CLUSTER_CONTEXT   context name in the admin kubeconfig (default: k8s-dev-harness)
+  K8S_DEV_HARNESS_CONTEXT   context name in the admin kubeconfig (default: k8s-dev-harness)
   K8S_DEV_CLUSTER_TIMEOUT   seconds to wait for each component (default: 60)
 USAGE
 }
