@@ -111,10 +111,11 @@ KWOK_PORT=${KWOK_PORT}
 PORTS
 }
 
-# A free port is picked before the components start, one after the other: on a busy machine
-# another program can take one in between. Such a component gets new ports (the kubeconfigs
-# follow the API server's), unless the port was asked for, or others already use it (etcd's and
-# the API server's, once this state has run: FRESH is 1 only for a new state).
+# A free port is picked before the components start: on a busy machine another program can take
+# one in between. Found taken when `up` checks the ports, such a component gets new ones (the
+# kubeconfigs follow the API server's), unless the port was asked for, or others already use it
+# (etcd's and the API server's, once this state has run: FRESH is 1 only for a new state). A
+# port taken after the check still fails that component's start, with its log.
 FRESH=0
 new_ports_for() { # component
   case "$1" in
@@ -359,7 +360,7 @@ stop_started() {
 }
 
 start_component() { # component
-  local name="$1" tries=3
+  local name="$1"
   if component_alive "${name}"; then return 0; fi
   command_of "${name}"
   daemon_start "${STATE}/${name}.pid" "${STATE}/${name}.log" "${COMMAND[@]}"
@@ -367,12 +368,6 @@ start_component() { # component
   local deadline=$((SECONDS + TIMEOUT))
   until healthy "${name}" >/dev/null 2>&1; do
     if ! component_alive "${name}"; then
-      if ((--tries > 0)) && grep -q "address already in use" "${STATE}/${name}.log" && new_ports_for "${name}"; then
-        log "${name}: a port was taken since it was picked; using new ports"
-        command_of "${name}"
-        daemon_start "${STATE}/${name}.pid" "${STATE}/${name}.log" "${COMMAND[@]}"
-        continue
-      fi
       log_tail "${name}"
       die "${name} exited while starting; log: ${STATE}/${name}.log"
     fi

@@ -71,6 +71,10 @@ real_sandbox() { # test name, [tool...] (default: helm kubectl)
   export K8S_DEV_CONTEXT="${K8S_DEV_TEST_CONTEXT}"
   export K8S_DEV_REGISTRY="${K8S_DEV_TEST_REGISTRY}" K8S_DEV_REGISTRY_PULL="${K8S_DEV_TEST_REGISTRY}"
   export DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST}"
+  # The supervisor's OpenShell-shaped Dockerfile starts from busybox on Docker Hub: a local one.
+  local base
+  base="$(busybox_base "${K8S_DEV_TEST_REGISTRY}")" || { fail "${name}: publishing the busybox base"; return 1; }
+  export K8S_DEV_SUPERVISOR_BUILD_ARGS="SUPERVISOR_BASE_IMAGE=${base}"
   export K8S_DEV_NAMESPACE="rt-$$-${RANDOM}"
   export K8S_DEV_SANDBOX_NAMESPACE="${K8S_DEV_NAMESPACE}"
   export K8S_DEV_GATEWAY_IMAGE="rt-$$-gateway" K8S_DEV_SUPERVISOR_IMAGE="rt-$$-supervisor"
