@@ -278,9 +278,9 @@ test_gateway() {
 
 test_watch() {
   real_sandbox watch helm kubectl skaffold || return 0
-  # skaffold.yaml installs into its own namespace (openshell); this test owns it meanwhile.
-  local ns=openshell log="${SANDBOX}/watch.log" pid i rc=0
-  export K8S_DEV_SANDBOX_NAMESPACE="${ns}"
+  # skaffold.yaml's release fields are templates the real Skaffold expands from the
+  # environment: the release goes into this test's K8S_DEV_NAMESPACE.
+  local ns="${K8S_DEV_NAMESPACE}" log="${SANDBOX}/watch.log" pid i rc=0
   # Otherwise the first run in a fresh HOME turns on skaffold's usage metrics (sent to Google).
   skaffold config set --global collect-metrics false >/dev/null
   (cd "${ROOT}" && exec setsid mise run -q k8s:dev:watch) >"${log}" 2>&1 &

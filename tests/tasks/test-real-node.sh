@@ -64,11 +64,15 @@ test_kit_images_run() {
   kc create namespace "${NS}" >/dev/null
   export K8S_DEV_REGISTRY="${K8S_DEV_TEST_REGISTRY}" K8S_DEV_STATE_DIR="${SANDBOX}/state"
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${ROOT}/target}"
-  local variant image body
+  local variant image body base
+  # The supervisor's Dockerfile has RUN steps, which need an engine and a base it can pull.
+  export DOCKER_HOST="${K8S_DEV_TEST_PODMAN_HOST}"
+  base="$(busybox_base "${K8S_DEV_TEST_REGISTRY}")" || { fail "publishing the busybox base"; return 0; }
+  export K8S_DEV_SUPERVISOR_BUILD_ARGS="SUPERVISOR_BASE_IMAGE=${base}"
   for variant in zstd gzip podman; do
     image="rn-$$-${variant}"
     case "${variant}" in
-      podman) DOCKER_HOST="${K8S_DEV_TEST_PODMAN_HOST}" K8S_DEV_IMAGE_BUILDER=engine K8S_DEV_GATEWAY_IMAGE="${image}" run_task k8s:dev:sync ;;
+      podman) K8S_DEV_IMAGE_BUILDER=engine K8S_DEV_GATEWAY_IMAGE="${image}" run_task k8s:dev:sync ;;
       *) K8S_DEV_IMAGE_COMPRESSION="${variant}" K8S_DEV_GATEWAY_IMAGE="${image}" run_task k8s:dev:sync ;;
     esac
     assert_ok "sync publishes the gateway image (${variant})"
