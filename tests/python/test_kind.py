@@ -8,6 +8,7 @@ the real kind CLI's own decoding and validation where that binary is built."""
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import tempfile

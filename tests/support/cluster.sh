@@ -20,13 +20,13 @@
 # Environment:
 #   K8S_DEV_CLUSTER_STATE     state directory (default: /tmp/k8s-dev-cluster)
 #   K8S_DEV_CLUSTER_API_PORT  kube-apiserver port on 127.0.0.1 (default: a free port)
-#   K8S_DEV_CLUSTER_CONTEXT   context name in the admin kubeconfig (default: k8s-dev-harness)
+#   K8S_DEV_HARNESS_CONTEXT   context name in the admin kubeconfig (default: k8s-dev-harness)
 #   K8S_DEV_CLUSTER_TIMEOUT   seconds to wait for each component (default: 60)
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 STATE="${K8S_DEV_CLUSTER_STATE:-/tmp/k8s-dev-cluster}"
-CONTEXT="${K8S_DEV_CLUSTER_CONTEXT:-k8s-dev-harness}"
+CONTEXT="${K8S_DEV_HARNESS_CONTEXT:-k8s-dev-harness}"
 TIMEOUT="${K8S_DEV_CLUSTER_TIMEOUT:-60}"
 # Start order; `down` stops in reverse.
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
@@ -51,7 +51,7 @@ Commands:
 Environment:
   K8S_DEV_CLUSTER_STATE     state directory (default: /tmp/k8s-dev-cluster)
   K8S_DEV_CLUSTER_API_PORT  kube-apiserver port on 127.0.0.1 (default: a free port)
-  K8S_DEV_CLUSTER_CONTEXT   context name in the admin kubeconfig (default: k8s-dev-harness)
+  K8S_DEV_HARNESS_CONTEXT   context name in the admin kubeconfig (default: k8s-dev-harness)
   K8S_DEV_CLUSTER_TIMEOUT   seconds to wait for each component (default: 60)
 USAGE
 }
@@ -111,10 +111,11 @@ KWOK_PORT=${KWOK_PORT}
 PORTS
 }
 
-# A free port is picked before the components start, one after the other: on a busy machine
-# another program can take one in between. Such a component gets new ports (the kubeconfigs
-# follow the API server's), unless the port was asked for, or others already use it (etcd's and
-# the API server's, once this state has run: FRESH is 1 only for a new state).
+# A free port is picked before the components start: on a busy machine another program can take
+# one in between. Found taken when `up` checks the ports, such a component gets new ones (the
+# kubeconfigs follow the API server's), unless the port was asked for, or others already use it
+# (etcd's and the API server's, once this state has run: FRESH is 1 only for a new state). A
+# port taken after the check still fails that component's start, with its log.
 FRESH=0
 new_ports_for() { # component
   case "$1" in
@@ -366,7 +367,7 @@ stop_started() {
 }
 
 start_component() { # component
-  local name="$1" tries=3
+  local name="$1"
   if component_alive "${name}"; then return 0; fi
   command_of "${name}"
   daemon_start "${STATE}/${name}.pid" "${STATE}/${name}.log" "${COMMAND[@]}"
@@ -374,12 +375,6 @@ start_component() { # component
   local deadline=$((SECONDS + TIMEOUT))
   until healthy "${name}" >/dev/null 2>&1; do
     if ! component_alive "${name}"; then
-      if ((--tries > 0)) && grep -q "address already in use" "${STATE}/${name}.log" && new_ports_for "${name}"; then
-        log "${name}: a port was taken since it was picked; using new ports"
-        command_of "${name}"
-        daemon_start "${STATE}/${name}.pid" "${STATE}/${name}.log" "${COMMAND[@]}"
-        continue
-      fi
       log_tail "${name}"
       die "${name} exited while starting; log: ${STATE}/${name}.log"
     fi

@@ -294,9 +294,11 @@ for line in open(sys.argv[1]):
     c = json.loads(line)
     if c["tool"] == "skaffold": print(c["cwd"], c["argv"][2])' "${K8S_DEV_FAKE_STATE}/calls.jsonl" | tail -n1)"
   assert_eq "${REPO} ${REPO}/tools/k8s-dev/skaffold.yaml" "${cwd}" "watch runs the kit's skaffold.yaml from the repository root"
-  upgrade="$(calls helm '"upgrade" in c["argv"] and "--kube-context" in c["argv"]' | tail -n1)"
-  assert_contains "${upgrade}" "upgrade --install openshell ${REPO}/deploy/helm/openshell --namespace openshell -f ${REPO}/tools/k8s-dev/deploy/values/dev.yaml -f ${REPO}/target/k8s-dev/values.yaml" \
-    "the repository's chart with the kit's values"
+  upgrade="$(calls helm '("install" in c["argv"] or "upgrade" in c["argv"]) and "--kube-context" in c["argv"]' | tail -n1)"
+  # As the real Skaffold: `install` of a new release, `upgrade` of one (bootstrap made it).
+  assert_contains "${upgrade}" "openshell ${REPO}/deploy/helm/openshell --namespace openshell" "the repository's chart"
+  assert_contains "${upgrade}" "-f ${REPO}/tools/k8s-dev/deploy/values/dev.yaml -f ${REPO}/target/k8s-dev/values.yaml " \
+    "with the kit's values"
   assert_contains "${upgrade}" "--set image.repository=$(setting K8S_DEV_REGISTRY_PULL)/openshell-gateway" "pods pull by the registry's in-cluster name"
   stop_line
   assert_contains "$(cat "${log}")" "Cleaning up..." "watch: Ctrl-C cleans up"
@@ -309,9 +311,9 @@ check_own_skaffold() { # line
   assert_contains "$(cat "${K8S_DEV_FAKE_STATE}/docker-build-image.calls" 2>/dev/null)" \
     "gateway localhost:${K8S_DEV_REGISTRY_PORT}/openshell_gateway:fake-1 ${REPO}" \
     "its own build script ran in its context (../../.. of the chart directory)"
-  upgrade="$(calls helm '"upgrade" in c["argv"] and "--kube-context" in c["argv"]' | tail -n1)"
-  assert_contains "${upgrade}" "upgrade --install openshell ${chart} --namespace openshell -f ${chart}/values.yaml -f ${chart}/ci/values-skaffold.yaml" \
-    "its paths resolved from the chart directory, K8S_DEV_SKAFFOLD_DIR"
+  upgrade="$(calls helm '("install" in c["argv"] or "upgrade" in c["argv"]) and "--kube-context" in c["argv"]' | tail -n1)"
+  assert_contains "${upgrade}" "openshell ${chart} --namespace openshell" "its chart resolved from the chart directory, K8S_DEV_SKAFFOLD_DIR"
+  assert_contains "${upgrade}" "-f ${chart}/values.yaml -f ${chart}/ci/values-skaffold.yaml " "and its values files"
   stop_line
 }
 

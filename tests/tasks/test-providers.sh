@@ -312,9 +312,9 @@ test_switch_from_k3d() {
 test_kind_missing() {
   sandbox_setup
   use_kind docker || return 0
-  # Everything but the fakes' directory (which holds kind) stays on PATH.
-  local path
-  path="$(tr ':' '\n' <<<"${PATH}" | grep -vx "${ROOT}/tests/fakes" | paste -sd: -)"
+  # Every directory but those holding a kind (the fakes', the real tools' cache) stays on PATH.
+  local path dir
+  path="$(tr ':' '\n' <<<"${PATH}" | while read -r dir; do [[ -x "${dir}/kind" ]] || echo "${dir}"; done | paste -sd: -)"
   mkdir -p "${SANDBOX}/bin"
   ln -s "${ROOT}/tests/fakes/k3d" "${SANDBOX}/bin/k3d"
   PATH="${SANDBOX}/bin:${path}" run_task k8s:dev:up

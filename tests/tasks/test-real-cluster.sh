@@ -71,6 +71,10 @@ real_sandbox() { # test name, [tool...] (default: helm kubectl)
   export K8S_DEV_CONTEXT="${K8S_DEV_TEST_CONTEXT}"
   export K8S_DEV_REGISTRY="${K8S_DEV_TEST_REGISTRY}" K8S_DEV_REGISTRY_PULL="${K8S_DEV_TEST_REGISTRY}"
   export DOCKER_HOST="${K8S_DEV_TEST_DOCKER_HOST}"
+  # The supervisor's OpenShell-shaped Dockerfile starts from busybox on Docker Hub: a local one.
+  local base
+  base="$(busybox_base "${K8S_DEV_TEST_REGISTRY}")" || { fail "${name}: publishing the busybox base"; return 1; }
+  export K8S_DEV_SUPERVISOR_BUILD_ARGS="SUPERVISOR_BASE_IMAGE=${base}"
   export K8S_DEV_NAMESPACE="rt-$$-${RANDOM}"
   export K8S_DEV_SANDBOX_NAMESPACE="${K8S_DEV_NAMESPACE}"
   export K8S_DEV_GATEWAY_IMAGE="rt-$$-gateway" K8S_DEV_SUPERVISOR_IMAGE="rt-$$-supervisor"
@@ -274,9 +278,9 @@ test_gateway() {
 
 test_watch() {
   real_sandbox watch helm kubectl skaffold || return 0
-  # skaffold.yaml installs into its own namespace (openshell); this test owns it meanwhile.
-  local ns=openshell log="${SANDBOX}/watch.log" pid i rc=0
-  export K8S_DEV_SANDBOX_NAMESPACE="${ns}"
+  # skaffold.yaml's release fields are templates the real Skaffold expands from the
+  # environment: the release goes into this test's K8S_DEV_NAMESPACE.
+  local ns="${K8S_DEV_NAMESPACE}" log="${SANDBOX}/watch.log" pid i rc=0
   # Otherwise the first run in a fresh HOME turns on skaffold's usage metrics (sent to Google).
   skaffold config set --global collect-metrics false >/dev/null
   (cd "${ROOT}" && exec setsid mise run -q k8s:dev:watch) >"${log}" 2>&1 &
