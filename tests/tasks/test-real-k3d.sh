@@ -136,15 +136,17 @@ test_lifecycle() {
   assert_contains " ${registries} " " ${registry} " "k3d lists the kit's registry"
   assert_not_contains "${registries}" "k3d-${name}-registry" \
     "registries.use created no registry of its own (k3d 5.9.0, k3d-io/k3d#1646)"
-  local mirrors
+  # Derived settings, as the tasks see them (the sandbox exports only the independent ones).
+  local mirrors push
+  push="$(setting K8S_DEV_REGISTRY)"
   mirrors="$(pm exec "k3d-${name}-server-0" cat /etc/rancher/k3s/registries.yaml)"
-  assert_contains "${mirrors}" "${K8S_DEV_REGISTRY_PULL}:" "the nodes' registries.yaml mirrors the in-cluster pull name"
-  assert_contains "${mirrors}" "${K8S_DEV_REGISTRY}:" "and the host's push name"
+  assert_contains "${mirrors}" "$(setting K8S_DEV_REGISTRY_PULL):" "the nodes' registries.yaml mirrors the in-cluster pull name"
+  assert_contains "${mirrors}" "${push}:" "and the host's push name"
   assert_contains "${mirrors}" "http://${registry}:5000" "both to the registry container"
   assert_eq "https://127.0.0.1:${K8S_DEV_API_PORT}" "$(kubeconfig_server)" "the cluster kubeconfig points at the API port"
   assert_mode "${HOME}/.kube/k3d-${name}.yaml" 600 "the cluster kubeconfig is private"
-  assert_contains "$(curl -fsS "http://${K8S_DEV_REGISTRY}/v2/" 2>&1 && echo reachable)" reachable \
-    "the registry k3d created answers on ${K8S_DEV_REGISTRY}"
+  assert_contains "$(curl -fsS "http://${push}/v2/" 2>&1 && echo reachable)" reachable \
+    "the registry k3d created answers on ${push}"
 
   run_task k8s:dev:up
   assert_ok "a second up"
