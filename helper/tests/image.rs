@@ -101,18 +101,7 @@ fn publish_json(cmd: &mut Command) -> Report {
 }
 
 fn docker(env: &Env, args: &[&str]) -> Output {
-    let out = Command::new("docker")
-        .env("DOCKER_HOST", &env.docker)
-        .args(args)
-        .output()
-        .expect("running docker");
-    eprintln!(
-        "$ docker {args:?} -> {:?}\n{}{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    common::docker(&env.docker, args)
 }
 
 /// One podman command at a time: concurrent pulls and `rmi -f` of images
@@ -123,19 +112,7 @@ fn podman(env: &Env, args: &[&str]) -> Output {
     let _one_at_a_time = PODMAN
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let out = Command::new("podman")
-        .arg("--url")
-        .arg(&env.podman)
-        .args(args)
-        .output()
-        .expect("running podman");
-    eprintln!(
-        "$ podman {args:?} -> {:?}\n{}{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    common::podman(&env.podman, args)
 }
 
 /// A busybox root filesystem: `/bin/busybox` (static) and a few applet links.

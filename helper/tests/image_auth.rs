@@ -783,16 +783,6 @@ impl Drop for TrustedBy {
     }
 }
 
-/// `program ARGS` against the engine at `host` (`DOCKER_HOST` for docker, `--url` for podman).
-fn engine(program: &str, host: (&str, &str), args: &[&str]) -> Output {
-    let mut cmd = Command::new(program);
-    match host {
-        ("DOCKER_HOST", value) => cmd.env("DOCKER_HOST", value),
-        (flag, value) => cmd.args([flag, value]),
-    };
-    common::run(cmd.args(args))
-}
-
 #[test]
 fn docker_and_podman_pull_the_published_image_with_the_same_credentials() {
     if !tls_registry::available() {
@@ -830,51 +820,36 @@ fn docker_and_podman_pull_the_published_image_with_the_same_credentials() {
     let auth_file = auth_file.to_str().unwrap();
 
     let _docker_trusts = TrustedBy::new(&docker_certs, &addr, &registry.ca);
-    let dockerd = ("DOCKER_HOST", docker.as_str());
     let empty = tempdir();
-    let out = engine(
-        "docker",
-        dockerd,
+    let out = common::docker(
+        &docker,
         &["--config", empty.path().to_str().unwrap(), "pull", &image],
     );
     assert!(!out.status.success(), "no credentials, no pull");
-    let out = engine("docker", dockerd, &["--config", config_dir, "pull", &image]);
+    let out = common::docker(&docker, &["--config", config_dir, "pull", &image]);
     assert!(
         out.status.success(),
         "docker pull with the helper's credentials"
     );
-    let out = engine(
-        "docker",
-        dockerd,
-        &["run", "--rm", "--network", "host", &image],
-    );
+    let out = common::docker(&docker, &["run", "--rm", "--network", "host", &image]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "pulled-with-credentials"
     );
-    let _ = engine("docker", dockerd, &["rmi", "-f", &image]);
+    let _ = common::docker(&docker, &["rmi", "-f", &image]);
 
     let _podman_trusts = TrustedBy::new(&podman_certs, &addr, &registry.ca);
-    let service = ("--url", podman.as_str());
-    let out = engine(
-        "podman",
-        service,
-        &["pull", "--authfile", auth_file, &image],
-    );
+    let out = common::podman(&podman, &["pull", "--authfile", auth_file, &image]);
     assert!(
         out.status.success(),
         "podman pull with the helper's credentials"
     );
-    let out = engine(
-        "podman",
-        service,
-        &["run", "--rm", "--network", "host", &image],
-    );
+    let out = common::podman(&podman, &["run", "--rm", "--network", "host", &image]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "pulled-with-credentials"
     );
-    let _ = engine("podman", service, &["rmi", "-f", &image]);
+    let _ = common::podman(&podman, &["rmi", "-f", &image]);
 
     // Both engines went through the token service with the user's credentials, for pull only.
     let issued = issuer.issued();

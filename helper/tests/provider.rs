@@ -7,27 +7,11 @@
 
 mod common;
 
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::engine_var;
 use k8s_dev_helper::engine::Endpoint;
 use k8s_dev_helper::provider::checks::{self, ExecOutput};
-
-fn sh(host: &str, args: &[&str]) -> Output {
-    let out = Command::new("docker")
-        .env("DOCKER_HOST", host)
-        .args(args)
-        .output()
-        .expect("running docker");
-    eprintln!(
-        "$ docker {args:?} -> {:?}\n{}{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// A busybox container on the host's network (so it reaches the test registry on loopback),
 /// removed when dropped.
@@ -38,7 +22,7 @@ struct Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
-        let _ = sh(&self.host, &["rm", "-f", &self.name]);
+        let _ = common::docker(&self.host, &["rm", "-f", &self.name]);
     }
 }
 
@@ -56,7 +40,7 @@ fn node(host: &str) -> Node {
         "FROM scratch\nCOPY rootfs/ /\nENV PATH=/bin\n",
     )
     .unwrap();
-    let built = sh(
+    let built = common::docker(
         host,
         // --no-cache: dockerd 20.10's legacy builder reused an earlier `COPY rootfs/ /` layer
         // whose symlinks differed (seen here), leaving wget out.
@@ -73,8 +57,8 @@ fn node(host: &str) -> Node {
     static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let name = format!("k8s-dev-provider-test-{}-{n}", std::process::id());
-    let _ = sh(host, &["rm", "-f", &name]);
-    let run = sh(
+    let _ = common::docker(host, &["rm", "-f", &name]);
+    let run = common::docker(
         host,
         &[
             "run",

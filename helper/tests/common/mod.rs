@@ -45,7 +45,10 @@ pub fn helper(home: &Path) -> Command {
 
 /// Run and return the output, with stdout/stderr shown when a test fails.
 pub fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("spawning k8s-dev-helper");
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let out = cmd
+        .output()
+        .unwrap_or_else(|err| panic!("spawning {program}: {err}"));
     eprintln!(
         "$ {:?}\nexit: {:?}\nstdout:\n{}\nstderr:\n{}",
         cmd,
@@ -54,6 +57,16 @@ pub fn run(cmd: &mut Command) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// The docker CLI against the engine at `host` (`DOCKER_HOST`), logged as [`run`] logs.
+pub fn docker(host: &str, args: &[&str]) -> Output {
+    run(Command::new("docker").env("DOCKER_HOST", host).args(args))
+}
+
+/// The podman CLI against the service at `url` (`--url`), logged as [`run`] logs.
+pub fn podman(url: &str, args: &[&str]) -> Output {
+    run(Command::new("podman").arg("--url").arg(url).args(args))
 }
 
 pub fn stdout(out: &Output) -> String {
