@@ -150,7 +150,7 @@ fn kind_checks(
     let url = format!("http://{}:5000/v2/", registry.name);
     let skipped = |why: String| {
         ["registry-from-nodes", "registry-hosts"]
-            .map(|name| check(name, CheckStatus::Skip, why.clone(), None))
+            .map(|name| Check::new(name, CheckStatus::Skip, why.clone(), None))
             .to_vec()
     };
     let Ok(engine) = engine else {
@@ -214,7 +214,7 @@ fn k3s_checks(env: &Env, s: &Settings, sys: &dyn System) -> Vec<Check> {
         Err(err) if err.kind() == io::ErrorKind::NotFound => {
             provider::checks::k3s_registries(&provider::k3s::plan_registries(None, &registry))
         }
-        Err(err) => check(
+        Err(err) => Check::new(
             "k3s-registries",
             CheckStatus::Warn,
             format!("cannot read {}: {err}", layout.registries().display()),
@@ -223,13 +223,13 @@ fn k3s_checks(env: &Env, s: &Settings, sys: &dyn System) -> Vec<Check> {
     };
     let url = format!("http://127.0.0.1:{}/v2/", registry.port);
     let reachable = match sys.registry_answers(&url) {
-        Ok(()) => check(
+        Ok(()) => Check::new(
             "registry-from-nodes",
             CheckStatus::Ok,
             format!("{url} answers on the host, where k3s's containerd pulls from"),
             None,
         ),
-        Err(err) => check(
+        Err(err) => Check::new(
             "registry-from-nodes",
             CheckStatus::Fail,
             format!("{url} does not answer on the host ({err})"),
@@ -243,15 +243,6 @@ fn k3s_checks(env: &Env, s: &Settings, sys: &dyn System) -> Vec<Check> {
     ]
 }
 
-fn check(name: &str, status: CheckStatus, detail: String, fix: Option<String>) -> Check {
-    Check {
-        name: name.to_string(),
-        status,
-        detail,
-        fix,
-    }
-}
-
 fn engine_check(engine: &Result<Resolved, ResolveError>) -> Check {
     match engine {
         Ok(r) => {
@@ -259,9 +250,9 @@ fn engine_check(engine: &Result<Resolved, ResolveError>) -> Check {
                 "{} {} at {} (from {})",
                 r.engine, r.version, r.host, r.source
             );
-            check("engine", CheckStatus::Ok, detail, None)
+            Check::new("engine", CheckStatus::Ok, detail, None)
         }
-        Err(err) => check(
+        Err(err) => Check::new(
             "engine",
             CheckStatus::Fail,
             err.problem.clone(),
@@ -286,11 +277,11 @@ fn tool_check(spec: &ToolSpec, tool: Tool) -> Check {
         _ => "install Rust with rustup (https://rustup.rs)".to_string(),
     };
     match tool {
-        Tool::Missing => check(spec.name, short, "not found on PATH".into(), Some(install)),
+        Tool::Missing => Check::new(spec.name, short, "not found on PATH".into(), Some(install)),
         Tool::Found {
             path,
             version: Ok(version),
-        } => check(
+        } => Check::new(
             spec.name,
             CheckStatus::Ok,
             format!("{version} ({})", path.display()),
@@ -299,7 +290,7 @@ fn tool_check(spec: &ToolSpec, tool: Tool) -> Check {
         Tool::Found {
             path,
             version: Err(err),
-        } => check(
+        } => Check::new(
             spec.name,
             short,
             format!(
@@ -328,7 +319,7 @@ struct Port<'a> {
 /// below also name their own.
 fn settings_check(problems: &[Problem]) -> Check {
     if problems.is_empty() {
-        return check(
+        return Check::new(
             "settings",
             CheckStatus::Ok,
             "every K8S_DEV_* setting is valid".into(),
@@ -337,7 +328,7 @@ fn settings_check(problems: &[Problem]) -> Check {
     }
     let names: Vec<&str> = problems.iter().map(|p| p.setting).collect();
     let lines: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
-    check(
+    Check::new(
         "settings",
         CheckStatus::Fail,
         format!("invalid: {}", names.join(", ")),
@@ -351,7 +342,7 @@ fn port_check(port: &Port, address: &str, sys: &dyn System) -> Check {
     // The rule `up` applies (the settings table): doctor must not pass what up refuses.
     if let Some(problem) = port.problem {
         let given = port.given.unwrap_or("");
-        return check(
+        return Check::new(
             name,
             CheckStatus::Fail,
             format!("{var}={given:?}: {}", problem.why),
@@ -362,8 +353,8 @@ fn port_check(port: &Port, address: &str, sys: &dyn System) -> Check {
     }
     let at = format!("{address}:{number}");
     match sys.bind(address, number) {
-        Ok(()) => check(name, CheckStatus::Ok, format!("{at} is free ({var})"), None),
-        Err(err) if err.kind() == io::ErrorKind::AddrInUse => check(
+        Ok(()) => Check::new(name, CheckStatus::Ok, format!("{at} is free ({var})"), None),
+        Err(err) if err.kind() == io::ErrorKind::AddrInUse => Check::new(
             name,
             CheckStatus::Warn,
             format!(
@@ -374,13 +365,13 @@ fn port_check(port: &Port, address: &str, sys: &dyn System) -> Check {
                 "if another program holds it, set {var} to a free port"
             )),
         ),
-        Err(err) if err.kind() == io::ErrorKind::PermissionDenied => check(
+        Err(err) if err.kind() == io::ErrorKind::PermissionDenied => Check::new(
             name,
             CheckStatus::Fail,
             format!("binding {at} is not permitted: {err}"),
             Some(format!("set {var} to a port above 1023")),
         ),
-        Err(err) => check(
+        Err(err) => Check::new(
             name,
             CheckStatus::Fail,
             format!("cannot bind {at}: {err}"),
@@ -396,7 +387,7 @@ fn port_check(port: &Port, address: &str, sys: &dyn System) -> Check {
 /// private; `stat` only, so a FIFO there cannot hang the check.
 fn kubeconfig_check(settings: &Settings, sys: &dyn System) -> Check {
     let Ok(files) = settings.kubeconfig_files() else {
-        return check(
+        return Check::new(
             "kubeconfig",
             CheckStatus::Skip,
             "no KUBECONFIG and no home directory".into(),
@@ -413,7 +404,7 @@ fn kubeconfig_check(settings: &Settings, sys: &dyn System) -> Check {
             && let Some(what) = not_regular(*mode)
         {
             // `up` refuses it: a merge must not replace /dev/null or block on a FIFO.
-            return check(
+            return Check::new(
                 "kubeconfig",
                 CheckStatus::Fail,
                 format!("{} is {what}, not a regular file", path.display()),
@@ -444,7 +435,7 @@ fn kubeconfig_check(settings: &Settings, sys: &dyn System) -> Check {
             .iter()
             .map(|(path, _)| shell_quote(&path.to_string_lossy()))
             .collect();
-        return check(
+        return Check::new(
             "kubeconfig",
             CheckStatus::Fail,
             details.join("; "),
@@ -454,7 +445,7 @@ fn kubeconfig_check(settings: &Settings, sys: &dyn System) -> Check {
     let exists: Vec<bool> = modes.iter().map(|(_, mode)| mode.is_some()).collect();
     let default = files.paths()[files.default_index(&exists)].display();
     if !exists.contains(&true) {
-        return check(
+        return Check::new(
             "kubeconfig",
             CheckStatus::Skip,
             format!("{default} does not exist yet"),
@@ -473,7 +464,7 @@ fn kubeconfig_check(settings: &Settings, sys: &dyn System) -> Check {
     } else {
         format!("{}; new entries go to {default}", listed.join(", "))
     };
-    check("kubeconfig", CheckStatus::Ok, detail, None)
+    Check::new("kubeconfig", CheckStatus::Ok, detail, None)
 }
 
 /// What a `st_mode` names when it is not a regular file. The `S_IF*` values are the same on
@@ -492,7 +483,7 @@ fn not_regular(mode: u32) -> Option<&'static str> {
 
 fn kube_dir_check(env: &Env, sys: &dyn System) -> Check {
     let Some(dir) = env.home.as_ref().map(|home| home.join(".kube")) else {
-        return check(
+        return Check::new(
             "kube-dir",
             CheckStatus::Skip,
             "no home directory".into(),
@@ -500,19 +491,19 @@ fn kube_dir_check(env: &Env, sys: &dyn System) -> Check {
         );
     };
     match sys.mode(&dir) {
-        None => check(
+        None => Check::new(
             "kube-dir",
             CheckStatus::Skip,
             format!("{} does not exist", dir.display()),
             None,
         ),
-        Some(mode) if mode & 0o077 != 0 => check(
+        Some(mode) if mode & 0o077 != 0 => Check::new(
             "kube-dir",
             CheckStatus::Warn,
             format!("{} is mode {:04o}, not 0700", dir.display(), mode & 0o7777),
             Some(format!("chmod 700 {}", shell_quote(&dir.to_string_lossy()))),
         ),
-        Some(mode) => check(
+        Some(mode) => Check::new(
             "kube-dir",
             CheckStatus::Ok,
             format!("{} (mode {:04o})", dir.display(), mode & 0o7777),
@@ -533,7 +524,7 @@ fn cgroup_check(
 ) -> Check {
     const NAME: &str = "cgroup-delegation";
     if provider == Provider::K3s {
-        return check(
+        return Check::new(
             NAME,
             CheckStatus::Skip,
             "the attached k3s runs on the host, not in the engine".into(),
@@ -545,7 +536,7 @@ fn cgroup_check(
         Provider::K3d | Provider::K3s => "k3s",
     };
     if env.os != Os::Linux {
-        return check(
+        return Check::new(
             NAME,
             CheckStatus::Skip,
             "the engine runs in a VM on this OS".into(),
@@ -553,12 +544,12 @@ fn cgroup_check(
         );
     }
     let Ok(resolved) = engine else {
-        return check(NAME, CheckStatus::Skip, "no engine to check".into(), None);
+        return Check::new(NAME, CheckStatus::Skip, "no engine to check".into(), None);
     };
     let engine_name = resolved.engine;
     match sys.rootless(resolved) {
         Ok(false) => {
-            return check(
+            return Check::new(
                 NAME,
                 CheckStatus::Skip,
                 format!("{engine_name} runs rootful"),
@@ -566,7 +557,7 @@ fn cgroup_check(
             );
         }
         Err(err) => {
-            return check(
+            return Check::new(
                 NAME,
                 CheckStatus::Warn,
                 format!("cannot tell whether {engine_name} runs rootless: {err}"),
@@ -583,7 +574,7 @@ fn cgroup_check(
         .read(Path::new("/sys/fs/cgroup/cgroup.controllers"))
         .is_none()
     {
-        return check(
+        return Check::new(
             NAME,
             CheckStatus::Fail,
             format!(
@@ -608,7 +599,7 @@ fn cgroup_check(
         .filter(|c| !have.split_whitespace().any(|h| h == *c))
         .collect();
     if missing.is_empty() {
-        check(
+        Check::new(
             NAME,
             CheckStatus::Ok,
             format!(
@@ -618,7 +609,7 @@ fn cgroup_check(
             None,
         )
     } else {
-        check(
+        Check::new(
             NAME,
             CheckStatus::Fail,
             format!(
@@ -633,12 +624,12 @@ fn cgroup_check(
 
 fn disk_check(env: &Env, sys: &dyn System) -> Check {
     let Some(home) = &env.home else {
-        return check("disk", CheckStatus::Skip, "no home directory".into(), None);
+        return Check::new("disk", CheckStatus::Skip, "no home directory".into(), None);
     };
     let free = match sys.free_bytes(home) {
         Ok(free) => free,
         Err(err) => {
-            return check(
+            return Check::new(
                 "disk",
                 CheckStatus::Warn,
                 format!("cannot read free space on {}: {err}", home.display()),
@@ -657,16 +648,16 @@ fn disk_check(env: &Env, sys: &dyn System) -> Check {
             .to_string(),
     );
     if free < DISK_FAIL {
-        check("disk", CheckStatus::Fail, format!("only {detail}"), fix)
+        Check::new("disk", CheckStatus::Fail, format!("only {detail}"), fix)
     } else if free < DISK_WARN {
-        check(
+        Check::new(
             "disk",
             CheckStatus::Warn,
             format!("only {detail}; 5 GiB is comfortable"),
             fix,
         )
     } else {
-        check("disk", CheckStatus::Ok, detail, None)
+        Check::new("disk", CheckStatus::Ok, detail, None)
     }
 }
 

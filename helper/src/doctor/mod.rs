@@ -58,6 +58,17 @@ pub struct Check {
     pub fix: Option<String>,
 }
 
+impl Check {
+    pub fn new(name: &str, status: CheckStatus, detail: String, fix: Option<String>) -> Check {
+        Check {
+            name: name.to_string(),
+            status,
+            detail,
+            fix,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
     /// False when any check failed.

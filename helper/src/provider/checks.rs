@@ -18,15 +18,6 @@ use crate::engine::Endpoint;
 /// The oldest Kubernetes minor the kit targets (kubectl 1.32 in mise.toml, k3s v1.32 in k3d).
 pub const MIN_KUBERNETES_MINOR: u64 = 32;
 
-fn check(name: &str, status: CheckStatus, detail: String, fix: Option<String>) -> Check {
-    Check {
-        name: name.to_string(),
-        status,
-        detail,
-        fix,
-    }
-}
-
 /// `major.minor.patch` from the first `vX.Y.Z` token of a version line.
 fn version_in(line: &str) -> Option<(u64, u64, u64)> {
     line.split_whitespace().find_map(|word| {
@@ -40,7 +31,7 @@ fn version_in(line: &str) -> Option<(u64, u64, u64)> {
 /// The version command's first line, or the check saying why there is none.
 fn found(name: &str, tool: Tool, install: &str) -> Result<(String, String), Check> {
     match tool {
-        Tool::Missing => Err(check(
+        Tool::Missing => Err(Check::new(
             name,
             CheckStatus::Fail,
             "not found on PATH".into(),
@@ -49,7 +40,7 @@ fn found(name: &str, tool: Tool, install: &str) -> Result<(String, String), Chec
         Tool::Found {
             version: Err(err),
             path,
-        } => Err(check(
+        } => Err(Check::new(
             name,
             CheckStatus::Fail,
             format!("{} does not say its version: {err}", path.display()),
@@ -76,8 +67,10 @@ pub fn kind_tool(tool: Tool) -> Check {
     };
     let pinned = version_in(KIND_VERSION).expect("KIND_VERSION is vX.Y.Z");
     match version_in(&line) {
-        Some(v) if v == pinned => check("kind", CheckStatus::Ok, format!("{line} ({path})"), None),
-        Some(_) => check(
+        Some(v) if v == pinned => {
+            Check::new("kind", CheckStatus::Ok, format!("{line} ({path})"), None)
+        }
+        Some(_) => Check::new(
             "kind",
             CheckStatus::Warn,
             format!(
@@ -85,7 +78,7 @@ pub fn kind_tool(tool: Tool) -> Check {
             ),
             Some(install),
         ),
-        None => check(
+        None => Check::new(
             "kind",
             CheckStatus::Warn,
             format!("{path} printed an unexpected version: {line}"),
@@ -105,9 +98,9 @@ pub fn k3s_tool(tool: Tool) -> Check {
     };
     match version_in(&line) {
         Some((1, minor, _)) if minor >= MIN_KUBERNETES_MINOR => {
-            check("k3s", CheckStatus::Ok, format!("{line} ({path})"), None)
+            Check::new("k3s", CheckStatus::Ok, format!("{line} ({path})"), None)
         }
-        Some(_) => check(
+        Some(_) => Check::new(
             "k3s",
             CheckStatus::Warn,
             format!(
@@ -115,7 +108,7 @@ pub fn k3s_tool(tool: Tool) -> Check {
             ),
             Some("upgrade k3s (curl -sfL https://get.k3s.io | sh -)".into()),
         ),
-        None => check(
+        None => Check::new(
             "k3s",
             CheckStatus::Warn,
             format!("{path} printed an unexpected version: {line}"),
@@ -133,7 +126,7 @@ pub fn k3s_kubeconfig(path: &Path, read: Result<String>) -> Check {
         )
     });
     match result {
-        Ok(_) => check(
+        Ok(_) => Check::new(
             "k3s-kubeconfig",
             CheckStatus::Ok,
             format!("{} is readable", path.display()),
@@ -143,7 +136,7 @@ pub fn k3s_kubeconfig(path: &Path, read: Result<String>) -> Check {
             // The errors end in their fix after the last "; ".
             let text = format!("{err:#}");
             let (problem, fix) = text.rsplit_once("; ").unwrap_or((&text, ""));
-            check(
+            Check::new(
                 "k3s-kubeconfig",
                 CheckStatus::Fail,
                 problem.to_string(),
@@ -158,13 +151,13 @@ pub fn k3s_kubeconfig(path: &Path, read: Result<String>) -> Check {
 pub fn k3s_registries(plan: &Result<RegistriesPlan>) -> Check {
     let path = format!("/{}", k3s::REGISTRIES);
     match plan {
-        Ok(RegistriesPlan::UpToDate) => check(
+        Ok(RegistriesPlan::UpToDate) => Check::new(
             "k3s-registries",
             CheckStatus::Ok,
             format!("{path} mirrors the kit's registry"),
             None,
         ),
-        Ok(RegistriesPlan::Write { changed, .. }) => check(
+        Ok(RegistriesPlan::Write { changed, .. }) => Check::new(
             "k3s-registries",
             CheckStatus::Warn,
             format!(
@@ -173,7 +166,7 @@ pub fn k3s_registries(plan: &Result<RegistriesPlan>) -> Check {
             ),
             Some("mise run k8s:dev:up (writes it, or prints the file and the k3s restart)".into()),
         ),
-        Err(err) => check(
+        Err(err) => Check::new(
             "k3s-registries",
             CheckStatus::Fail,
             format!("{err:#}"),
@@ -193,7 +186,7 @@ pub fn registry_probe(url: &str) -> Vec<String> {
 /// network and the container is connected to it. `results` holds each node's probe outcome.
 pub fn registry_from_nodes(url: &str, results: &[(String, Result<ExecOutput, String>)]) -> Check {
     if results.is_empty() {
-        return check(
+        return Check::new(
             "registry-from-nodes",
             CheckStatus::Skip,
             "no running node to probe from".into(),
@@ -213,14 +206,14 @@ pub fn registry_from_nodes(url: &str, results: &[(String, Result<ExecOutput, Str
         })
         .collect();
     if failed.is_empty() {
-        return check(
+        return Check::new(
             "registry-from-nodes",
             CheckStatus::Ok,
             format!("{url} answers from {} nodes", results.len()),
             None,
         );
     }
-    check(
+    Check::new(
         "registry-from-nodes",
         CheckStatus::Fail,
         format!("{url} does not answer from {}", failed.join("; ")),
@@ -246,7 +239,7 @@ pub fn kind_hosts_files(want: &[HostsFile], found: &[(String, Vec<Option<String>
     }
     if problems.is_empty() {
         let names: Vec<&str> = want.iter().map(|f| f.name.as_str()).collect();
-        return check(
+        return Check::new(
             "registry-hosts",
             CheckStatus::Ok,
             format!(
@@ -257,7 +250,7 @@ pub fn kind_hosts_files(want: &[HostsFile], found: &[(String, Vec<Option<String>
             None,
         );
     }
-    check(
+    Check::new(
         "registry-hosts",
         CheckStatus::Fail,
         problems.join("; "),
