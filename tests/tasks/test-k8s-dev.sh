@@ -41,11 +41,7 @@ test_lifecycle() { # engine
   assert_eq "${host}" "$(python3 -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1])][-1]["env"]["DOCKER_HOST"])' "${K8S_DEV_FAKE_STATE}/calls.jsonl")" \
     "${engine}: k3d runs with DOCKER_HOST of the detected engine"
   local config="${K8S_DEV_FAKE_STATE}/configs/${name}.yaml"
-  if check-jsonschema --schemafile "${ROOT}/tests/data/schemas/k3d-v1alpha5.schema.json" "${config}" >/dev/null; then
-    pass "${engine}: the k3d config k3d received validates against the k3d v1alpha5 schema"
-  else
-    fail "${engine}: k3d config does not validate: $(check-jsonschema --schemafile "${ROOT}/tests/data/schemas/k3d-v1alpha5.schema.json" "${config}" 2>&1)"
-  fi
+  assert_schema_valid k3d-v1alpha5.schema.json "${config}" "${engine}: the k3d config k3d received validates against the k3d v1alpha5 schema"
   assert_eq "127.0.0.1 ${K8S_DEV_API_PORT} 1 127.0.0.1:${K8S_DEV_LB_PORT}:30051 k3d-${K8S_DEV_REGISTRY_NAME}:5000" \
     "$(yaml_get "${config}" '" ".join(map(str, [d["kubeAPI"]["hostIP"], d["kubeAPI"]["hostPort"], d["agents"]] + [p["port"] for p in d["ports"]] + d["registries"]["use"]))')" \
     "${engine}: config binds API and load balancer to 127.0.0.1 and uses the registry"

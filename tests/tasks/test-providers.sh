@@ -135,11 +135,7 @@ test_kind_lifecycle() { # engine
     "$(python3 -c 'import json,sys; c=[json.loads(l) for l in open(sys.argv[1]) if json.loads(l)["argv"][:2] == ["create", "cluster"]][0]["env"]; print(c["KIND_EXPERIMENTAL_PROVIDER"], c["DOCKER_HOST"], c["CONTAINER_HOST"])' "${K8S_DEV_FAKE_STATE}/calls.jsonl")" \
     "${engine}: kind drives the engine the kit found (Podman: KIND_EXPERIMENTAL_PROVIDER and CONTAINER_HOST)"
   local config="${K8S_DEV_FAKE_STATE}/kind/configs/${name}.yaml"
-  if check-jsonschema --schemafile "${ROOT}/tests/data/schemas/kind-v1alpha4.schema.json" "${config}" >/dev/null; then
-    pass "${engine}: the config kind received validates against the kind v1alpha4 schema"
-  else
-    fail "${engine}: kind config does not validate: $(check-jsonschema --schemafile "${ROOT}/tests/data/schemas/kind-v1alpha4.schema.json" "${config}" 2>&1)"
-  fi
+  assert_schema_valid kind-v1alpha4.schema.json "${config}" "${engine}: the config kind received validates against the kind v1alpha4 schema"
   assert_eq "${name} 127.0.0.1 ${K8S_DEV_API_PORT} 127.0.0.1:${K8S_DEV_LB_PORT}->30051 control-plane,worker" \
     "$(python3 -c 'import sys,yaml; d=yaml.safe_load(open(sys.argv[1])); m=d["nodes"][0]["extraPortMappings"][0]; print(d["name"], d["networking"]["apiServerAddress"], d["networking"]["apiServerPort"], "%s:%s->%s" % (m["listenAddress"], m["hostPort"], m["containerPort"]), ",".join(n["role"] for n in d["nodes"]))' "${config}")" \
     "${engine}: the config names the cluster and binds the API and the gateway to 127.0.0.1 from the settings"

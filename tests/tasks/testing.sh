@@ -14,7 +14,7 @@
 #      run_tests, setting NAME, lock_free, start_background NAME DIR LOG COMMAND...,
 #      await_output LOG REGEX PID SECONDS, await_line FILE REGEX SECONDS, standin_registry_image,
 #      use_kind ENGINE, kind_cleanup, seed_user_kubeconfig, kubeconfig_contexts FILE,
-#      busybox_base REGISTRY
+#      busybox_base REGISTRY, assert_schema_valid SCHEMA FILE WHAT
 
 if [[ -n "${_K8S_DEV_TESTING_LOADED:-}" ]]; then
   return 0
@@ -43,6 +43,17 @@ assert_eq() { # want, got, what
 assert_ok() { # what
   if [[ "${RC}" == 0 ]]; then pass "$1"; else fail "$1: exit ${RC}, stderr: ${ERR}"; fi
 }
+# FILE validates against tests/data/schemas/SCHEMA (check-jsonschema); a failure carries its
+# findings.
+assert_schema_valid() { # schema file name, file, what
+  local findings
+  if findings="$(check-jsonschema --schemafile "${ROOT}/tests/data/schemas/$1" "$2" 2>&1)"; then
+    pass "$3"
+  else
+    fail "$3: ${findings}"
+  fi
+}
+
 assert_contains() { # haystack, needle, what
   if [[ "$1" == *"$2"* ]]; then pass "$3"; else fail "$3: [$2] not in: $1"; fi
 }
