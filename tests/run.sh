@@ -50,12 +50,16 @@ suite_rust() {
 }
 
 suite_shell() {
-  local test failed=0
+  local test failed=0 start times=()
   for test in "${ROOT}"/tests/tasks/test-*.sh; do
     [[ -e "${test}" ]] || continue
     echo "--- ${test#"${ROOT}/"}" >&2
+    start=${SECONDS}
     bash "${test}" || failed=1
+    times+=("$((SECONDS - start))s ${test#"${ROOT}/"}")
   done
+  # Where the suite's time goes, for the README's CI figures.
+  printf '%s\n' "--- shell files by time" "${times[@]}" | sort -rn >&2
   return "${failed}"
 }
 

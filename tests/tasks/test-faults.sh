@@ -350,7 +350,7 @@ test_registry_dies_in_sync() {
   export K8S_DEV_GATEWAY_DOCKERFILE="${SANDBOX}/Dockerfile.small" K8S_DEV_SUPERVISOR_DOCKERFILE="${SANDBOX}/Dockerfile.small"
   export K8S_DEV_IMAGE_CONTEXT="${SANDBOX}/context"
   mkdir -p "${K8S_DEV_IMAGE_CONTEXT}"
-  export CARGO_TARGET_DIR="${ROOT}/target/k8s-dev-test-faults"
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${ROOT}/target}/k8s-dev-test-faults"
   rm -rf "${CARGO_TARGET_DIR}/k8s-dev"
   run_task k8s:dev:up
   assert_ok "up (for sync)"
