@@ -4,7 +4,8 @@
 #
 # Measure the fixed costs around the loop: a no-op `mise run k8s:dev:up` against a cluster that
 # is already up (and the script alone, one traced run split by command, and the helper processes
-# it starts, counted by a wrapper that logs each exec), `k8s-dev-helper engine`, a kubeconfig merge into 200 contexts (helper/examples/bench_engine.rs and
+# it starts, counted by a wrapper that logs each exec; on the fakes, and with the real k3d on
+# Podman when the control plane of tests/support/cluster.sh is up), `k8s-dev-helper engine`, a kubeconfig merge into 200 contexts (helper/examples/bench_engine.rs and
 # bench_merge.rs, debug build, and the release build the tasks run when built) and the overhead of
 # `mise run` for an empty task. Prints figures on stderr; asserts nothing.
 #
@@ -19,6 +20,7 @@
 # Environment:
 #   K8S_DEV_TEST_DOCKER_HOST  dockerd socket (no-op up and engine on Docker; skipped without)
 #   K8S_DEV_TEST_PODMAN_HOST  Podman API socket (no-op up and engine on Podman; skipped without)
+#   K8S_DEV_TEST_KUBECONFIG   the control plane's kubeconfig (no-op up with the real k3d)
 #   K8S_DEV_BENCH_RUNS        measured runs of up and mise (default: 5), after one unmeasured run
 #   K8S_DEV_BENCH_OUT         JSON-lines file the figures are appended to (see bench/lib.sh)
 #   K8S_DEV_BENCH_RELEASE_HELPER  when set, the release build's examples are measured too
@@ -28,6 +30,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=SCRIPTDIR/../tests/tasks/testing.sh
 source "${BENCH_ROOT}/tests/tasks/testing.sh"
+# shellcheck source=SCRIPTDIR/../tests/support/real-k3d.sh
+source "${BENCH_ROOT}/tests/support/real-k3d.sh"
 
 RUNS="${K8S_DEV_BENCH_RUNS:-5}"
 ENGINE_RUNS=30
@@ -43,6 +47,7 @@ kubeconfig merge and mise run of an empty task.
 Environment:
   K8S_DEV_TEST_DOCKER_HOST  dockerd socket (no-op up and engine on Docker; skipped without)
   K8S_DEV_TEST_PODMAN_HOST  Podman API socket (no-op up and engine on Podman; skipped without)
+  K8S_DEV_TEST_KUBECONFIG   the control plane's kubeconfig (no-op up with the real k3d)
   K8S_DEV_BENCH_RUNS        measured runs of up and mise (default: 5)
   K8S_DEV_BENCH_OUT         JSON-lines file the figures are appended to
   K8S_DEV_BENCH_RELEASE_HELPER  when set, the release build's examples are measured too
@@ -117,6 +122,33 @@ bench_noop_up() { # engine
   breakdown "${engine}"
 }
 
+# The same no-op up with the real k3d 5.9.0 on Podman instead of the fake: its cluster made by
+# k3d from the stand-in images of tests/support/k3d-standins.sh, its API the real control plane
+# (tests/support/real-k3d.sh, as test-real-k3d.sh uses it). What a user's no-op up costs, less
+# the real k3s. Run in a subshell: the sandbox's EXIT trap deletes the cluster and registry.
+bench_noop_up_real_k3d() {
+  local what="no-op up, real k3d on Podman" run mise_ms=() script_ms=()
+  if [[ -z "${K8S_DEV_TEST_PODMAN_HOST:-}" || -z "${K8S_DEV_TEST_KUBECONFIG:-}" ]]; then
+    skipped "${what}" "needs K8S_DEV_TEST_PODMAN_HOST (tests/support/engines.sh up) and K8S_DEV_TEST_KUBECONFIG (tests/support/cluster.sh up)"
+    return 0
+  fi
+  if ! k3d_sandbox "${what}" >"${TMPDIR:-/tmp}/k8s-dev-bench-k3d.$$" 2>&1; then
+    skipped "${what}" "$(grep -m1 -E '^(SKIP|FAIL):' "${TMPDIR:-/tmp}/k8s-dev-bench-k3d.$$" | sed 's/^[A-Z]*: //')"
+    return 0
+  fi
+  export K8S_DEV_HELPER="${HELPER}"
+  run_task k8s:dev:up
+  [[ "${RC}" == 0 ]] || bench_die "first up with the real k3d failed: ${ERR}"
+  elapsed_ms mise_up >/dev/null
+  for ((run = 1; run <= RUNS; run++)); do
+    mise_ms+=("$(elapsed_ms mise_up)")
+    script_ms+=("$(elapsed_ms script_up)")
+  done
+  record tasks.noop_up.real_k3d_podman.mise ms "${what}: mise run k8s:dev:up" "${mise_ms[@]}"
+  record tasks.noop_up.real_k3d_podman.script ms "${what}: tasks/scripts/k8s-dev.sh up" "${script_ms[@]}"
+  breakdown "podman with the real k3d"
+}
+
 # mise's own cost: an empty task in a copy of this project's mise config (its [env] templates
 # and tool pins), and in an empty config for comparison.
 bench_mise() {
@@ -188,6 +220,7 @@ main() {
       skipped "no-op up on ${engine}" "K8S_DEV_TEST_$(tr '[:lower:]' '[:upper:]' <<<"${engine}")_HOST is not set"
     fi
   done
+  (bench_noop_up_real_k3d)
   (sandbox_setup && bench_helper && bench_mise)
 }
 
