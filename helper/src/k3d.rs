@@ -158,6 +158,14 @@ impl Seen {
         }
     }
 
+    /// Whether the cluster (a server at least, every agent and its load balancer) and the
+    /// registry run and nothing foreign stands in their way: all a no-op `up` needs to know.
+    pub fn all_running(&self) -> bool {
+        [self.nodes, self.load_balancer, self.registry] == [ObjectState::Running; 3]
+            && self.servers.1 > 0
+            && self.foreign.is_empty()
+    }
+
     /// Mark the parts whose container names are taken by containers k3d did not make
     /// (`strangers`: container names from the engine, see [`stranger_names`]).
     pub fn with_strangers(mut self, strangers: &[String], cluster: &str, registry: &str) -> Seen {
@@ -370,6 +378,34 @@ mod tests {
         assert_eq!((s.servers, s.agents), ((1, 1), (1, 1)));
         assert_eq!((s.api_port, s.registry_port), (Some(6550), Some(5001)));
         assert!(s.foreign.is_empty());
+    }
+
+    #[test]
+    fn all_running_only_when_every_part_runs_and_nothing_is_foreign() {
+        let running = [
+            node("k3d-dev-server-0", "server", "dev", true),
+            node("k3d-dev-agent-0", "agent", "dev", true),
+            node("k3d-dev-serverlb", "loadbalancer", "dev", true),
+            node("k3d-reg", "registry", "", true),
+        ];
+        assert!(seen(&running).all_running());
+        for (i, part) in running.iter().enumerate() {
+            let mut stopped = running.clone();
+            stopped[i] = part.replace(r#""Running":true"#, r#""Running":false"#);
+            assert!(!seen(&stopped).all_running(), "{part} stopped");
+            if part.contains(r#""role":"agent""#) {
+                continue; // a cluster without agents runs (K8S_DEV_AGENTS=0)
+            }
+            let missing: Vec<String> = running
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, n)| n.clone())
+                .collect();
+            assert!(!seen(&missing).all_running(), "{part} missing");
+        }
+        let foreign = seen(&running).with_strangers(&["k3d-dev-serverlb".into()], "dev", "reg");
+        assert!(!foreign.all_running());
     }
 
     #[test]

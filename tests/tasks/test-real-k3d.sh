@@ -73,14 +73,31 @@ test_lifecycle() {
   assert_contains "$(curl -fsS "http://${push}/v2/" 2>&1 && echo reachable)" reachable \
     "the registry k3d created answers on ${push}"
 
+  # From here k3d's calls are logged: a no-op up decides on the engine's list of k3d's
+  # containers (their k3d labels) alone, and asks k3d only when a part does not run.
+  local calls="${SANDBOX}/k3d-calls.log"
+  mkdir -p "${SANDBOX}/bin"
+  printf '#!/bin/sh\necho "$*" >>"%s"\nexec "%s" "$@"\n' "${calls}" "$(command -v k3d)" >"${SANDBOX}/bin/k3d"
+  chmod +x "${SANDBOX}/bin/k3d"
+  export PATH="${SANDBOX}/bin:${PATH}"
+  : >"${calls}"
   run_task k8s:dev:up
   assert_ok "a second up"
   assert_contains "${OUT}" "(k3d-${name}, was running)" "a second up finds the cluster running"
+  assert_eq "" "$(cat "${calls}")" "the no-op up did not run k3d: the engine's list of its labelled containers says all runs"
 
   run_task k8s:dev:status --json
   assert_ok "status --json"
   assert_eq "running running" "$(python3 -c 'import json,sys; s=json.loads(sys.argv[1]); print(s["cluster"]["state"], s["registry"]["state"])' "${OUT}" 2>&1)" \
-    "status reads cluster and registry state from the real k3d"
+    "status reads cluster and registry state from k3d's containers"
+
+  pm stop -t 0 "k3d-${name}-serverlb" >/dev/null
+  : >"${calls}"
+  run_task k8s:dev:up
+  assert_ok "up with the load balancer stopped behind k3d's back"
+  assert_contains "$(cat "${calls}")" "node list -o json" "a part not running: up asks k3d for its view"
+  assert_contains "$(cat "${calls}")" "cluster start ${name}" "and starts the cluster through k3d"
+  assert_eq running "$(pm inspect "k3d-${name}-serverlb" --format '{{.State.Status}}')" "the load balancer runs again"
 
   run_task k8s:dev:down
   assert_ok "down"
