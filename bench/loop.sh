@@ -284,7 +284,7 @@ record_path() { # path
       bootstrap) label="detail: bootstrap (helm upgrade + rollout wait) returns" ;;
       before_helm) label="detail: bootstrap start -> helm upgrade starts (kit's checks)" ;;
       helm) label="detail: helm upgrade --install" ;;
-      to_stop) label="detail: helm done -> old container StopContainer" ;;
+      to_stop) label="detail: helm prints its result -> old container StopContainer (below 0: stop began first)" ;;
       termination) label="detail: old container StopContainer (grace)" ;;
       recreate) label="detail: old StopPodSandbox -> new RunPodSandbox (delete, create, schedule)" ;;
       sandbox) label="detail: RunPodSandbox (pause + CNI)" ;;
