@@ -181,13 +181,14 @@ ms_or() { [[ "$1" != - ]] && echo "$1" || echo "$2"; }
 
 # One edit -> serving of PATH; appends to the S_<path>_<phase> arrays when MEASURE is 1.
 loop_once() { # path, measure
-  local path="$1" version tag cargo image push t_edit t_roll t_boot t_serve offset ref events
+  local path="$1" version tag cargo sync_ms image push t_edit t_roll t_boot t_serve offset ref events
   local stop0 stop1 unsb sb0 sb1 pull0 pull1 st0 st1 after_pull total t_helm t_helm_done
   version="$(change_version)"
   t_edit=$(now_ms)
   export K8S_DEV_GATEWAY_IMAGE="${KIT_IMAGE}"
   run_kit "${path}" sync
   cargo=$(phase_ms "cargo build")
+  sync_ms=$(phase_ms sync)
   export K8S_DEV_VALUES="${WORK}/values-kit.yaml"
   case "${path}" in
     kit)
@@ -235,6 +236,7 @@ loop_once() { # path, measure
     "$([[ "${pull0}" == - ]] && echo none || echo $((pull1 - pull0)))" "$((t_serve - after_pull))")"
   (($2)) || return 0
   add "${path}" cargo "${cargo}"
+  [[ "${path}" != kit ]] || add "${path}" sync "${sync_ms}"
   add "${path}" image "${image}"
   add "${path}" push "${push}"
   add "${path}" rollout "$(($(ms_or "${pull0}" "${st0}") - t_roll))"
@@ -264,10 +266,11 @@ record_path() { # path
     docker) what="edit -> serving, docker build + push" ;;
     import) what="edit -> serving, docker build + save + ctr import" ;;
   esac
-  for phase in cargo image push rollout pull start edit_to_serving over_cargo bootstrap before_helm helm to_stop termination recreate sandbox container_start ready; do
+  for phase in cargo sync image push rollout pull start edit_to_serving over_cargo bootstrap before_helm helm to_stop termination recreate sandbox container_start ready; do
     s="$(samples "${path}" "${phase}")" || continue
     case "${phase}" in
       cargo) label="cargo build (sync's phase)" ;;
+      sync) label="sync, whole (also the unchanged supervisor's image phase)" ;;
       image) label="$([[ "${path}" == kit ]] && echo "image: gateway layer (helper)" || echo "image: docker build")" ;;
       push)
         case "${path}" in
