@@ -13,6 +13,12 @@
 #              string, `sync` (publish) and `bootstrap` with K8S_DEV_SKIP_SYNC=1 (roll out what
 #              sync published) replace the pod, and the NodePort serves the new version. Prints
 #              the seconds of each step and of edit -> serving.
+#   containerd_restart
+#              the node's containerd restarted (node.sh restart-containerd, by PID) while
+#              bootstrap rolls out a new gateway, when the new pod's sandbox is being made: the
+#              rollout completes and the NodePort serves the new version, or bootstrap fails
+#              within K8S_DEV_TIMEOUT naming the workload it waited for and a second bootstrap
+#              completes it. Which of the two happened is printed.
 #   pull_fault the registry the node pulls from (a forwarder to the engines' registry) killed
 #              while containerd pulls the gateway image: bootstrap fails, and `status` (text and
 #              --json) shows the pod's ErrImagePull/ImagePullBackOff reason naming the registry.
@@ -197,6 +203,51 @@ test_node_loop() {
     "a new gateway pod serves it$(pod_state)"
 }
 
+test_containerd_restart() {
+  loop_env containerd_restart || return 0
+  loop_sandbox || return 0
+  if [[ -z "${K8S_DEV_NODE_STATE:-}" || ! -f "${K8S_DEV_NODE_STATE}/containerd.pid" ]]; then
+    skip "containerd_restart: K8S_DEV_NODE_STATE does not name the node's state (tests/support/node.sh env)"
+    return 0
+  fi
+  local version="restart-$$" log="${K8S_DEV_NODE_STATE}/containerd.log" offset bootstrap rc=0 t0 i body
+  K8S_DEV_VALUES="$(node_values)"
+  export K8S_DEV_VALUES
+  run_task k8s:dev:bootstrap
+  assert_ok "bootstrap before the fault"
+  change_version "${version}" || return 0
+  run_task k8s:dev:sync
+  assert_ok "sync publishes the changed gateway"
+  offset="$(stat -c %s "${log}")"
+  t0="${SECONDS}"
+  start_background bootstrap "${TASK_DIR}" "${SANDBOX}/bootstrap.log" env K8S_DEV_SKIP_SYNC=1 K8S_DEV_TIMEOUT=60s \
+    mise run -q k8s:dev:bootstrap
+  bootstrap="${BG_PID}"
+  # Mid-rollout: the old pod is gone and the kubelet is making the new one's sandbox.
+  for ((i = 0; i < 600; i++)); do
+    tail -c "+$((offset + 1))" "${log}" | grep -q 'RunPodSandbox for' && break
+    sleep 0.1
+  done
+  if "${ROOT}/tests/support/node.sh" restart-containerd >"${SANDBOX}/restart.log" 2>&1; then
+    pass "containerd restarted mid-rollout ($((SECONDS - t0)) s after bootstrap began, at the new pod's RunPodSandbox)"
+  else
+    fail "node.sh restart-containerd: $(tail -n 5 "${SANDBOX}/restart.log")"
+  fi
+  wait "${bootstrap}" || rc=$?
+  assert_eq 1 "$(((SECONDS - t0) <= 60 + 30))" "bootstrap ends within its timeout (60 s) and a margin ($((SECONDS - t0)) s, exit ${rc})"
+  if ((rc == 0)); then
+    echo "outcome: the rollout completed through the restart"
+  else
+    echo "outcome: bootstrap failed (exit ${rc}): $(tail -n 1 "${SANDBOX}/bootstrap.log")"
+    assert_contains "$(cat "${SANDBOX}/bootstrap.log")" "waiting for ${K8S_DEV_ROLLOUT:-statefulset/openshell}" \
+      "bootstrap's error names the workload it waited for"
+    K8S_DEV_SKIP_SYNC=1 run_task k8s:dev:bootstrap
+    assert_ok "a second bootstrap completes the rollout after the restart"
+  fi
+  body="$(await_version "${version}" 60)"
+  assert_contains "${body}" "\"version\":\"${version}\"" "the NodePort serves the new version after the restart$(pod_state)"
+}
+
 # Whether something holds a TCP connection to 127.0.0.1:PORT (containerd pulling through it).
 connected_to() { # port
   ss -Htn state established "( dport = :$1 )" 2>/dev/null | grep -q .
@@ -269,7 +320,7 @@ print(pods[0]["reason"] if pods else "no pod openshell-0")' "${OUT}" 2>&1)"
 
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  DEFAULT_TESTS=(node_loop pull_fault)
+  DEFAULT_TESTS=(node_loop containerd_restart pull_fault)
   run_tests "$@"
 }
 
