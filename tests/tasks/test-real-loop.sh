@@ -13,6 +13,10 @@
 #              string, `sync` (publish) and `bootstrap` with K8S_DEV_SKIP_SYNC=1 (roll out what
 #              sync published) replace the pod, and the NodePort serves the new version. Prints
 #              the seconds of each step and of edit -> serving.
+#   node_watch `mise run k8s:dev:watch` (real Skaffold and helm) deploys the gateway onto the real
+#              node, answering /version on its NodePort; a one-line change of the version string
+#              rolls out a pod serving the new version (the seconds of edit -> serving are
+#              printed); Ctrl-C ends Skaffold, which uninstalls the release.
 #   containerd_restart
 #              the node's containerd restarted (node.sh restart-containerd, by PID) while
 #              bootstrap rolls out a new gateway, when the new pod's sandbox is being made: the
@@ -203,6 +207,51 @@ test_node_loop() {
     "a new gateway pod serves it$(pod_state)"
 }
 
+test_node_watch() {
+  loop_env node_watch || return 0
+  loop_sandbox || return 0
+  eval "$("${ROOT}/tests/support/tools.sh" env skaffold 2>/dev/null)"
+  command -v skaffold >/dev/null 2>&1 || { fail "node_watch: skaffold not found; run: tests/support/tools.sh build skaffold"; return 0; }
+  # Otherwise the first run in a fresh HOME turns on skaffold's usage metrics (sent to Google).
+  skaffold config set --global collect-metrics false >/dev/null
+  local version new_version log="${SANDBOX}/watch.log" watch i rc=0 body t0
+  version="$(sed -n '/^\[workspace.package\]/,/^\[/ s/^version = "\([^"]*\)"/\1/p' "${TASK_DIR}/Cargo.toml")"
+  K8S_DEV_VALUES="$(node_values)"
+  export K8S_DEV_VALUES
+  start_background watch "${TASK_DIR}" "${log}" mise run -q k8s:dev:watch
+  watch="${BG_PID}"
+  for ((i = 0; i < 1200; i++)); do
+    grep -q "Watching for changes" "${log}" 2>/dev/null && break
+    kill -0 "${watch}" 2>/dev/null || break
+    sleep 0.5
+  done
+  assert_contains "$(cat "${log}")" "Watching for changes" "watch: skaffold built, deployed and saw the rollout stabilise"
+  assert_eq "${K8S_DEV_TEST_NODE} True" "$(gateway_pod '{.spec.nodeName} {.status.conditions[?(@.type=="Ready")].status}')" \
+    "watch: the gateway pod runs on the real node and is Ready$(pod_state)"
+  body="$(await_version "${version}" 60)"
+  assert_contains "${body}" "\"version\":\"${version}\"" "watch: the gateway answers /version on NodePort ${K8S_DEV_NODEPORT}"
+  new_version="${version}-watch-$$"
+  t0="$(now_ms)"
+  change_version "${new_version}" || return 0
+  body="$(await_version "${new_version}" 180)"
+  assert_contains "${body}" "\"version\":\"${new_version}\"" "watch: a one-line change rolls out a pod serving the new version$(pod_state)"
+  echo "timing: watch edit -> serving $(seconds_since "${t0}") s"
+  kill -INT -- "-${watch}" 2>/dev/null || true
+  for ((i = 0; i < 600; i++)); do
+    kill -0 "${watch}" 2>/dev/null || break
+    sleep 0.2
+  done
+  if kill -0 "${watch}" 2>/dev/null; then
+    kill -KILL -- "-${watch}" 2>/dev/null || true
+    fail "watch: Ctrl-C did not end skaffold within 120 s"
+  fi
+  wait "${watch}" || rc=$?
+  if [[ "${rc}" == 0 || "${rc}" == 130 ]]; then pass "watch: Ctrl-C ends the task (exit ${rc})"; else fail "watch: Ctrl-C exit ${rc}: $(tail -n 5 "${log}")"; fi
+  assert_contains "$(cat "${log}")" 'release "openshell" uninstalled' "watch: skaffold uninstalls the release on Ctrl-C"
+  assert_eq "" "$(kc get statefulset openshell -n "${K8S_DEV_NAMESPACE}" --ignore-not-found -o name 2>&1)" \
+    "watch: the gateway's StatefulSet is gone"
+}
+
 test_containerd_restart() {
   loop_env containerd_restart || return 0
   loop_sandbox || return 0
@@ -320,7 +369,7 @@ print(pods[0]["reason"] if pods else "no pod openshell-0")' "${OUT}" 2>&1)"
 
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  DEFAULT_TESTS=(node_loop containerd_restart pull_fault)
+  DEFAULT_TESTS=(node_loop node_watch containerd_restart pull_fault)
   run_tests "$@"
 }
 
