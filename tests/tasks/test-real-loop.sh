@@ -27,7 +27,9 @@
 #              while containerd pulls the gateway image: bootstrap fails, and `status` (text and
 #              --json) shows the pod's ErrImagePull/ImagePullBackOff reason naming the registry.
 # The change is made in a copy of the workspace (never in this tree), built into its own
-# target directory (K8S_DEV_TEST_LOOP_TARGET_DIR), so the tree's binaries stay as they are.
+# target directory (K8S_DEV_TEST_LOOP_TARGET_DIR), so the tree's binaries stay as they are; a
+# new one is seeded with a copy of the tree's build of the same target (seed_loop_target), so
+# the dependencies are not built twice.
 # Prints PASS/FAIL/SKIP lines.
 #
 # Environment: K8S_DEV_TEST_NODE, K8S_DEV_TEST_NODE_TAINT, K8S_DEV_TEST_NODE_PROXY,
@@ -74,6 +76,7 @@ loop_env() { # test name
 loop_sandbox() {
   export K8S_DEV_TOOLS_CACHE="${K8S_DEV_TOOLS_CACHE:-${HOME}/.cache/k8s-dev-tools}"
   local target="${K8S_DEV_TEST_LOOP_TARGET_DIR:-${CARGO_TARGET_DIR:-${ROOT}/target}/k8s-dev-real-loop}"
+  seed_loop_target "${CARGO_TARGET_DIR:-${ROOT}/target}" "${target}"
   sandbox_setup
   local path="" dir tool
   while read -r -d: dir; do
@@ -109,6 +112,29 @@ loop_sandbox() {
   # A node port of this test's own: node ports are cluster-wide.
   export K8S_DEV_SERVICE_TYPE=NodePort K8S_DEV_NODEPORT=$((30000 + RANDOM % 2768))
   trap loop_cleanup EXIT
+}
+
+# The copy's target directory, on its first use, starts as a copy of what the tree's target
+# directory holds for the same build: sync's static build for the host triple (which the example
+# image and bootstrap tests make in the tree) and the host side (build scripts, proc macros).
+# cargo then reuses the dependencies and builds only the copy's own crates, whose other path
+# gives them other artifact names. Copied, not linked: nothing cargo does in the copy's target
+# directory can change the tree's binaries. Without such a build in the tree, nothing is seeded.
+seed_loop_target() { # tree target dir, loop target dir
+  local tree="$1" target="$2" triple dir part
+  [[ ! -e "${target}" ]] || return 0
+  triple="$(rustc -vV 2>/dev/null | sed -n 's/^host: //p')"
+  [[ -n "${triple}" && -d "${tree}/${triple}/debug/deps" && -d "${tree}/debug/deps" ]] || return 0
+  rm -rf "${target}.seed"
+  for dir in "${triple}/debug" debug; do
+    for part in deps build .fingerprint; do
+      [[ -d "${tree}/${dir}/${part}" ]] || continue
+      mkdir -p "${target}.seed/${dir}"
+      cp -a "${tree}/${dir}/${part}" "${target}.seed/${dir}/" || { rm -rf "${target}.seed"; return 0; }
+    done
+  done
+  mv "${target}.seed" "${target}"
+  echo "seeded ${target} from ${tree} (${triple}/debug and debug: deps, build, .fingerprint)"
 }
 
 loop_cleanup() {
