@@ -31,13 +31,17 @@
 # start, and start -> serving (readiness). edit -> serving is wall time for the kit and
 # cargo + image + push + (bootstrap start -> serving) for the baselines.
 #
+# Then `k8s-dev.sh watch` (real Skaffold) on the same release: its edit -> serving (wall time
+# from the edit to the NodePort answering), pull and start; Skaffold's own build and deploy are
+# not split. Ctrl-C ends it (it uninstalls the release).
+#
 # The source tree is never touched: the workspace is copied and changed there, built into
 # K8S_DEV_BENCH_TARGET_DIR (as bench/sync.sh). One release in a namespace of its own, removed at
 # the end with the baselines' images.
 #
 # Needs: the real node (eval "$(tests/support/node.sh up)"), its control plane (cluster.sh up),
-# engines (engines.sh up), helm and kubectl (tests/support/tools.sh), ctr (tools.sh build
-# containerd), curl. Without the node's env this section is skipped with the reason.
+# engines (engines.sh up), helm, kubectl and skaffold (tests/support/tools.sh), ctr (tools.sh
+# build containerd), curl. Without the node's env this section is skipped with the reason.
 #
 # Environment:
 #   K8S_DEV_TEST_NODE, K8S_DEV_TEST_NODE_TAINT, K8S_DEV_TEST_NODE_PROXY, K8S_DEV_NODE_STATE  node.sh up
@@ -133,13 +137,27 @@ helper_ms() { # field of the helper's "published REF… (…; layer N ms, upload
 }
 
 VERSIONS=0
-change_version() { # prints the new version
+VERSION=""
+change_version() { # sets VERSION (not in a subshell: VERSIONS counts the changes)
   VERSIONS=$((VERSIONS + 1))
-  local version="0.0.0-bench-${ID}-${VERSIONS}"
-  sed -i -E "s|${VERSION_PATTERN}|    version: \"${version}\",|" "${WS}/${VERSION_FILE}"
-  grep -qF "\"${version}\"" "${WS}/${VERSION_FILE}" \
+  VERSION="0.0.0-bench-${ID}-${VERSIONS}"
+  sed -i -E "s|${VERSION_PATTERN}|    version: \"${VERSION}\",|" "${WS}/${VERSION_FILE}"
+  grep -qF "\"${VERSION}\"" "${WS}/${VERSION_FILE}" \
     || bench_die "no line matching '${VERSION_PATTERN}' in ${VERSION_FILE}; update VERSION_PATTERN in $0"
-  echo "${version}"
+}
+
+# The NodePort polled in the background from the rollout's start, so the time it first serves
+# VERSION does not wait for bootstrap's own rollout wait to return.
+POLL=""
+start_poll() {
+  rm -f "${WORK}/served"
+  (await_serving "${VERSION}" >"${WORK}/served.tmp" && mv "${WORK}/served.tmp" "${WORK}/served") &
+  POLL=$!
+}
+
+served_ms() {
+  wait "${POLL}" || bench_die "the NodePort never served version ${VERSION} (see above)"
+  cat "${WORK}/served"
 }
 
 # The ms at which the NodePort first answers VERSION (bounded: 120 s).
@@ -181,9 +199,9 @@ ms_or() { [[ "$1" != - ]] && echo "$1" || echo "$2"; }
 
 # One edit -> serving of PATH; appends to the S_<path>_<phase> arrays when MEASURE is 1.
 loop_once() { # path, measure
-  local path="$1" version tag cargo sync_ms image push t_edit t_roll t_boot t_serve offset ref events
+  local path="$1" tag cargo sync_ms image push t_edit t_roll t_boot t_serve offset ref events
   local stop0 stop1 unsb sb0 sb1 pull0 pull1 st0 st1 after_pull total t_helm t_helm_done
-  version="$(change_version)"
+  change_version
   t_edit=$(now_ms)
   export K8S_DEV_GATEWAY_IMAGE="${KIT_IMAGE}"
   run_kit "${path}" sync
@@ -217,14 +235,15 @@ loop_once() { # path, measure
       point_at "${BASE_IMAGE}-${path}" "${tag}"
       ;;
   esac
-  ref="${K8S_DEV_REGISTRY_PULL}/${K8S_DEV_GATEWAY_IMAGE}:${tag}"
+  ref="${K8S_DEV_REGISTRY_PULL}/${K8S_DEV_GATEWAY_IMAGE}:"
   offset="$(stat -c %s "${CONTAINERD_LOG}")"
+  start_poll
   t_roll=$(now_ms)
   K8S_DEV_SKIP_SYNC=1 run_kit "${path}" bootstrap
   t_boot=$(now_ms)
+  t_serve=$(served_ms)
   t_helm=$(stamped_ms '\[k8s-dev\] helm upgrade --install')
   t_helm_done=$(stamped_ms 'Release "[^"]*" has been upgraded')
-  t_serve=$(await_serving "${version}") || exit 1
   events="$(python3 "${BENCH_ROOT}/bench/node_events.py" "${CONTAINERD_LOG}" "${offset}" "${ref}")"
   read -r stop0 stop1 unsb sb0 sb1 pull0 pull1 st0 st1 <<<"${events}"
   [[ "${sb1}" != - && "${st1}" != - ]] \
@@ -255,6 +274,70 @@ loop_once() { # path, measure
   add "${path}" over_cargo "$((total - cargo))"
 }
 
+# k8s-dev.sh watch (skaffold dev) on the same release, edited RUNS + 1 times (the first not
+# measured), then Ctrl-C. Skaffold builds (cargo and the helper's publish through the custom
+# builder), pushes and deploys on its own: only edit -> serving and the node's pull and start
+# are measured.
+watch_rounds() {
+  local log="${WORK}/watch.log" watch i round t_edit t_serve offset events ref
+  local stop0 stop1 unsb sb0 sb1 pull0 pull1 st0 st1 after_pull
+  ref="${K8S_DEV_REGISTRY_PULL}/openshell-gateway:"
+  # Skaffold's config (usage metrics off) in a HOME of this run's own; cargo's stays.
+  mkdir -p "${WORK}/home"
+  HOME="${WORK}/home" skaffold config set --global collect-metrics false >/dev/null
+  export K8S_DEV_VALUES="${WORK}/values-kit.yaml"
+  local rustup="${RUSTUP_HOME:-${HOME}/.rustup}" cargo_home="${CARGO_HOME:-${HOME}/.cargo}"
+  (cd "${WS}" && HOME="${WORK}/home" RUSTUP_HOME="${rustup}" CARGO_HOME="${cargo_home}" \
+    exec setsid "${KIT}" watch) >"${log}" 2>&1 &
+  watch=$!
+  echo "${watch}" >"${WORK}/watch.pid"
+  for ((i = 0; i < 600; i++)); do
+    grep -q "Watching for changes" "${log}" 2>/dev/null && break
+    kill -0 "${watch}" 2>/dev/null || break
+    sleep 0.5
+  done
+  grep -q "Watching for changes" "${log}" || { tail -n 20 "${log}" >&2; bench_die "watch never reached 'Watching for changes'"; }
+  for ((round = 0; round <= RUNS; round++)); do
+    offset="$(stat -c %s "${CONTAINERD_LOG}")"
+    change_version
+    t_edit=$(now_ms)
+    t_serve=$(await_serving "${VERSION}") || exit 1
+    events="$(python3 "${BENCH_ROOT}/bench/node_events.py" "${CONTAINERD_LOG}" "${offset}" "${ref}")"
+    read -r stop0 stop1 unsb sb0 sb1 pull0 pull1 st0 st1 <<<"${events}"
+    [[ "${sb1}" != - && "${st1}" != - ]] \
+      || bench_die "no RunPodSandbox/StartContainer of the new pod in ${CONTAINERD_LOG} (got: ${events}; edit ${t_edit}, serving ${t_serve}); watch: $(tail -n 15 "${log}")"
+    after_pull=$(ms_or "${pull1}" "${sb1}")
+    bench_log "$(printf 'watch  edit -> serving %6d ms (build + push + deploy + rollout %d, pull %s, start %d)' \
+      "$((t_serve - t_edit))" "$(($(ms_or "${pull0}" "${st0}") - t_edit))" \
+      "$([[ "${pull0}" == - ]] && echo none || echo $((pull1 - pull0)))" "$((t_serve - after_pull))")"
+    ((round > 0)) || continue
+    add watch edit_to_serving "$((t_serve - t_edit))"
+    add watch rollout "$(($(ms_or "${pull0}" "${st0}") - t_edit))"
+    [[ "${pull0}" == - ]] || add watch pull "$((pull1 - pull0))"
+    add watch start "$((t_serve - after_pull))"
+    [[ "${stop0}" == - || "${stop1}" == - ]] || add watch termination "$((stop1 - stop0))"
+    [[ "${unsb}" == - || "${sb0}" == - ]] || add watch recreate "$((sb0 - unsb))"
+    add watch ready "$((t_serve - st1))"
+  done
+  stop_watch
+}
+
+stop_watch() {
+  local i watch
+  [[ -s "${WORK}/watch.pid" ]] || return 0
+  watch="$(cat "${WORK}/watch.pid")"
+  kill -INT -- "-${watch}" 2>/dev/null || true
+  for ((i = 0; i < 600; i++)); do
+    kill -0 "${watch}" 2>/dev/null || break
+    sleep 0.2
+  done
+  if kill -0 "${watch}" 2>/dev/null; then
+    bench_log "watch (pid ${watch}) did not end within 120 s of Ctrl-C; killing it"
+    kill -KILL -- "-${watch}" 2>/dev/null || true
+  fi
+  rm -f "${WORK}/watch.pid"
+}
+
 # Samples per path and phase, in files (bash has no nested arrays).
 add() { echo "$3" >>"${WORK}/samples.$1.$2"; }
 samples() { [[ -s "${WORK}/samples.$1.$2" ]] && paste -sd' ' "${WORK}/samples.$1.$2"; }
@@ -265,6 +348,7 @@ record_path() { # path
     kit) what="edit -> serving, kit (sync + bootstrap)" ;;
     docker) what="edit -> serving, docker build + push" ;;
     import) what="edit -> serving, docker build + save + ctr import" ;;
+    watch) what="edit -> serving, watch (skaffold dev)" ;;
   esac
   for phase in cargo sync image push rollout pull start edit_to_serving over_cargo bootstrap before_helm helm to_stop termination recreate sandbox container_start ready; do
     s="$(samples "${path}" "${phase}")" || continue
@@ -279,7 +363,13 @@ record_path() { # path
           import) label="push: docker save + ctr images import" ;;
         esac
         ;;
-      rollout) label="rollout: bootstrap start -> PullImage (or StartContainer)" ;;
+      rollout)
+        if [[ "${path}" == watch ]]; then
+          label="edit -> PullImage: skaffold's build, push, helm upgrade, old pod gone, new sandbox"
+        else
+          label="rollout: bootstrap start -> PullImage (or StartContainer)"
+        fi
+        ;;
       pull) label="pull: containerd PullImage" ;;
       start) label="start: pulled -> NodePort serves the new version" ;;
       edit_to_serving) label="total" ;;
@@ -301,6 +391,7 @@ record_path() { # path
 
 cleanup() {
   local ids=() refs=()
+  stop_watch
   if [[ -n "${K8S_DEV_NAMESPACE:-}" ]]; then
     kc delete namespace "${K8S_DEV_NAMESPACE}" --ignore-not-found --timeout=120s >/dev/null 2>&1 || true
   fi
@@ -317,7 +408,7 @@ cleanup() {
 
 setup() {
   HELPER="$(helper_debug)"
-  eval "$("${BENCH_ROOT}/tests/support/tools.sh" env helm kubectl 2>/dev/null)"
+  eval "$("${BENCH_ROOT}/tests/support/tools.sh" env helm kubectl skaffold 2>/dev/null)"
   CTR="$("${BENCH_ROOT}/tests/support/tools.sh" path containerd 2>/dev/null)/ctr"
   CONTAINERD_LOG="${K8S_DEV_NODE_STATE}/containerd.log"
   WORK="$(mktemp -d "${TMPDIR:-/tmp}/k8s-dev-bench-loop.XXXXXX")"
@@ -375,6 +466,12 @@ main() {
       [[ -z "${path}" ]] || loop_once "${path}" "$((round > 0))"
     done
   done
+  if command -v skaffold >/dev/null 2>&1; then
+    watch_rounds
+    PATHS+=(watch)
+  else
+    skipped "edit -> serving, watch" "no skaffold on PATH; run: tests/support/tools.sh build skaffold"
+  fi
   for path in "${PATHS[@]}"; do
     [[ -z "${path}" ]] || record_path "${path}"
   done

@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """When the real node's containerd did each step of one rollout, from its log.
 
-Usage: node_events.py CONTAINERD_LOG OFFSET IMAGE
+Usage: node_events.py CONTAINERD_LOG OFFSET IMAGE_PREFIX
 
 Reads CONTAINERD_LOG (tests/support/node.sh's containerd.log) from byte OFFSET, the size it had
 when the rollout began, and prints one line of epoch milliseconds, `-` for a step not seen:
@@ -12,8 +12,9 @@ when the rollout began, and prints one line of epoch milliseconds, `-` for a ste
 
 stop: the old gateway container's StopContainer (its termination grace included); unsandbox:
 the old pod's StopPodSandbox (its return: the kubelet can report the pod gone); sandbox: the
-new pod's RunPodSandbox (pause container and CNI); pull: PullImage of IMAGE (absent when the
-kubelet found it present); start: the first StartContainer after the sandbox. containerd's CRI
+new pod's RunPodSandbox (pause container and CNI); pull: the first PullImage of a reference
+starting with IMAGE_PREFIX, e.g. `registry/repository:` (absent when the kubelet found the image
+present); start: the first StartContainer after the sandbox. containerd's CRI
 plugin logs each call and its return at info level with a nanosecond UTC timestamp, on the same
 clock as the bench's own `date +%s%N`.
 """
@@ -33,7 +34,7 @@ def epoch_ms(stamp):
 
 def steps(lines, image):
     found = {}
-    quoted = '\\"' + image + '\\"'
+    quoted = '\\"' + image
 
     def first(key, ms):
         found.setdefault(key, ms)
