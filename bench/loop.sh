@@ -155,9 +155,10 @@ start_poll() {
   POLL=$!
 }
 
-served_ms() {
+# Not in a subshell: only this shell can wait for the poller.
+await_poll() { # sets T_SERVE
   wait "${POLL}" || bench_die "the NodePort never served version ${VERSION} (see above)"
-  cat "${WORK}/served"
+  T_SERVE="$(cat "${WORK}/served")"
 }
 
 # The ms at which the NodePort first answers VERSION (bounded: 120 s).
@@ -241,7 +242,8 @@ loop_once() { # path, measure
   t_roll=$(now_ms)
   K8S_DEV_SKIP_SYNC=1 run_kit "${path}" bootstrap
   t_boot=$(now_ms)
-  t_serve=$(served_ms)
+  await_poll
+  t_serve="${T_SERVE}"
   t_helm=$(stamped_ms '\[k8s-dev\] helm upgrade --install')
   t_helm_done=$(stamped_ms 'Release "[^"]*" has been upgraded')
   events="$(python3 "${BENCH_ROOT}/bench/node_events.py" "${CONTAINERD_LOG}" "${offset}" "${ref}")"
