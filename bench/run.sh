@@ -20,7 +20,8 @@
 #
 # Needs: cargo, python3, mise, kubectl, docker and podman CLIs, busybox, docker-registry, and
 # engines from `eval "$(tests/support/engines.sh up)"`. A missing engine or registry skips the
-# parts that need it, and the report lists them. Takes about 5 to 10 minutes (the first run also
+# parts that need it, and the report lists them. Takes about 5 to 10 minutes, plus about 3.5 for the
+# loop section when the real node is up (the first run also
 # builds the workspace into its own target directory and, unless disabled, the release helper).
 #
 # Environment:
