@@ -70,31 +70,32 @@ usage() {
 Usage: $(basename "$0")
 
 Times edit -> new gateway pod serving on the real node's NodePort, per phase, for k8s-dev.sh
-sync + bootstrap and for docker build + push and docker save + ctr import.
+sync + bootstrap, for docker build + push and docker save + ctr import, and for k8s-dev.sh watch.
 
 Environment:
   K8S_DEV_TEST_NODE/_TAINT/_PROXY, K8S_DEV_NODE_STATE  tests/support/node.sh up (else skipped)
   K8S_DEV_TEST_KUBECONFIG, K8S_DEV_TEST_CONTEXT         tests/support/cluster.sh up
   K8S_DEV_TEST_REGISTRY, K8S_DEV_TEST_PODMAN_HOST       tests/support/engines.sh up
   K8S_DEV_TEST_DOCKER_HOST  dockerd socket (without it the baselines are skipped)
-  K8S_DEV_BENCH_LOOP_RUNS   measured rounds of the three paths (default: 3)
+  K8S_DEV_BENCH_LOOP_RUNS   measured rounds of each path (default: 3)
   K8S_DEV_BENCH_TARGET_DIR  CARGO_TARGET_DIR of the copy (default: <repo>/target/k8s-dev-bench)
   K8S_DEV_BENCH_OUT         JSON-lines file the figures are appended to
   K8S_DEV_HELPER            helper binary (default: the workspace debug build)
 USAGE
 }
 
-# What is missing for this section, empty when it can run.
+# What is missing for this section, empty when it can run. No `"` or `\`: it goes into a JSON
+# line as it is (bench/lib.sh).
 missing_env() {
   local missing=""
   [[ -n "${K8S_DEV_TEST_NODE:-}" && -n "${K8S_DEV_NODE_STATE:-}" ]] \
-    || missing+=" K8S_DEV_TEST_NODE/K8S_DEV_NODE_STATE (eval \"\$(tests/support/node.sh up)\")"
+    || missing+=" K8S_DEV_TEST_NODE/K8S_DEV_NODE_STATE (run: tests/support/node.sh up, and eval its output)"
   [[ -n "${K8S_DEV_TEST_NODE_PROXY:-}" || -z "${K8S_DEV_TEST_NODE:-}" ]] \
     || missing+=" K8S_DEV_TEST_NODE_PROXY (the node runs no kube-proxy, so no NodePort answers)"
   [[ -n "${K8S_DEV_TEST_KUBECONFIG:-}" && -n "${K8S_DEV_TEST_CONTEXT:-}" ]] \
-    || missing+=" K8S_DEV_TEST_KUBECONFIG/K8S_DEV_TEST_CONTEXT (eval \"\$(tests/support/cluster.sh up)\")"
+    || missing+=" K8S_DEV_TEST_KUBECONFIG/K8S_DEV_TEST_CONTEXT (run: tests/support/cluster.sh up, and eval its output)"
   [[ -n "${K8S_DEV_TEST_REGISTRY:-}" && -n "${K8S_DEV_TEST_PODMAN_HOST:-}" ]] \
-    || missing+=" K8S_DEV_TEST_REGISTRY/K8S_DEV_TEST_PODMAN_HOST (eval \"\$(tests/support/engines.sh up)\")"
+    || missing+=" K8S_DEV_TEST_REGISTRY/K8S_DEV_TEST_PODMAN_HOST (run: tests/support/engines.sh up, and eval its output)"
   echo "${missing}"
 }
 
