@@ -14,10 +14,14 @@
 #   publish  bench/publish.sh  the image step alone for a > 50 MB binary after a one-byte change
 #   tasks    bench/tasks.sh    no-op up (fakes, real engine), helper engine, 200-context merge,
 #                              mise overhead
+#   loop     bench/loop.sh     edit -> new gateway pod serving on the real node (node.sh), per
+#                              phase, kit vs docker build + push vs docker save + ctr import;
+#                              skipped without the node's env (3 rounds by default: each is long)
 #
 # Needs: cargo, python3, mise, kubectl, docker and podman CLIs, busybox, docker-registry, and
 # engines from `eval "$(tests/support/engines.sh up)"`. A missing engine or registry skips the
-# parts that need it, and the report lists them. Takes about 5 to 10 minutes (the first run also
+# parts that need it, and the report lists them. Takes about 5 to 10 minutes, plus about 3.5 for the
+# loop section when the real node is up (the first run also
 # builds the workspace into its own target directory and, unless disabled, the release helper).
 #
 # Environment:
@@ -26,14 +30,17 @@
 #   K8S_DEV_TEST_PODMAN_HOST  Podman API socket (Podman paths and baselines)
 #   K8S_DEV_BENCH_RUNS        measured runs per figure (default: 5)
 #   K8S_DEV_BENCH_RELEASE     1: also build and measure the release helper (default: 1)
+#   K8S_DEV_BENCH_LOOP_RUNS   measured rounds of the loop section (default: 3)
 #   K8S_DEV_BENCH_RESULTS     directory of the reports (default: <repo>/bench/results)
+#   K8S_DEV_BENCH_NAME        report name (default: latest for all sections, else the sections
+#                             joined by -, so a partial run leaves latest.* as they are)
 #   K8S_DEV_BENCH_TARGET_DIR  CARGO_TARGET_DIR of the sync bench (default: <repo>/target/k8s-dev-bench)
 set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-SECTIONS=(sync publish tasks)
+SECTIONS=(sync publish tasks loop)
 RESULTS="${K8S_DEV_BENCH_RESULTS:-${BENCH_ROOT}/bench/results}"
 RELEASE="${K8S_DEV_BENCH_RELEASE:-1}"
 
@@ -42,7 +49,8 @@ usage() {
 Usage: $(basename "$0") [section...]
 
 Sections: ${SECTIONS[*]} (default: all). Writes ${RESULTS#"${BENCH_ROOT}/"}/latest.md and
-latest.json and prints the Markdown.
+latest.json (a run of some sections only: <section>[-<section>...].md and .json) and prints
+the Markdown.
 
 Environment:
   K8S_DEV_TEST_REGISTRY     registry host:port (sync and publish need it)
@@ -50,10 +58,13 @@ Environment:
   K8S_DEV_TEST_PODMAN_HOST  Podman API socket (Podman paths and baselines)
   K8S_DEV_BENCH_RUNS        measured runs per figure (default: 5)
   K8S_DEV_BENCH_RELEASE     1: also build and measure the release helper (default: 1)
+  K8S_DEV_BENCH_LOOP_RUNS   measured rounds of the loop section (default: 3)
   K8S_DEV_BENCH_RESULTS     directory of the reports (default: <repo>/bench/results)
+  K8S_DEV_BENCH_NAME        report name (default: latest, or the sections run joined by -)
   K8S_DEV_BENCH_TARGET_DIR  CARGO_TARGET_DIR of the sync bench (default: <repo>/target/k8s-dev-bench)
 
-Engines: eval "\$(tests/support/engines.sh up)" starts private ones and sets the K8S_DEV_TEST_*.
+Engines: eval "\$(tests/support/engines.sh up)" starts private ones and sets the K8S_DEV_TEST_*;
+the loop section also needs cluster.sh up and node.sh up (tests/support).
 USAGE
 }
 
@@ -79,12 +90,16 @@ main() {
   while (($#)); do
     case "$1" in
       -h | --help) usage; return 0 ;;
-      sync | publish | tasks) sections+=("$1") ;;
+      sync | publish | tasks | loop) sections+=("$1") ;;
       *) usage >&2; exit 2 ;;
     esac
     shift
   done
   ((${#sections[@]})) || sections=("${SECTIONS[@]}")
+  local name="${K8S_DEV_BENCH_NAME:-latest}"
+  if [[ -z "${K8S_DEV_BENCH_NAME:-}" && "${sections[*]}" != "${SECTIONS[*]}" ]]; then
+    name="$(IFS=-; echo "${sections[*]}")"
+  fi
   command -v python3 >/dev/null 2>&1 || bench_die "python3 not found; it renders the report"
   announce_skips
   build
@@ -109,9 +124,9 @@ main() {
     fi
   done
   python3 "${BENCH_ROOT}/bench/report.py" "${FIGURES}" "${RESULTS}" --duration "$(($(date +%s) - start))" \
-    --load-start "${load_start}" --runs "${K8S_DEV_BENCH_RUNS:-5}"
-  cat "${RESULTS}/latest.md"
-  bench_log "wrote ${RESULTS}/latest.md and latest.json"
+    --load-start "${load_start}" --runs "${K8S_DEV_BENCH_RUNS:-5}" --name "${name}"
+  cat "${RESULTS}/${name}.md"
+  bench_log "wrote ${RESULTS}/${name}.md and ${name}.json"
   return "${failed}"
 }
 

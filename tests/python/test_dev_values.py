@@ -74,11 +74,20 @@ def render_error(vals, chart):
     raise AssertionError("the render succeeded")
 
 
+def assert_probed_every_second(case, objects):
+    """The dev loop's wait after the container starts: startup, then readiness, at 1 s ticks."""
+    gateway = s.container(s.find(objects, "StatefulSet", "openshell"))
+    case.assertEqual((gateway["startupProbe"]["periodSeconds"], gateway["readinessProbe"]["periodSeconds"]), (1, 1))
+
+
 class StandIn(unittest.TestCase):
     def test_every_key_is_one_of_the_stand_ins_values(self):
         chart_values = s.load_yaml(s.CHART / "values.yaml")
         for path in key_paths(s.load_yaml(s.DEV_VALUES)):
             self.assertTrue(has_path(chart_values, path), path)
+
+    def test_a_new_gateway_pod_is_probed_every_second_until_ready(self):
+        assert_probed_every_second(self, s.manifests(s.render(s.values(s.DEV_VALUES), chart=s.CHART)))
 
     def test_with_the_preflight_on_the_render_needs_agent_sandbox(self):
         message = render_error(s.values(s.DEV_VALUES, {"agentSandbox": {"preflight": {"enabled": True}}}), s.CHART)
@@ -119,6 +128,9 @@ class OpenShellChart(unittest.TestCase):
         self.assertEqual(gateway["imagePullPolicy"], "Always")
         for obj in self.objects:
             s.validate(obj)
+
+    def test_a_new_gateway_pod_is_probed_every_second_until_ready(self):
+        assert_probed_every_second(self, self.objects)
 
     def test_service_is_nodeport_30051(self):
         service = s.find(self.objects, "Service", "openshell")

@@ -49,7 +49,10 @@ DAEMONS=(containerd kubelet kube-proxy api-forward)
 
 usage() {
   sed -n '3,36p' "$0" | sed 's/^# \{0,1\}//'
-  echo "Usage: $(basename "$0") up|env|down|status   (up prints the exports, like env)"
+  echo "Usage: $(basename "$0") up|env|down|status|restart-containerd   (up prints the exports, like env)"
+  echo "  restart-containerd  stop containerd by its PID (SIGTERM, as a service manager does) and start"
+  echo "                      it again on the same config; containers keep running under their shims."
+  echo "                      The old log is kept as containerd.log.<unix time>."
 }
 
 log() { echo "[node] $*" >&2; }
@@ -389,6 +392,19 @@ cmd_down() {
   done
 }
 
+# containerd down and up again, for the fault tests: by PID, on the same config and socket, its
+# log moved aside (a start truncates it) so what happened before the restart stays readable.
+cmd_restart_containerd() {
+  daemon_alive "${STATE}/containerd.pid" || die "no containerd runs from ${STATE}; run: tests/support/node.sh up"
+  local containerd_dir
+  containerd_dir="$(tool_dir containerd)"
+  daemon_stop containerd "${STATE}/containerd.pid"
+  mv -f "${STATE}/containerd.log" "${STATE}/containerd.log.$(date +%s)"
+  start containerd env PATH="${containerd_dir}:${PATH}" "${containerd_dir}/containerd" --config "${STATE}/containerd.toml"
+  await containerd 30 "${containerd_dir}/ctr" --address "${STATE}/containerd.sock" version
+  log "containerd restarted (pid $(cat "${STATE}/containerd.pid"))"
+}
+
 cmd_status() {
   local name
   for name in "${DAEMONS[@]}"; do daemon_status "${name}" "${STATE}/${name}.pid"; done
@@ -400,6 +416,7 @@ main() {
     env) cmd_env ;;
     down) cmd_down ;;
     status) cmd_status ;;
+    restart-containerd) cmd_restart_containerd ;;
     -h | --help | help) usage ;;
     *) usage >&2; exit 2 ;;
   esac

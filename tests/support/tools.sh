@@ -116,7 +116,7 @@ binaries_of() { # tool
     kubernetes) echo "${K8S_SERVERS[*]}" ;;
     node) echo "${K8S_NODE[*]}" ;;
     kwok) echo "kwok ${KWOK_STAGES}" ;;
-    containerd) echo "containerd containerd-shim-runc-v2" ;;
+    containerd) echo "containerd containerd-shim-runc-v2 ctr" ;;
     *) echo "$1" ;;
   esac
 }
@@ -231,7 +231,8 @@ build_tool() { # tool
       tags="no_btrfs"
       ldflags="-X github.com/containerd/containerd/v2/version.Version=${version}"
       pkgs=("github.com/containerd/containerd/v2/cmd/containerd@${version}"
-        "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@${version}")
+        "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@${version}"
+        "github.com/containerd/containerd/v2/cmd/ctr@${version}")
       ;;
     skaffold)
       wrapper=skaffold

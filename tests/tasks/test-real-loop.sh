@@ -13,11 +13,23 @@
 #              string, `sync` (publish) and `bootstrap` with K8S_DEV_SKIP_SYNC=1 (roll out what
 #              sync published) replace the pod, and the NodePort serves the new version. Prints
 #              the seconds of each step and of edit -> serving.
+#   node_watch `mise run k8s:dev:watch` (real Skaffold and helm) deploys the gateway onto the real
+#              node, answering /version on its NodePort; a one-line change of the version string
+#              rolls out a pod serving the new version (the seconds of edit -> serving are
+#              printed); Ctrl-C ends Skaffold, which uninstalls the release.
+#   containerd_restart
+#              the node's containerd restarted (node.sh restart-containerd, by PID) while
+#              bootstrap rolls out a new gateway, when the new pod's sandbox is being made: the
+#              rollout completes and the NodePort serves the new version, or bootstrap fails
+#              within K8S_DEV_TIMEOUT naming the workload it waited for and a second bootstrap
+#              completes it. Which of the two happened is printed.
 #   pull_fault the registry the node pulls from (a forwarder to the engines' registry) killed
 #              while containerd pulls the gateway image: bootstrap fails, and `status` (text and
 #              --json) shows the pod's ErrImagePull/ImagePullBackOff reason naming the registry.
 # The change is made in a copy of the workspace (never in this tree), built into its own
-# target directory (K8S_DEV_TEST_LOOP_TARGET_DIR), so the tree's binaries stay as they are.
+# target directory (K8S_DEV_TEST_LOOP_TARGET_DIR), so the tree's binaries stay as they are; a
+# new one is seeded with a copy of the tree's build of the same target (seed_loop_target), so
+# the dependencies are not built twice.
 # Prints PASS/FAIL/SKIP lines.
 #
 # Environment: K8S_DEV_TEST_NODE, K8S_DEV_TEST_NODE_TAINT, K8S_DEV_TEST_NODE_PROXY,
@@ -64,6 +76,7 @@ loop_env() { # test name
 loop_sandbox() {
   export K8S_DEV_TOOLS_CACHE="${K8S_DEV_TOOLS_CACHE:-${HOME}/.cache/k8s-dev-tools}"
   local target="${K8S_DEV_TEST_LOOP_TARGET_DIR:-${CARGO_TARGET_DIR:-${ROOT}/target}/k8s-dev-real-loop}"
+  seed_loop_target "${CARGO_TARGET_DIR:-${ROOT}/target}" "${target}"
   sandbox_setup
   local path="" dir tool
   while read -r -d: dir; do
@@ -99,6 +112,29 @@ loop_sandbox() {
   # A node port of this test's own: node ports are cluster-wide.
   export K8S_DEV_SERVICE_TYPE=NodePort K8S_DEV_NODEPORT=$((30000 + RANDOM % 2768))
   trap loop_cleanup EXIT
+}
+
+# The copy's target directory, on its first use, starts as a copy of what the tree's target
+# directory holds for the same build: sync's static build for the host triple (which the example
+# image and bootstrap tests make in the tree) and the host side (build scripts, proc macros).
+# cargo then reuses the dependencies and builds only the copy's own crates, whose other path
+# gives them other artifact names. Copied, not linked: nothing cargo does in the copy's target
+# directory can change the tree's binaries. Without such a build in the tree, nothing is seeded.
+seed_loop_target() { # tree target dir, loop target dir
+  local tree="$1" target="$2" triple dir part
+  [[ ! -e "${target}" ]] || return 0
+  triple="$(rustc -vV 2>/dev/null | sed -n 's/^host: //p')"
+  [[ -n "${triple}" && -d "${tree}/${triple}/debug/deps" && -d "${tree}/debug/deps" ]] || return 0
+  rm -rf "${target}.seed"
+  for dir in "${triple}/debug" debug; do
+    for part in deps build .fingerprint; do
+      [[ -d "${tree}/${dir}/${part}" ]] || continue
+      mkdir -p "${target}.seed/${dir}"
+      cp -a "${tree}/${dir}/${part}" "${target}.seed/${dir}/" || { rm -rf "${target}.seed"; return 0; }
+    done
+  done
+  mv "${target}.seed" "${target}"
+  echo "seeded ${target} from ${tree} (${triple}/debug and debug: deps, build, .fingerprint)"
 }
 
 loop_cleanup() {
@@ -197,6 +233,92 @@ test_node_loop() {
     "a new gateway pod serves it$(pod_state)"
 }
 
+test_node_watch() {
+  loop_env node_watch || return 0
+  loop_sandbox || return 0
+  eval "$("${ROOT}/tests/support/tools.sh" env skaffold 2>/dev/null)"
+  command -v skaffold >/dev/null 2>&1 || { fail "node_watch: skaffold not found; run: tests/support/tools.sh build skaffold"; return 0; }
+  # Otherwise the first run in a fresh HOME turns on skaffold's usage metrics (sent to Google).
+  skaffold config set --global collect-metrics false >/dev/null
+  local version new_version log="${SANDBOX}/watch.log" watch i body t0
+  version="$(sed -n '/^\[workspace.package\]/,/^\[/ s/^version = "\([^"]*\)"/\1/p' "${TASK_DIR}/Cargo.toml")"
+  K8S_DEV_VALUES="$(node_values)"
+  export K8S_DEV_VALUES
+  start_background watch "${TASK_DIR}" "${log}" mise run -q k8s:dev:watch
+  watch="${BG_PID}"
+  for ((i = 0; i < 1200; i++)); do
+    grep -q "Watching for changes" "${log}" 2>/dev/null && break
+    kill -0 "${watch}" 2>/dev/null || break
+    sleep 0.5
+  done
+  assert_contains "$(cat "${log}")" "Watching for changes" "watch: skaffold built, deployed and saw the rollout stabilise"
+  assert_eq "${K8S_DEV_TEST_NODE} True" "$(gateway_pod '{.spec.nodeName} {.status.conditions[?(@.type=="Ready")].status}')" \
+    "watch: the gateway pod runs on the real node and is Ready$(pod_state)"
+  body="$(await_version "${version}" 60)"
+  assert_contains "${body}" "\"version\":\"${version}\"" "watch: the gateway answers /version on NodePort ${K8S_DEV_NODEPORT}"
+  new_version="${version}-watch-$$"
+  t0="$(now_ms)"
+  change_version "${new_version}" || return 0
+  body="$(await_version "${new_version}" 180)"
+  assert_contains "${body}" "\"version\":\"${new_version}\"" "watch: a one-line change rolls out a pod serving the new version$(pod_state)"
+  echo "timing: watch edit -> serving $(seconds_since "${t0}") s"
+  if ! interrupt_background "${watch}" 120; then
+    fail "watch: Ctrl-C did not end skaffold within 120 s"
+  elif [[ "${RC}" == 0 || "${RC}" == 130 ]]; then
+    pass "watch: Ctrl-C ends the task (exit ${RC})"
+  else
+    fail "watch: Ctrl-C exit ${RC}: $(tail -n 5 "${log}")"
+  fi
+  assert_contains "$(cat "${log}")" 'release "openshell" uninstalled' "watch: skaffold uninstalls the release on Ctrl-C"
+  assert_eq "" "$(kc get statefulset openshell -n "${K8S_DEV_NAMESPACE}" --ignore-not-found -o name 2>&1)" \
+    "watch: the gateway's StatefulSet is gone"
+}
+
+test_containerd_restart() {
+  loop_env containerd_restart || return 0
+  loop_sandbox || return 0
+  if [[ -z "${K8S_DEV_NODE_STATE:-}" || ! -f "${K8S_DEV_NODE_STATE}/containerd.pid" ]]; then
+    skip "containerd_restart: K8S_DEV_NODE_STATE does not name the node's state (tests/support/node.sh env)"
+    return 0
+  fi
+  local version="restart-$$" log="${K8S_DEV_NODE_STATE}/containerd.log" offset bootstrap rc=0 t0 i body
+  K8S_DEV_VALUES="$(node_values)"
+  export K8S_DEV_VALUES
+  run_task k8s:dev:bootstrap
+  assert_ok "bootstrap before the fault"
+  change_version "${version}" || return 0
+  run_task k8s:dev:sync
+  assert_ok "sync publishes the changed gateway"
+  offset="$(stat -c %s "${log}")"
+  t0="${SECONDS}"
+  start_background bootstrap "${TASK_DIR}" "${SANDBOX}/bootstrap.log" env K8S_DEV_SKIP_SYNC=1 K8S_DEV_TIMEOUT=60s \
+    mise run -q k8s:dev:bootstrap
+  bootstrap="${BG_PID}"
+  # Mid-rollout: the old pod is gone and the kubelet is making the new one's sandbox.
+  for ((i = 0; i < 600; i++)); do
+    tail -c "+$((offset + 1))" "${log}" | grep -q 'RunPodSandbox for' && break
+    sleep 0.1
+  done
+  if "${ROOT}/tests/support/node.sh" restart-containerd >"${SANDBOX}/restart.log" 2>&1; then
+    pass "containerd restarted mid-rollout ($((SECONDS - t0)) s after bootstrap began, at the new pod's RunPodSandbox)"
+  else
+    fail "node.sh restart-containerd: $(tail -n 5 "${SANDBOX}/restart.log")"
+  fi
+  wait "${bootstrap}" || rc=$?
+  assert_eq 1 "$(((SECONDS - t0) <= 60 + 30))" "bootstrap ends within its timeout (60 s) and a margin ($((SECONDS - t0)) s, exit ${rc})"
+  if ((rc == 0)); then
+    echo "outcome: the rollout completed through the restart"
+  else
+    echo "outcome: bootstrap failed (exit ${rc}): $(tail -n 1 "${SANDBOX}/bootstrap.log")"
+    assert_contains "$(cat "${SANDBOX}/bootstrap.log")" "waiting for ${K8S_DEV_ROLLOUT:-statefulset/openshell}" \
+      "bootstrap's error names the workload it waited for"
+    K8S_DEV_SKIP_SYNC=1 run_task k8s:dev:bootstrap
+    assert_ok "a second bootstrap completes the rollout after the restart"
+  fi
+  body="$(await_version "${version}" 60)"
+  assert_contains "${body}" "\"version\":\"${version}\"" "the NodePort serves the new version after the restart$(pod_state)"
+}
+
 # Whether something holds a TCP connection to 127.0.0.1:PORT (containerd pulling through it).
 connected_to() { # port
   ss -Htn state established "( dport = :$1 )" 2>/dev/null | grep -q .
@@ -269,7 +391,7 @@ print(pods[0]["reason"] if pods else "no pod openshell-0")' "${OUT}" 2>&1)"
 
 main() {
   case "${1:-}" in -h | --help) usage; return 0 ;; esac
-  DEFAULT_TESTS=(node_loop pull_fault)
+  DEFAULT_TESTS=(node_loop node_watch containerd_restart pull_fault)
   run_tests "$@"
 }
 

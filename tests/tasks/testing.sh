@@ -14,7 +14,7 @@
 #      run_tests, setting NAME, lock_free, start_background NAME DIR LOG COMMAND...,
 #      await_output LOG REGEX PID SECONDS, await_line FILE REGEX SECONDS, standin_registry_image,
 #      use_kind ENGINE, kind_cleanup, seed_user_kubeconfig, kubeconfig_contexts FILE,
-#      busybox_base REGISTRY, assert_schema_valid SCHEMA FILE WHAT
+#      busybox_base REGISTRY, assert_schema_valid SCHEMA FILE WHAT, interrupt_background PID SECONDS
 
 if [[ -n "${_K8S_DEV_TESTING_LOADED:-}" ]]; then
   return 0
@@ -321,6 +321,25 @@ start_background() { # name, dir, log, command...
   (cd "${dir}" && exec setsid "$@") >"${log}" 2>&1 &
   BG_PID=$!
   echo "${BG_PID}" >"${SANDBOX}/${name}.pid"
+}
+
+# Ctrl-C to a task started with setsid (start_background), as a terminal sends it to the
+# foreground group; then wait for it, at most SECONDS, killing the group when it outlives them.
+# Sets RC to its exit status; returns 1 when it had to be killed.
+interrupt_background() { # pid, seconds
+  local i
+  RC=0
+  kill -INT -- "-$1" 2>/dev/null || true
+  for ((i = 0; i < $2 * 5; i++)); do
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.2
+  done
+  if kill -0 "$1" 2>/dev/null; then
+    kill -KILL -- "-$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+    return 1
+  fi
+  wait "$1" || RC=$?
 }
 
 # Wait until LOG has a line matching REGEX (grep -E), at most SECONDS, or until PID has exited.
