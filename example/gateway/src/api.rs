@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::driver::{Driver, DriverError};
+use crate::driver::{Driver, DriverError, NewSandbox, Placement};
 use crate::pod;
 use crate::version::BUILD;
 
@@ -91,11 +91,27 @@ async fn not_found() -> ApiError {
     )
 }
 
-/// `POST /sandboxes` body; empty means a generated name.
+/// `POST /sandboxes` body; empty means a generated name. `driver_config` is OpenShell's
+/// driver-keyed JSON for driver-specific settings; the stand-in reads the Kubernetes pod's
+/// placement from it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CreateRequest {
     name: Option<String>,
+    #[serde(default)]
+    driver_config: DriverConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct DriverConfig {
+    kubernetes: KubernetesConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct KubernetesConfig {
+    pod: Placement,
 }
 
 async fn create(State(driver): State<Shared>, body: Bytes) -> Result<Response, ApiError> {
@@ -105,14 +121,23 @@ async fn create(State(driver): State<Shared>, body: Bytes) -> Result<Response, A
         serde_json::from_slice(&body).map_err(|err| {
             ApiError(
                 StatusCode::BAD_REQUEST,
-                format!("request body: {err}; send {{}} or {{\"name\": \"my-sandbox\"}}"),
+                format!(
+                    "request body: {err}; send {{}} or {{\"name\": \"my-sandbox\"}}, optionally \
+                     with \"driver_config\": {{\"kubernetes\": {{\"pod\": {{\"node_selector\": \
+                     {{...}}, \"tolerations\": [...]}}}}}}"
+                ),
             )
         })?
     };
     if let Some(name) = &request.name {
         pod::validate_name(name).map_err(|msg| ApiError(StatusCode::BAD_REQUEST, msg))?;
     }
-    let sandbox = driver.create(request.name).await?;
+    let sandbox = driver
+        .create(NewSandbox {
+            name: request.name,
+            placement: request.driver_config.kubernetes.pod,
+        })
+        .await?;
     eprintln!("created sandbox {}/{}", sandbox.namespace, sandbox.name);
     Ok((StatusCode::CREATED, Json(sandbox)).into_response())
 }
@@ -201,9 +226,13 @@ mod tests {
             };
             Box::pin(async move { result })
         }
-        fn create(&self, name: Option<String>) -> BoxFuture<'_, DriverResult<Sandbox>> {
-            self.record(format!("create {name:?}"));
-            let result = match name {
+        fn create(&self, new: NewSandbox) -> BoxFuture<'_, DriverResult<Sandbox>> {
+            if new.placement == Placement::default() {
+                self.record(format!("create {:?}", new.name));
+            } else {
+                self.record(format!("create {:?} {:?}", new.name, new.placement));
+            }
+            let result = match new.name {
                 Some(n) if self.find(&n).is_ok() => Err(DriverError::AlreadyExists(n)),
                 Some(n) => Ok(sandbox(&n)),
                 None => Ok(sandbox("sandbox-x7k2p")),
@@ -355,6 +384,42 @@ mod tests {
                 .starts_with("invalid sandbox name \"Bad_Name\"")
         );
         assert!(fake.calls.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn create_takes_the_pods_placement_from_openshells_driver_config() {
+        let fake = Fake::with(&[]);
+        let body = r#"{"name": "demo", "driver_config": {"kubernetes": {"pod": {
+            "node_selector": {"kubernetes.io/hostname": "node-1"},
+            "tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}]}}}}"#;
+        let (status, _) = call(api_router(fake.clone()), Method::POST, "/sandboxes", body).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let calls = fake.calls.lock().unwrap().clone();
+        assert_eq!(calls.len(), 1);
+        for part in [
+            r#"Some("demo")"#,
+            r#""kubernetes.io/hostname": "node-1""#,
+            r#"key: Some("dedicated")"#,
+            r#"effect: Some("NoSchedule")"#,
+        ] {
+            assert!(calls[0].contains(part), "{part} in {}", calls[0]);
+        }
+
+        let (status, body) = call(
+            api_router(fake.clone()),
+            Method::POST,
+            "/sandboxes",
+            r#"{"driver_config": {"kubernetes": {"pod": {"nodeSelector": {}}}}}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let msg = body["error"].as_str().unwrap();
+        assert!(msg.contains("unknown field `nodeSelector`"), "{msg}");
+        assert!(
+            msg.contains("\"node_selector\""),
+            "the error shows the shape: {msg}"
+        );
+        assert_eq!(fake.calls.lock().unwrap().len(), 1);
     }
 
     #[tokio::test]

@@ -8,7 +8,10 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use serde::Serialize;
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Toleration;
+use serde::{Deserialize, Serialize};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -26,6 +29,23 @@ pub struct Sandbox {
     /// RFC 3339 creation time; absent until the API server has stored the pod.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
+}
+
+/// A sandbox to create: its name (`None` lets the platform pick one) and where its pod may run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewSandbox {
+    pub name: Option<String>,
+    pub placement: Placement,
+}
+
+/// The pod placement of OpenShell's per-sandbox Kubernetes driver config
+/// (`--driver-config-json '{"kubernetes":{"pod":{"node_selector":{...},"tolerations":[...]}}}'`):
+/// added to the sandbox pod's spec as they are.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Placement {
+    pub node_selector: BTreeMap<String, String>,
+    pub tolerations: Vec<Toleration>,
 }
 
 /// Why a driver call failed; each kind maps to one HTTP status in `api`.
@@ -60,8 +80,7 @@ pub type DriverResult<T> = Result<T, DriverError>;
 pub trait Driver: Send + Sync + 'static {
     /// `Ok` when the platform answers for the sandbox namespace (`/readyz`).
     fn ready(&self) -> BoxFuture<'_, DriverResult<()>>;
-    /// Create a sandbox; `None` lets the platform pick the name.
-    fn create(&self, name: Option<String>) -> BoxFuture<'_, DriverResult<Sandbox>>;
+    fn create(&self, sandbox: NewSandbox) -> BoxFuture<'_, DriverResult<Sandbox>>;
     fn list(&self) -> BoxFuture<'_, DriverResult<Vec<Sandbox>>>;
     fn get(&self, name: String) -> BoxFuture<'_, DriverResult<Sandbox>>;
     fn delete(&self, name: String) -> BoxFuture<'_, DriverResult<()>>;
@@ -84,7 +103,7 @@ impl Driver for Unavailable {
     fn ready(&self) -> BoxFuture<'_, DriverResult<()>> {
         self.fail()
     }
-    fn create(&self, _name: Option<String>) -> BoxFuture<'_, DriverResult<Sandbox>> {
+    fn create(&self, _sandbox: NewSandbox) -> BoxFuture<'_, DriverResult<Sandbox>> {
         self.fail()
     }
     fn list(&self) -> BoxFuture<'_, DriverResult<Vec<Sandbox>>> {

@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::{Api, Client, Config};
 
-use crate::driver::{BoxFuture, Driver, DriverError, DriverResult, Sandbox};
+use crate::driver::{BoxFuture, Driver, DriverError, DriverResult, NewSandbox, Sandbox};
 use crate::pod;
 use crate::settings::SandboxSettings;
 
@@ -88,11 +88,12 @@ impl Driver for KubeDriver {
         })
     }
 
-    fn create(&self, name: Option<String>) -> BoxFuture<'_, DriverResult<Sandbox>> {
+    fn create(&self, sandbox: NewSandbox) -> BoxFuture<'_, DriverResult<Sandbox>> {
         Box::pin(async move {
-            let spec = pod::sandbox_pod(&self.settings, name.as_deref())
+            let name = sandbox.name.as_deref();
+            let spec = pod::sandbox_pod(&self.settings, name, &sandbox.placement)
                 .map_err(DriverError::Unavailable)?;
-            let label = name.as_deref().unwrap_or(pod::GENERATE_NAME);
+            let label = name.unwrap_or(pod::GENERATE_NAME);
             let what = format!("creating pod {label} in namespace {}", self.namespace());
             let created = self
                 .pods
@@ -227,7 +228,7 @@ mod tests {
             supervisor_pull_policy: None,
             pull_secrets: Vec::new(),
         };
-        let mut pod = pod::sandbox_pod(&settings, Some("demo")).unwrap();
+        let mut pod = pod::sandbox_pod(&settings, Some("demo"), &Default::default()).unwrap();
         assert!(is_sandbox(&pod));
         pod.metadata
             .labels

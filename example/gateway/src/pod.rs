@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::driver::Sandbox;
+use crate::driver::{Placement, Sandbox};
 use crate::settings::SandboxSettings;
 
 /// Where the supervisor binary sits in its own image (`deploy/docker/Dockerfile.supervisor`).
@@ -61,7 +61,11 @@ pub fn validate_name(name: &str) -> Result<(), String> {
 }
 
 /// The pod for one sandbox. `name: None` uses `generateName`.
-pub fn sandbox_pod(settings: &SandboxSettings, name: Option<&str>) -> Result<Pod, String> {
+pub fn sandbox_pod(
+    settings: &SandboxSettings,
+    name: Option<&str>,
+    placement: &Placement,
+) -> Result<Pod, String> {
     let (supervisor_image, image) = settings.images()?;
     let mut labels = BTreeMap::from([
         (LABEL_NAME.to_string(), NAME.to_string()),
@@ -151,6 +155,9 @@ pub fn sandbox_pod(settings: &SandboxSettings, name: Option<&str>) -> Result<Pod
                     .map(|name| LocalObjectReference { name: name.clone() })
                     .collect()
             }),
+            node_selector: (!placement.node_selector.is_empty())
+                .then(|| placement.node_selector.clone()),
+            tolerations: (!placement.tolerations.is_empty()).then(|| placement.tolerations.clone()),
             ..PodSpec::default()
         }),
         status: None,
@@ -224,7 +231,7 @@ mod tests {
 
     #[test]
     fn init_container_installs_supervisor_into_the_shared_volume() {
-        let pod = sandbox_pod(&settings(), Some("demo")).unwrap();
+        let pod = sandbox_pod(&settings(), Some("demo"), &Placement::default()).unwrap();
         let init = &spec(&pod).init_containers.as_ref().unwrap()[0];
         assert_eq!(
             init.image.as_deref(),
@@ -241,8 +248,34 @@ mod tests {
     }
 
     #[test]
+    fn the_placement_goes_into_the_pod_spec_as_given() {
+        let unplaced = sandbox_pod(&settings(), Some("demo"), &Placement::default()).unwrap();
+        assert_eq!(spec(&unplaced).node_selector, None);
+        assert_eq!(spec(&unplaced).tolerations, None);
+
+        let placement = Placement {
+            node_selector: [("kubernetes.io/hostname".to_string(), "node-1".to_string())].into(),
+            tolerations: vec![k8s_openapi::api::core::v1::Toleration {
+                key: Some("dedicated".into()),
+                operator: Some("Exists".into()),
+                effect: Some("NoSchedule".into()),
+                ..Default::default()
+            }],
+        };
+        let placed = sandbox_pod(&settings(), Some("demo"), &placement).unwrap();
+        assert_eq!(
+            spec(&placed).node_selector.as_ref(),
+            Some(&placement.node_selector)
+        );
+        assert_eq!(
+            spec(&placed).tolerations.as_ref(),
+            Some(&placement.tolerations)
+        );
+    }
+
+    #[test]
     fn sandbox_container_runs_the_copied_binary() {
-        let pod = sandbox_pod(&settings(), Some("demo")).unwrap();
+        let pod = sandbox_pod(&settings(), Some("demo"), &Placement::default()).unwrap();
         let main = &spec(&pod).containers[0];
         assert_eq!(
             main.command.as_ref().unwrap(),
@@ -264,7 +297,7 @@ mod tests {
 
     #[test]
     fn env_passes_the_pod_name_and_heartbeat() {
-        let pod = sandbox_pod(&settings(), Some("demo")).unwrap();
+        let pod = sandbox_pod(&settings(), Some("demo"), &Placement::default()).unwrap();
         let env = spec(&pod).containers[0].env.as_ref().unwrap();
         let name = env
             .iter()
@@ -289,11 +322,11 @@ mod tests {
     fn pull_secrets_reach_the_pod_only_when_given() {
         let mut s = settings();
         assert_eq!(
-            spec(&sandbox_pod(&s, None).unwrap()).image_pull_secrets,
+            spec(&sandbox_pod(&s, None, &Placement::default()).unwrap()).image_pull_secrets,
             None
         );
         s.pull_secrets = vec!["k8s-dev-pull".into()];
-        let pod = sandbox_pod(&s, None).unwrap();
+        let pod = sandbox_pod(&s, None, &Placement::default()).unwrap();
         let names: Vec<&str> = spec(&pod)
             .image_pull_secrets
             .iter()
@@ -305,7 +338,7 @@ mod tests {
 
     #[test]
     fn pull_policies_are_per_image() {
-        let pod = sandbox_pod(&settings(), Some("demo")).unwrap();
+        let pod = sandbox_pod(&settings(), Some("demo"), &Placement::default()).unwrap();
         let init = &spec(&pod).init_containers.as_ref().unwrap()[0];
         assert_eq!(init.image_pull_policy.as_deref(), Some("IfNotPresent"));
         assert_eq!(
@@ -318,7 +351,7 @@ mod tests {
     fn empty_pull_policies_leave_the_choice_to_kubernetes() {
         let mut s = settings();
         (s.pull_policy, s.supervisor_pull_policy) = (None, None);
-        let pod = sandbox_pod(&s, Some("demo")).unwrap();
+        let pod = sandbox_pod(&s, Some("demo"), &Placement::default()).unwrap();
         let init = &spec(&pod).init_containers.as_ref().unwrap()[0];
         assert_eq!(init.image_pull_policy, None);
         assert_eq!(spec(&pod).containers[0].image_pull_policy, None);
@@ -329,7 +362,7 @@ mod tests {
         let mut s = settings();
         s.supervisor_image = Some("sup:1".into());
         s.image = Some("base:2".into());
-        let pod = sandbox_pod(&s, Some("demo")).unwrap();
+        let pod = sandbox_pod(&s, Some("demo"), &Placement::default()).unwrap();
         let init = &spec(&pod).init_containers.as_ref().unwrap()[0];
         assert_eq!(init.image.as_deref(), Some("sup:1"));
         assert_eq!(spec(&pod).containers[0].image.as_deref(), Some("base:2"));
@@ -337,7 +370,7 @@ mod tests {
 
     #[test]
     fn labels_match_the_list_selector() {
-        let pod = sandbox_pod(&settings(), Some("demo")).unwrap();
+        let pod = sandbox_pod(&settings(), Some("demo"), &Placement::default()).unwrap();
         let labels = pod.metadata.labels.as_ref().unwrap();
         for pair in selector().split(',') {
             let (k, v) = pair.split_once('=').unwrap();
@@ -351,7 +384,7 @@ mod tests {
 
     #[test]
     fn missing_name_uses_generate_name() {
-        let pod = sandbox_pod(&settings(), None).unwrap();
+        let pod = sandbox_pod(&settings(), None, &Placement::default()).unwrap();
         assert_eq!(pod.metadata.name, None);
         assert_eq!(pod.metadata.generate_name.as_deref(), Some("sandbox-"));
         assert!(
@@ -364,7 +397,7 @@ mod tests {
 
     #[test]
     fn pod_runs_as_non_root_without_privileges() {
-        let pod = sandbox_pod(&settings(), None).unwrap();
+        let pod = sandbox_pod(&settings(), None, &Placement::default()).unwrap();
         let psc = spec(&pod).security_context.as_ref().unwrap();
         assert_eq!(
             (psc.run_as_non_root, psc.run_as_user),
@@ -382,7 +415,7 @@ mod tests {
     fn no_supervisor_image_is_an_error_naming_the_key() {
         let mut s = settings();
         s.supervisor_image = None;
-        let err = sandbox_pod(&s, None).unwrap_err();
+        let err = sandbox_pod(&s, None, &Placement::default()).unwrap_err();
         assert!(err.contains("supervisor_image"), "{err}");
     }
 
@@ -398,7 +431,7 @@ mod tests {
 
     #[test]
     fn sandbox_view_reads_status() {
-        let mut pod = sandbox_pod(&settings(), Some("demo")).unwrap();
+        let mut pod = sandbox_pod(&settings(), Some("demo"), &Placement::default()).unwrap();
         assert_eq!(sandbox_from_pod(&pod).phase, "Pending");
         pod.metadata.creation_timestamp = Some(Time(
             k8s_openapi::jiff::Timestamp::from_second(1_700_000_000).unwrap(),
