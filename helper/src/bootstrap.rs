@@ -39,14 +39,17 @@ pub enum ReleaseStep {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BootstrapPlan {
+    /// The release's namespace: created when missing (never adopted: the chart does not render
+    /// the namespace it is installed into).
+    pub namespace: NamespaceStep,
     pub sandbox_namespace: NamespaceStep,
     pub release: ReleaseStep,
     /// The status of the release's newest revision (`none` without one).
     pub release_status: String,
 }
 
-/// Decide from the sandbox namespace (`None`: it does not exist) and the release's revisions
-/// (`(version, status)` of each, in any order).
+/// Decide from the release's and the sandbox's namespaces (`None`: it does not exist) and the
+/// release's revisions (`(version, status)` of each, in any order).
 ///
 /// The sandbox namespace gets the release's marks unless it is the release's own namespace
 /// (created before, never rendered by the chart) or already belongs to a release: to this one
@@ -56,7 +59,16 @@ pub struct BootstrapPlan {
 /// bootstrap is the only helm client of its release besides a running watch, so a newest
 /// revision still pending-* was interrupted (Ctrl-C, a dropped connection), and every later
 /// upgrade would refuse: "another operation (install/upgrade/rollback) is in progress".
-pub fn plan(s: &Settings, sandbox: Option<&Value>, revisions: &[(u32, String)]) -> BootstrapPlan {
+pub fn plan(
+    s: &Settings,
+    release_ns: Option<&Value>,
+    sandbox: Option<&Value>,
+    revisions: &[(u32, String)],
+) -> BootstrapPlan {
+    let namespace = match release_ns {
+        None => NamespaceStep::Create,
+        Some(_) => NamespaceStep::None,
+    };
     let sandbox_namespace = if s.get("K8S_DEV_SANDBOX_NAMESPACE") == s.get("K8S_DEV_NAMESPACE") {
         NamespaceStep::None
     } else {
@@ -77,6 +89,7 @@ pub fn plan(s: &Settings, sandbox: Option<&Value>, revisions: &[(u32, String)]) 
         _ => ReleaseStep::None,
     };
     BootstrapPlan {
+        namespace,
         sandbox_namespace,
         release,
         release_status,
@@ -128,7 +141,8 @@ impl BootstrapPlan {
     /// Shell assignments for the task script.
     pub fn shell(&self) -> String {
         format!(
-            "PLAN_SANDBOX_NAMESPACE={}\nPLAN_RELEASE={}\nPLAN_RELEASE_STATUS={}\n",
+            "PLAN_NAMESPACE={}\nPLAN_SANDBOX_NAMESPACE={}\nPLAN_RELEASE={}\nPLAN_RELEASE_STATUS={}\n",
+            self.namespace.as_str(),
             self.sandbox_namespace.as_str(),
             self.release.as_str(),
             crate::engine::shell_quote(&self.release_status),
@@ -149,6 +163,25 @@ mod tests {
         Settings::resolve(&env, None).unwrap()
     }
 
+    fn release() -> Value {
+        serde_json::json!({"metadata": {"name": "openshell"}})
+    }
+
+    #[test]
+    fn a_missing_release_namespace_is_created_and_an_existing_one_left() {
+        let s = settings("openshell");
+        assert_eq!(plan(&s, None, None, &[]).namespace, NamespaceStep::Create);
+        assert_eq!(
+            plan(&s, Some(&release()), None, &[]).namespace,
+            NamespaceStep::None
+        );
+        assert!(
+            plan(&s, None, None, &[])
+                .shell()
+                .starts_with("PLAN_NAMESPACE=create\n")
+        );
+    }
+
     fn namespace(annotations: Value) -> Value {
         serde_json::json!({"metadata": {"name": "sandboxes", "annotations": annotations}})
     }
@@ -156,15 +189,18 @@ mod tests {
     #[test]
     fn a_separate_sandbox_namespace_is_created_or_adopted_for_the_release() {
         let s = settings("sandboxes");
-        assert_eq!(plan(&s, None, &[]).sandbox_namespace, NamespaceStep::Create);
+        assert_eq!(
+            plan(&s, Some(&release()), None, &[]).sandbox_namespace,
+            NamespaceStep::Create
+        );
         let bare = namespace(serde_json::json!({"note": "made by hand"}));
         assert_eq!(
-            plan(&s, Some(&bare), &[]).sandbox_namespace,
+            plan(&s, Some(&release()), Some(&bare), &[]).sandbox_namespace,
             NamespaceStep::Adopt
         );
         let no_annotations = serde_json::json!({"metadata": {"name": "sandboxes"}});
         assert_eq!(
-            plan(&s, Some(&no_annotations), &[]).sandbox_namespace,
+            plan(&s, Some(&release()), Some(&no_annotations), &[]).sandbox_namespace,
             NamespaceStep::Adopt
         );
     }
@@ -175,7 +211,7 @@ mod tests {
         for owner in ["openshell", "someone-else"] {
             let owned = namespace(serde_json::json!({RELEASE_NAME: owner}));
             assert_eq!(
-                plan(&s, Some(&owned), &[]).sandbox_namespace,
+                plan(&s, Some(&release()), Some(&owned), &[]).sandbox_namespace,
                 NamespaceStep::None,
                 "{owner}"
             );
@@ -185,7 +221,10 @@ mod tests {
     #[test]
     fn the_release_namespace_itself_is_not_marked() {
         let s = settings("openshell");
-        assert_eq!(plan(&s, None, &[]).sandbox_namespace, NamespaceStep::None);
+        assert_eq!(
+            plan(&s, Some(&release()), None, &[]).sandbox_namespace,
+            NamespaceStep::None
+        );
     }
 
     #[test]
@@ -227,7 +266,7 @@ mod tests {
                 "failed",
             ),
         ] {
-            let p = plan(&s, None, &revisions);
+            let p = plan(&s, Some(&release()), None, &revisions);
             assert_eq!(
                 (p.release, p.release_status.as_str()),
                 (step, status),
@@ -250,13 +289,14 @@ mod tests {
     #[test]
     fn shell_form_of_a_plan() {
         let p = BootstrapPlan {
+            namespace: NamespaceStep::None,
             sandbox_namespace: NamespaceStep::Adopt,
             release: ReleaseStep::Rollback,
             release_status: "pending-upgrade".into(),
         };
         assert_eq!(
             p.shell(),
-            "PLAN_SANDBOX_NAMESPACE=adopt\nPLAN_RELEASE=rollback\nPLAN_RELEASE_STATUS=pending-upgrade\n"
+            "PLAN_NAMESPACE=none\nPLAN_SANDBOX_NAMESPACE=adopt\nPLAN_RELEASE=rollback\nPLAN_RELEASE_STATUS=pending-upgrade\n"
         );
     }
 }

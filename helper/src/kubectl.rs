@@ -139,23 +139,19 @@ impl Kubectl {
 
     /// The namespace `name` as JSON, `None` when it does not exist (a list filtered by name:
     /// no error text to tell apart from a failure).
-    pub fn namespace(&self, name: &str, left: Duration) -> Result<Option<Value>, String> {
-        let selector = format!("metadata.name={name}");
-        let list = parse_json(&self.run(
-            &[
-                "get",
-                "namespaces",
-                "--field-selector",
-                &selector,
-                "-o",
-                "json",
-            ],
-            left,
-        )?)?;
-        Ok(list["items"]
-            .as_array()
-            .and_then(|items| items.first())
-            .cloned())
+    /// The namespace objects of `names` (`None` for each that does not exist), in one list.
+    pub fn namespaces(&self, names: &[&str], left: Duration) -> Result<Vec<Option<Value>>, String> {
+        let list = parse_json(&self.run(&["get", "namespaces", "-o", "json"], left)?)?;
+        let items = list["items"].as_array().cloned().unwrap_or_default();
+        Ok(names
+            .iter()
+            .map(|name| {
+                items
+                    .iter()
+                    .find(|ns| ns.pointer("/metadata/name").and_then(Value::as_str) == Some(name))
+                    .cloned()
+            })
+            .collect())
     }
 
     /// `VERSION STATUS` of each revision of a Helm release, from the labels of the Secrets Helm

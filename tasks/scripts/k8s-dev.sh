@@ -685,10 +685,13 @@ cmd_image() {
 # be imported"); a chart that does not render it leaves it alone. Sets PLAN_RELEASE and
 # PLAN_RELEASE_STATUS for cmd_bootstrap.
 ensure_namespaces() {
-  kctl create namespace "${K8S_DEV_NAMESPACE}" --dry-run=client -o yaml | kctl apply -f - >/dev/null
   local plan
   plan="$(ce_helper bootstrap plan "${KUBE_FLAGS[@]}")" || exit 1
   eval "${plan}"
+  if [[ "${PLAN_NAMESPACE}" == create ]]; then
+    # Idempotent: a watch or another bootstrap may create it first.
+    kctl create namespace "${K8S_DEV_NAMESPACE}" --dry-run=client -o yaml | kctl apply -f - >/dev/null
+  fi
   case "${PLAN_SANDBOX_NAMESPACE}" in
     create | adopt)
       if [[ "${PLAN_SANDBOX_NAMESPACE}" == create ]]; then

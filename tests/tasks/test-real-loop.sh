@@ -9,7 +9,8 @@
 #              pinned to the real node (a values file of this test: nodeSelector and toleration;
 #              the chart's defaults stay as they are); its pod pulls from the registry, gets
 #              Ready (its /readyz lists pods through the `kubernetes` Service) and answers
-#              /version on its NodePort from this host. Then a one-line change of the version
+#              /version on its NodePort from this host; a sandbox created through that API runs
+#              on the real node (supervisor sideloaded by its init container). Then a one-line change of the version
 #              string, `sync` (publish) and `bootstrap` with K8S_DEV_SKIP_SYNC=1 (roll out what
 #              sync published) replace the pod, and the NodePort serves the new version. Prints
 #              the seconds of each step and of edit -> serving.
@@ -212,6 +213,7 @@ test_node_loop() {
   assert_contains "${body}" "\"name\":\"openshell-gateway\",\"version\":\"${version}\"" \
     "the gateway answers /version on NodePort ${K8S_DEV_NODEPORT} from this host"
   uid="$(gateway_pod '{.metadata.uid}')"
+  node_sandbox
 
   # The one-line change a developer makes, in the copy.
   new_version="${version}-loop-$$"
@@ -231,6 +233,39 @@ test_node_loop() {
   echo "timing: rollout -> NodePort serving $(seconds_since "${t}") s; edit -> serving $(seconds_since "${t0}") s"
   assert_eq "1" "$([[ -n "${uid}" && "$(gateway_pod '{.metadata.uid}')" != "${uid}" ]] && echo 1 || echo 0)" \
     "a new gateway pod serves it$(pod_state)"
+}
+
+# A sandbox through the in-cluster gateway's API on its NodePort, placed on the real node with
+# OpenShell's per-sandbox driver config (node selector, toleration of the node's taint): the
+# supervisor image's init container installs the supervisor into the shared volume, and the
+# sandbox container (the same image: the chart's default) runs it. Deleted through the API.
+node_sandbox() {
+  local api="http://127.0.0.1:${K8S_DEV_NODEPORT}" ns="${K8S_DEV_SANDBOX_NAMESPACE}" request body i
+  request="$(printf '{"name":"rl-sandbox","driver_config":{"kubernetes":{"pod":{"node_selector":{"kubernetes.io/hostname":"%s"},"tolerations":[{"key":"%s","operator":"Exists","effect":"NoSchedule"}]}}}}' \
+    "${K8S_DEV_TEST_NODE}" "${K8S_DEV_TEST_NODE_TAINT%%=*}")"
+  body="$(curl -fsS -m 10 -X POST -d "${request}" "${api}/sandboxes" 2>&1)" || true
+  assert_contains "${body}" '"name":"rl-sandbox"' "POST /sandboxes on the NodePort: the in-cluster gateway creates a sandbox"
+  for ((i = 0; i < 300; i++)); do
+    body="$(curl -fsS -m 2 "${api}/sandboxes/rl-sandbox" 2>/dev/null)" || true
+    [[ "${body}" == *'"ready":true'* ]] && break
+    sleep 0.2
+  done
+  assert_contains "${body}" '"ready":true' "the sandbox is Ready [$(kc get pod rl-sandbox -n "${ns}" -o jsonpath='{.status.phase} {.status.initContainerStatuses[0].state} {.status.containerStatuses[0].state}' 2>&1)]"
+  assert_eq "${K8S_DEV_TEST_NODE} 0" \
+    "$(kc get pod rl-sandbox -n "${ns}" -o jsonpath='{.spec.nodeName} {.status.initContainerStatuses[0].state.terminated.exitCode}')" \
+    "its pod runs on the real node, after the supervisor's install step exited 0"
+  assert_contains "$(kc get pod rl-sandbox -n "${ns}" -o jsonpath='{.status.initContainerStatuses[0].imageID}')" \
+    "${K8S_DEV_TEST_REGISTRY}/${K8S_DEV_SUPERVISOR_IMAGE}@sha256:" "containerd pulled the supervisor image from the registry"
+  assert_contains "$(kc logs rl-sandbox -n "${ns}" -c install-supervisor 2>&1)" "installed /opt/openshell/bin/openshell-sandbox" \
+    "the init container sideloaded the supervisor"
+  assert_contains "$(kc logs rl-sandbox -n "${ns}" -c sandbox 2>&1)" "openshell-sandbox " \
+    "the sandbox container runs the installed supervisor (its version line)"
+  curl -fsS -m 10 -X DELETE "${api}/sandboxes/rl-sandbox" >/dev/null 2>&1 || true
+  for ((i = 0; i < 150; i++)); do
+    kc get pod rl-sandbox -n "${ns}" >/dev/null 2>&1 || break
+    sleep 0.2
+  done
+  assert_eq "" "$(kc get pod rl-sandbox -n "${ns}" -o name 2>/dev/null)" "DELETE /sandboxes/rl-sandbox removes its pod from the node"
 }
 
 test_node_watch() {
