@@ -256,6 +256,7 @@ test_read_only_kube() {
   sandbox_setup
   use_docker "read-only ~/.kube" || return 0
   seed_kubeconfig $'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\ncurrent-context: ""\n'
+  share_helper
   chown -R 65534:65534 "${SANDBOX}"
   chmod 500 "${HOME}/.kube"
   chmod 755 "${SANDBOX}"

@@ -490,6 +490,7 @@ test_k3s_kubeconfig_unreadable() {
   printf 'apiVersion: v1\nkind: Config\n' >"${k3s_yaml}"
   chmod 600 "${k3s_yaml}"
   # Everything of the sandbox is the user's but the host's k3s files, which are root's.
+  share_helper
   chown -R 65534:65534 "${SANDBOX}"
   chown -R 0:0 "${K8S_DEV_TEST_HOST_ROOT}"
   chmod 755 "${SANDBOX}"

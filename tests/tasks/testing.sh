@@ -14,7 +14,8 @@
 #      run_tests, setting NAME, lock_free, start_background NAME DIR LOG COMMAND...,
 #      await_output LOG REGEX PID SECONDS, await_line FILE REGEX SECONDS, standin_registry_image,
 #      use_kind ENGINE, kind_cleanup, seed_user_kubeconfig, kubeconfig_contexts FILE,
-#      busybox_base REGISTRY, assert_schema_valid SCHEMA FILE WHAT, interrupt_background PID SECONDS
+#      busybox_base REGISTRY, assert_schema_valid SCHEMA FILE WHAT, interrupt_background PID SECONDS,
+#      share_helper
 
 if [[ -n "${_K8S_DEV_TESTING_LOADED:-}" ]]; then
   return 0
@@ -117,6 +118,14 @@ build_helper() {
     K8S_DEV_HELPER="${CARGO_TARGET_DIR:-${ROOT}/target}/debug/k8s-dev-helper"
   fi
   export K8S_DEV_HELPER
+}
+
+# The helper under test copied into the sandbox, for a test that runs the tasks as another user:
+# the build directory may be where that user cannot enter (CI keeps it under root's ~/.cache).
+share_helper() {
+  mkdir -p "${SANDBOX}/bin"
+  cp "${K8S_DEV_HELPER}" "${SANDBOX}/bin/k8s-dev-helper"
+  export K8S_DEV_HELPER="${SANDBOX}/bin/k8s-dev-helper"
 }
 
 # A fresh sandbox; every K8S_DEV_* setting a test does not set gets a private value so tests
