@@ -59,7 +59,8 @@ suite_shell() {
     times+=("$((SECONDS - start))s ${test#"${ROOT}/"}")
   done
   # Where the suite's time goes, for the README's CI figures.
-  printf '%s\n' "--- shell files by time" "${times[@]}" | sort -rn >&2
+  echo "--- shell files by time" >&2
+  printf '%s\n' "${times[@]}" | sort -rn >&2
   return "${failed}"
 }
 
