@@ -12,7 +12,7 @@
 # `up` runs exactly as in the task tests (tests/tasks/testing.sh): a sandbox HOME, the
 # recording fakes of k3d/helm/skaffold first on PATH, a fake Kubernetes API, the real helper,
 # kubectl, mise and engine. The fake k3d is Python, so each k3d call costs its interpreter
-# start (~70 ms); the real k3d binary's calls would cost what its engine queries cost.
+# start and imports (~40 ms); the real k3d's figure is measured beside it.
 #
 # Needs: mise, kubectl, python3, docker-registry (the fakes), the test virtualenv
 # (tests/support/python-env.sh), engines from `eval "$(tests/support/engines.sh up)"`.
