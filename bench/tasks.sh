@@ -132,10 +132,13 @@ bench_noop_up_real_k3d() {
     skipped "${what}" "needs K8S_DEV_TEST_PODMAN_HOST (tests/support/engines.sh up) and K8S_DEV_TEST_KUBECONFIG (tests/support/cluster.sh up)"
     return 0
   fi
-  if ! k3d_sandbox "${what}" >"${TMPDIR:-/tmp}/k8s-dev-bench-k3d.$$" 2>&1; then
-    skipped "${what}" "$(grep -m1 -E '^(SKIP|FAIL):' "${TMPDIR:-/tmp}/k8s-dev-bench-k3d.$$" | sed 's/^[A-Z]*: //')"
+  local said="${TMPDIR:-/tmp}/k8s-dev-bench-k3d.$$"
+  if ! k3d_sandbox "${what}" >"${said}" 2>&1; then
+    skipped "${what}" "$(grep -m1 -E '^(SKIP|FAIL):' "${said}" | sed 's/^[A-Z]*: //')"
+    rm -f "${said}"
     return 0
   fi
+  rm -f "${said}"
   export K8S_DEV_HELPER="${HELPER}"
   run_task k8s:dev:up
   [[ "${RC}" == 0 ]] || bench_die "first up with the real k3d failed: ${ERR}"
