@@ -280,17 +280,12 @@ test_watch() {
   real_sandbox watch helm kubectl skaffold || return 0
   # skaffold.yaml's release fields are templates the real Skaffold expands from the
   # environment: the release goes into this test's K8S_DEV_NAMESPACE.
-  local ns="${K8S_DEV_NAMESPACE}" log="${SANDBOX}/watch.log" pid i
+  local ns="${K8S_DEV_NAMESPACE}" log="${SANDBOX}/watch.log" pid
   # Otherwise the first run in a fresh HOME turns on skaffold's usage metrics (sent to Google).
   skaffold config set --global collect-metrics false >/dev/null
-  (cd "${ROOT}" && exec setsid mise run -q k8s:dev:watch) >"${log}" 2>&1 &
-  pid=$!
-  echo "${pid}" >"${SANDBOX}/watch.pid"
-  for ((i = 0; i < 1800; i++)); do
-    grep -q "Watching for changes" "${log}" 2>/dev/null && break
-    kill -0 "${pid}" 2>/dev/null || break
-    sleep 0.5
-  done
+  start_background watch "${ROOT}" "${log}" mise run -q k8s:dev:watch
+  pid="${BG_PID}"
+  await_output "${log}" "Watching for changes" "${pid}" 900 || true
   assert_contains "$(cat "${log}")" "Watching for changes" "watch: real skaffold built, deployed and saw the rollout stabilise"
   local image
   image="$(kc get statefulset openshell -n "${ns}" -o jsonpath='{.spec.template.spec.containers[0].image}' 2>/dev/null)"
@@ -300,13 +295,7 @@ test_watch() {
   assert_contains "$(cat "${log}")" "Helm release openshell not installed. Installing..." \
     "watch: skaffold found no release (helm get all failed) and installed it"
   assert_contains "$(cat "${log}")" "Deployments stabilized" "watch: skaffold's status check saw the Deployment ready"
-  if ! interrupt_background "${pid}" 120; then
-    fail "watch: Ctrl-C did not end skaffold within 120 s"
-  elif [[ "${RC}" == 0 || "${RC}" == 130 ]]; then
-    pass "watch: Ctrl-C ends the task (exit ${RC})"
-  else
-    fail "watch: Ctrl-C exit ${RC}: $(tail -n 5 "${log}")"
-  fi
+  assert_ctrl_c_ends "${pid}" 120 "${log}" watch
   assert_contains "$(cat "${log}")" "Cleaning up" "watch: skaffold cleans up on Ctrl-C"
   assert_contains "$(cat "${log}")" 'release "openshell" uninstalled' "watch: through helm delete"
   assert_eq "absent" "$(release_field 'r["info"]["status"]' "${ns}")" "watch: the release is uninstalled"

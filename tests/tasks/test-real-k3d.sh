@@ -77,8 +77,7 @@ test_lifecycle() {
   # containers (their k3d labels) alone, and asks k3d only when a part does not run.
   local calls="${SANDBOX}/k3d-calls.log"
   mkdir -p "${SANDBOX}/bin"
-  printf '#!/bin/sh\necho "$*" >>"%s"\nexec "%s" "$@"\n' "${calls}" "$(command -v k3d)" >"${SANDBOX}/bin/k3d"
-  chmod +x "${SANDBOX}/bin/k3d"
+  logging_wrapper "${SANDBOX}/bin/k3d" "${calls}" "$(command -v k3d)"
   export PATH="${SANDBOX}/bin:${PATH}"
   : >"${calls}"
   run_task k8s:dev:up

@@ -275,17 +275,13 @@ test_node_watch() {
   command -v skaffold >/dev/null 2>&1 || { fail "node_watch: skaffold not found; run: tests/support/tools.sh build skaffold"; return 0; }
   # Otherwise the first run in a fresh HOME turns on skaffold's usage metrics (sent to Google).
   skaffold config set --global collect-metrics false >/dev/null
-  local version new_version log="${SANDBOX}/watch.log" watch i body t0
+  local version new_version log="${SANDBOX}/watch.log" watch body t0
   version="$(sed -n '/^\[workspace.package\]/,/^\[/ s/^version = "\([^"]*\)"/\1/p' "${TASK_DIR}/Cargo.toml")"
   K8S_DEV_VALUES="$(node_values)"
   export K8S_DEV_VALUES
   start_background watch "${TASK_DIR}" "${log}" mise run -q k8s:dev:watch
   watch="${BG_PID}"
-  for ((i = 0; i < 1200; i++)); do
-    grep -q "Watching for changes" "${log}" 2>/dev/null && break
-    kill -0 "${watch}" 2>/dev/null || break
-    sleep 0.5
-  done
+  await_output "${log}" "Watching for changes" "${watch}" 600 || true
   assert_contains "$(cat "${log}")" "Watching for changes" "watch: skaffold built, deployed and saw the rollout stabilise"
   assert_eq "${K8S_DEV_TEST_NODE} True" "$(gateway_pod '{.spec.nodeName} {.status.conditions[?(@.type=="Ready")].status}')" \
     "watch: the gateway pod runs on the real node and is Ready$(pod_state)"
@@ -297,13 +293,7 @@ test_node_watch() {
   body="$(await_version "${new_version}" 180)"
   assert_contains "${body}" "\"version\":\"${new_version}\"" "watch: a one-line change rolls out a pod serving the new version$(pod_state)"
   echo "timing: watch edit -> serving $(seconds_since "${t0}") s"
-  if ! interrupt_background "${watch}" 120; then
-    fail "watch: Ctrl-C did not end skaffold within 120 s"
-  elif [[ "${RC}" == 0 || "${RC}" == 130 ]]; then
-    pass "watch: Ctrl-C ends the task (exit ${RC})"
-  else
-    fail "watch: Ctrl-C exit ${RC}: $(tail -n 5 "${log}")"
-  fi
+  assert_ctrl_c_ends "${watch}" 120 "${log}" watch
   assert_contains "$(cat "${log}")" 'release "openshell" uninstalled' "watch: skaffold uninstalls the release on Ctrl-C"
   assert_eq "" "$(kc get statefulset openshell -n "${K8S_DEV_NAMESPACE}" --ignore-not-found -o name 2>&1)" \
     "watch: the gateway's StatefulSet is gone"

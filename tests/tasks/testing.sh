@@ -15,7 +15,7 @@
 #      await_output LOG REGEX PID SECONDS, await_line FILE REGEX SECONDS, standin_registry_image,
 #      use_kind ENGINE, kind_cleanup, seed_user_kubeconfig, kubeconfig_contexts FILE,
 #      busybox_base REGISTRY, assert_schema_valid SCHEMA FILE WHAT, interrupt_background PID SECONDS,
-#      share_helper
+#      assert_ctrl_c_ends PID SECONDS LOG NAME, logging_wrapper WRAPPER LOG PROGRAM, share_helper
 
 if [[ -n "${_K8S_DEV_TESTING_LOADED:-}" ]]; then
   return 0
@@ -349,6 +349,24 @@ interrupt_background() { # pid, seconds
     return 1
   fi
   wait "$1" || RC=$?
+}
+
+# interrupt_background, judged: NAME's Ctrl-C must end the task within SECONDS, with exit 0 or
+# 130 (SIGINT); otherwise a failure quoting LOG's last lines.
+assert_ctrl_c_ends() { # pid, seconds, log, name
+  if ! interrupt_background "$1" "$2"; then
+    fail "$4: Ctrl-C did not end it within $2 s"
+  elif [[ "${RC}" == 0 || "${RC}" == 130 ]]; then
+    pass "$4: Ctrl-C ends the task (exit ${RC})"
+  else
+    fail "$4: Ctrl-C exit ${RC}: $(tail -n 5 "$3")"
+  fi
+}
+
+# An executable WRAPPER that appends its arguments to LOG, then execs PROGRAM with them.
+logging_wrapper() { # wrapper, log, program
+  printf '#!/bin/sh\necho "$*" >>"%s"\nexec "%s" "$@"\n' "$2" "$3" >"$1"
+  chmod +x "$1"
 }
 
 # Wait until LOG has a line matching REGEX (grep -E), at most SECONDS, or until PID has exited.
