@@ -68,8 +68,7 @@ mise_up() { (cd "${BENCH_ROOT}" && mise run -q k8s:dev:up); }
 # own, so the wrapper's cost never enters the timings.
 count_helpers() { # helper -> number of helper processes of one no-op up
   local log="${SANDBOX}/helper-execs.log" wrapper="${SANDBOX}/k8s-dev-helper-counting"
-  printf '#!/bin/sh\necho "$*" >>"%s"\nexec "%s" "$@"\n' "${log}" "$1" >"${wrapper}"
-  chmod +x "${wrapper}"
+  logging_wrapper "${wrapper}" "${log}" "$1"
   : >"${log}"
   K8S_DEV_HELPER="${wrapper}" mise_up >/dev/null 2>"${SANDBOX}/last.err" \
     || { cat "${SANDBOX}/last.err" >&2; bench_die "counted no-op up failed"; }
@@ -97,25 +96,32 @@ breakdown() { # engine
   note "no-op up on $1, one traced run of k8s-dev.sh up, time per command: ${top}"
 }
 
-# Run in a subshell: the sandbox changes HOME, PATH and TMPDIR, and its EXIT trap stops the
-# fakes' registry and API.
-bench_noop_up() { # engine
-  local engine="$1" host run mise_ms=() script_ms=()
-  host="$(engine_host "${engine}")"
-  sandbox_setup
-  export DOCKER_HOST="${host}"
-  # As the task tests run it (build_helper): the workspace debug build, named up front.
-  export K8S_DEV_HELPER="${HELPER}"
+# The first up in the sandbox, one unmeasured no-op up, then RUNS no-op ups through mise and
+# RUNS of the script alone, recorded as PREFIX.mise and PREFIX.script.
+time_noop_up() { # prefix, label
+  local run mise_ms=() script_ms=()
   run_task k8s:dev:up
-  [[ "${RC}" == 0 ]] || bench_die "first up on ${engine} failed: ${ERR}"
+  [[ "${RC}" == 0 ]] || bench_die "first up ($2) failed: ${ERR}"
   elapsed_ms mise_up >/dev/null
   for ((run = 1; run <= RUNS; run++)); do
     mise_ms+=("$(elapsed_ms mise_up)")
     script_ms+=("$(elapsed_ms script_up)")
   done
-  record "tasks.noop_up.${engine}.mise" ms "no-op up on ${engine}: mise run k8s:dev:up" "${mise_ms[@]}"
-  record "tasks.noop_up.${engine}.script" ms "no-op up on ${engine}: tasks/scripts/k8s-dev.sh up" "${script_ms[@]}"
-  local counts=()
+  record "$1.mise" ms "$2: mise run k8s:dev:up" "${mise_ms[@]}"
+  record "$1.script" ms "$2: tasks/scripts/k8s-dev.sh up" "${script_ms[@]}"
+}
+
+# Run in a subshell: the sandbox changes HOME, PATH and TMPDIR, and its EXIT trap stops the
+# fakes' registry and API.
+bench_noop_up() { # engine
+  local engine="$1" host
+  host="$(engine_host "${engine}")"
+  sandbox_setup
+  export DOCKER_HOST="${host}"
+  # As the task tests run it (build_helper): the workspace debug build, named up front.
+  export K8S_DEV_HELPER="${HELPER}"
+  time_noop_up "tasks.noop_up.${engine}" "no-op up on ${engine}"
+  local run counts=()
   for ((run = 1; run <= 3; run++)); do counts+=("$(count_helpers "${HELPER}")"); done
   record "tasks.noop_up.${engine}.helper_processes" processes "no-op up on ${engine}: helper processes started" "${counts[@]}"
   note "no-op up on ${engine}, helper processes of one run: $(paste -sd';' "${SANDBOX}/helper-execs.log" | sed 's/;/; /g')"
@@ -127,7 +133,7 @@ bench_noop_up() { # engine
 # (tests/support/real-k3d.sh, as test-real-k3d.sh uses it). What a user's no-op up costs, less
 # the real k3s. Run in a subshell: the sandbox's EXIT trap deletes the cluster and registry.
 bench_noop_up_real_k3d() {
-  local what="no-op up, real k3d on Podman" run mise_ms=() script_ms=()
+  local what="no-op up, real k3d on Podman"
   if [[ -z "${K8S_DEV_TEST_PODMAN_HOST:-}" || -z "${K8S_DEV_TEST_KUBECONFIG:-}" ]]; then
     skipped "${what}" "needs K8S_DEV_TEST_PODMAN_HOST (tests/support/engines.sh up) and K8S_DEV_TEST_KUBECONFIG (tests/support/cluster.sh up)"
     return 0
@@ -140,15 +146,7 @@ bench_noop_up_real_k3d() {
   fi
   rm -f "${said}"
   export K8S_DEV_HELPER="${HELPER}"
-  run_task k8s:dev:up
-  [[ "${RC}" == 0 ]] || bench_die "first up with the real k3d failed: ${ERR}"
-  elapsed_ms mise_up >/dev/null
-  for ((run = 1; run <= RUNS; run++)); do
-    mise_ms+=("$(elapsed_ms mise_up)")
-    script_ms+=("$(elapsed_ms script_up)")
-  done
-  record tasks.noop_up.real_k3d_podman.mise ms "${what}: mise run k8s:dev:up" "${mise_ms[@]}"
-  record tasks.noop_up.real_k3d_podman.script ms "${what}: tasks/scripts/k8s-dev.sh up" "${script_ms[@]}"
+  time_noop_up tasks.noop_up.real_k3d_podman "${what}"
   breakdown "podman with the real k3d"
 }
 
